@@ -1,0 +1,6 @@
+#!/usr/bin/env bash
+# Runs the whole test suite (fast logic tests, real data, the real bundled encoder, the app, the browser).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 TOKENIZERS_PARALLELISM=false
+exec ${PYTHON:-python3} -m pytest -q "$@"

