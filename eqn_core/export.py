@@ -1,0 +1,209 @@
+"""Export of a run's annotations on one split through DuckDB COPY to CSV / Parquet / JSONL."""
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from pathlib import Path
+
+import duckdb
+import numpy as np
+
+from eqn_core.workspace import Workspace, check_thresholds
+
+EXPORT_FORMATS = ("csv", "parquet", "jsonl")
+CONTENTS = ("energies", "thresholded", "binary", "reviewed")
+SUFFIX_FORMATS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet", ".jsonl": "jsonl", ".ndjson": "jsonl"}
+COPY_OPTIONS = {"csv": "FORMAT csv, HEADER true", "parquet": "FORMAT parquet", "jsonl": "FORMAT json"}
+# Columns written besides one column per label; label names may not collide with them.
+FIXED_COLUMNS = ("run_id", "dataset", "split", "row_idx", "text_id", "text", "human_labels",
+                 "review_count", "reviewers", "mode", "encoder", "profile", "thresholds")
+
+
+def export_annotations(workspace: Workspace, *, run_id: str, split: str, path: str | Path, fmt: str | None = None,
+                       content: str = "energies", thresholds: np.ndarray | float | None = None,
+                       profile: str | None = None, rows: list[int] | None = None,
+                       reviewer: str | None = None) -> dict:
+    """Write one row per text of `split` with the run's energies, one column per label.
+
+    content: "energies" (raw), "thresholded" (eq. 8: an energy below its label's threshold h -> 0),
+    "binary" (1 where energy >= h), "reviewed" (thresholded, then the latest review decisions:
+    accept -> max(energy, h), reject -> 0, set -> the reviewer's energy; plus review_count and
+    reviewers). Thresholds: a (C,) array or one number, or a saved profile (thresholds passed with
+    it must equal its own); default 0 (nothing zeroed; "binary" needs them). rows: only these
+    row_idx. reviewer: apply only that reviewer's
+    decisions (default: per (text, label) the most recent decision of any reviewer).
+    The file is written under a temporary name and renamed, so a failed export leaves no file.
+    Returns {"path", "rows", "format", "content"}.
+    """
+    if content not in CONTENTS:
+        raise ValueError(f"Unknown export content {content!r}; use one of {CONTENTS}.")
+    path, fmt = resolve_export_path(path, fmt)
+    run = workspace.get_run(run_id)
+    dataset = run["dataset"]
+    label_names = workspace.label_names(dataset)
+    if split not in workspace.energy_splits(run_id):
+        raise KeyError(f"Run {run_id!r} has no energies for split {split!r}; "
+                       f"it has energies for {workspace.energy_splits(run_id)}.")
+    label_columns = _label_columns(label_names)
+    thresholds = _resolve_thresholds(workspace, label_names, thresholds, profile, content)  # (C,)
+
+    params: dict[str, object] = {
+        "run_id": run_id, "dataset": dataset, "split": split, "mode": run["mode"], "encoder": run["encoder"],
+        "profile": profile or "",
+        "thresholds_json": json.dumps(dict(zip(label_names, thresholds.tolist()))),
+    }
+    if content != "energies":
+        params.update({f"h_{i}": float(h) for i, h in enumerate(thresholds)})
+    if rows is not None:
+        params["rows"] = _check_rows(rows, workspace.split_size(dataset, split))
+    if content == "reviewed":
+        params.update({f"label_{i}": label for i, label in enumerate(label_names)})
+        if reviewer is not None:
+            params["reviewer"] = reviewer
+    sql = _select_sql(content, label_columns, fmt, rows is not None, reviewer is not None)
+
+    temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex[:12]}.tmp")
+    try:
+        with workspace.locked_connection() as con:
+            written = _copy(con, sql, params, temporary, fmt)
+        os.replace(temporary, path)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+    return {"path": path, "rows": written, "format": fmt, "content": content}
+
+
+def resolve_export_path(path: str | Path, fmt: str | None) -> tuple[Path, str]:
+    """Check the target and pick the format (from the suffix when fmt is None); create the parent folder."""
+    path = Path(path).expanduser().resolve()
+    suffix_format = SUFFIX_FORMATS.get(path.suffix.lower())
+    if fmt is None:
+        if suffix_format is None:
+            raise ValueError(f"Cannot tell the export format from {path.name!r}: use a file ending in "
+                             f"{sorted(SUFFIX_FORMATS)} or pass fmt (one of {EXPORT_FORMATS}).")
+        fmt = suffix_format
+    if fmt not in EXPORT_FORMATS:
+        raise ValueError(f"Unknown export format {fmt!r}; use one of {EXPORT_FORMATS}.")
+    if suffix_format is not None and suffix_format != fmt:
+        raise ValueError(f"The file name {path.name!r} says {suffix_format} but fmt is {fmt!r}; make them agree.")
+    if "\x00" in str(path):
+        raise ValueError(f"Export path {path!r} contains a NUL character.")
+    if path.is_dir():
+        raise ValueError(f"Export path {path} is a folder; give a file name.")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise ValueError(f"Cannot create the export folder {path.parent}: {error}") from error
+    return path, fmt
+
+
+def _copy(con: duckdb.DuckDBPyConnection, sql: str, params: dict, target: Path, fmt: str) -> int:
+    options = COPY_OPTIONS[fmt]
+    try:
+        result = con.execute(f"COPY ({sql}) TO $export_path ({options})", {**params, "export_path": str(target)})
+    except duckdb.ParserException:
+        # DuckDB before 1.2 cannot bind the COPY target: quote the checked path as a string literal.
+        result = con.execute(f"COPY ({sql}) TO {_sql_string(str(target))} ({options})", params)
+    return int(result.fetchone()[0])
+
+
+def _select_sql(content: str, label_columns: list[str], fmt: str, has_rows: bool, has_reviewer: bool) -> str:
+    """The SELECT behind the COPY. Only quoted identifiers and label positions are spliced in; values are $params."""
+    value_columns = []
+    for i, column in enumerate(label_columns):
+        energy = f"e.energies[{i + 1}]"
+        keep = f"{energy}::DOUBLE >= $h_{i}::DOUBLE"
+        if content == "energies":
+            value = energy
+        elif content == "thresholded":
+            value = f"(CASE WHEN {keep} THEN {energy} ELSE 0 END)::FLOAT"
+        elif content == "binary":
+            value = f"(CASE WHEN {keep} THEN 1 ELSE 0 END)::INTEGER"
+        else:
+            value = (f"(CASE d.decision_{i} WHEN 'reject' THEN 0 WHEN 'set' THEN d.energy_{i} "
+                     f"WHEN 'accept' THEN greatest({energy}::DOUBLE, $h_{i}::DOUBLE) "
+                     f"ELSE CASE WHEN {keep} THEN {energy}::DOUBLE ELSE 0 END END)::DOUBLE")
+        if fmt == "jsonl" and content in ("energies", "thresholded"):
+            value = f"({value})::VARCHAR::DOUBLE"  # JSON numbers: 0.3, not the float32's 0.30000001192092896
+        value_columns.append(f"{value} AS {column}")
+
+    ctes = ["""human AS (
+        SELECT l.row_idx, string_agg(d.label_names[l.label_id + 1], ',' ORDER BY l.label_id) AS human_labels
+        FROM (SELECT row_idx, unnest(label_ids) AS label_id FROM texts
+              WHERE dataset = $dataset AND split = $split) AS l
+        CROSS JOIN (SELECT label_names FROM datasets WHERE name = $dataset) AS d
+        GROUP BY l.row_idx)"""]
+    joins = ["LEFT JOIN human h ON h.row_idx = t.row_idx"]
+    review_columns = []
+    if content == "reviewed":
+        reviewer_filter = " AND reviewer = $reviewer" if has_reviewer else ""
+        pivots = ",\n".join(f"max(decision) FILTER (WHERE label = $label_{i}) AS decision_{i}, "
+                            f"max(energy) FILTER (WHERE label = $label_{i}) AS energy_{i}"
+                            for i in range(len(label_columns)))
+        ctes += [f"""latest AS (
+            SELECT id, row_idx, label, decision, energy, reviewer FROM reviews
+            WHERE run_id = $run_id AND split = $split{reviewer_filter}
+            QUALIFY row_number() OVER (PARTITION BY row_idx, label, reviewer ORDER BY id DESC) = 1)""",
+                 f"""decided AS (
+            SELECT row_idx, {pivots} FROM (
+                SELECT * FROM latest QUALIFY row_number() OVER (PARTITION BY row_idx, label ORDER BY id DESC) = 1)
+            GROUP BY row_idx)""",
+                 """counted AS (
+            SELECT row_idx, count(*) AS review_count,
+                   array_to_string(list_sort(list_distinct(list(reviewer))), ',') AS reviewers
+            FROM latest GROUP BY row_idx)"""]
+        joins += ["LEFT JOIN decided d ON d.row_idx = t.row_idx", "LEFT JOIN counted c ON c.row_idx = t.row_idx"]
+        review_columns = ["coalesce(c.review_count, 0)::INTEGER AS review_count",
+                          "coalesce(c.reviewers, '') AS reviewers"]
+    row_filter = " AND t.row_idx IN (SELECT unnest($rows::INTEGER[]))" if has_rows else ""
+    columns = ["$run_id AS run_id", "$dataset AS dataset", "$split AS split", "t.row_idx", "t.text_id", "t.text",
+               "coalesce(h.human_labels, '') AS human_labels", *value_columns, *review_columns,
+               "$mode AS mode", "$encoder AS encoder", "$profile AS profile", "$thresholds_json AS thresholds"]
+    return (f"WITH {', '.join(ctes)}\nSELECT {', '.join(columns)}\nFROM texts t\n"
+            "JOIN energies e ON e.run_id = $run_id AND e.split = t.split AND e.row_idx = t.row_idx\n"
+            + "\n".join(joins)
+            + f"\nWHERE t.dataset = $dataset AND t.split = $split{row_filter}\nORDER BY t.row_idx")
+
+
+def _resolve_thresholds(workspace: Workspace, label_names: list[str], thresholds, profile: str | None,
+                        content: str) -> np.ndarray:
+    if profile is not None:
+        saved = workspace.load_threshold_profile(profile)["thresholds"]
+        if thresholds is not None and not np.allclose(np.asarray(thresholds, dtype=np.float64), saved, atol=1e-6):
+            raise ValueError(f"The thresholds passed differ from those of profile {profile!r}; pass one or the other.")
+        thresholds = saved
+    elif thresholds is None:
+        if content == "binary":
+            raise ValueError("A binary export needs thresholds (one number or one per label) or a profile; "
+                             "with h = 0 every label would be 1.")
+        thresholds = 0.0
+    return check_thresholds(thresholds, label_names)
+
+
+def _check_rows(rows: list[int], num_rows: int) -> list[int]:
+    selected = sorted({int(row) for row in rows})
+    outside = [row for row in selected if not 0 <= row < num_rows]
+    if outside:
+        raise ValueError(f"Rows {outside[:10]} are outside the split (rows 0..{num_rows - 1}).")
+    return selected
+
+
+def _label_columns(label_names: list[str]) -> list[str]:
+    """Quoted column identifiers for the labels; DuckDB names are case-insensitive, so check clashes that way."""
+    seen = {column.lower(): f"the column {column!r}" for column in FIXED_COLUMNS}
+    for label in label_names:
+        key = label.lower()
+        if key in seen:
+            raise ValueError(f"Label {label!r} clashes with {seen[key]} in the export (names are compared "
+                             "ignoring case); rename the label when importing the data set.")
+        seen[key] = f"the label {label!r}"
+    return [_quote_identifier(label) for label in label_names]
+
+
+def _quote_identifier(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _sql_string(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
