@@ -28,6 +28,7 @@ class TrainConfig:
     weight_decay: float = 0.01
     dropout: float = 0.1
     max_length: int = 128  # tokens; GoEmotions texts are short (the paper used 150)
+    group_by_length: bool = True  # batches of similar-length texts: less padding, faster epochs
     warmup_ratio: float = 0.06  # finetune only: linear warm-up then linear decay
     seed: int = 13
     device: str = "auto"  # auto: cuda when available, else cpu

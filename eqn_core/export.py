@@ -105,7 +105,7 @@ def _copy(con: duckdb.DuckDBPyConnection, sql: str, params: dict, target: Path, 
     except duckdb.ParserException:
         # DuckDB before 1.2 cannot bind the COPY target: quote the checked path as a string literal.
         result = con.execute(f"COPY ({sql}) TO {_sql_string(str(target))} ({options})", params)
-    return int(result.fetchone()[0])
+    return int(result.fetchall()[0][0])
 
 
 def _select_sql(content: str, label_columns: list[str], fmt: str, has_rows: bool, has_reviewer: bool) -> str:

@@ -73,6 +73,19 @@ def make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimiz
     return torch.optim.AdamW(groups, weight_decay=config.weight_decay)
 
 
+def shuffled_batches(lengths: np.ndarray, batch_size: int, generator: np.random.Generator, *,
+                     group_by_length: bool = True) -> list[np.ndarray]:
+    """A random epoch order; with group_by_length, each batch holds texts of similar length (less padding,
+    the same idea as transformers' group_by_length): sort within random mega-batches, then shuffle batches."""
+    order = generator.permutation(len(lengths))
+    if group_by_length and lengths.max(initial=0) != lengths.min(initial=0):
+        mega = batch_size * 50
+        order = np.concatenate([chunk[np.argsort(-lengths[chunk], kind="stable")]
+                                for chunk in np.array_split(order, max(1, int(np.ceil(len(order) / mega))))])
+    batches = [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
+    return [batches[i] for i in generator.permutation(len(batches))]
+
+
 def train_model(model: nn.Module, *, config: TrainConfig, train_features, train_targets: np.ndarray, loss_kind: str,
                 dev_features, dev_labels: np.ndarray, device: torch.device, phase: str = "train",
                 on_progress: ProgressCallback | None = None,
@@ -104,12 +117,11 @@ def train_model(model: nn.Module, *, config: TrainConfig, train_features, train_
     for epoch in range(1, config.epochs + 1):
         epoch_started = time.monotonic()
         model.train()
-        order = generator.permutation(len(train_features))
         running, seen = 0.0, 0
-        for start in range(0, len(order), config.batch_size):
+        for indices in shuffled_batches(train_features.lengths, config.batch_size, generator,
+                                        group_by_length=config.group_by_length):
             if should_stop and should_stop():
                 raise RunStopped()
-            indices = order[start:start + config.batch_size]
             batch = {k: v.to(device, non_blocking=True) for k, v in train_features.batch(indices).items()}
             batch_targets = targets[torch.as_tensor(indices)].to(device)
             with autocast_for(device, config.amp):

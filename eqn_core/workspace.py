@@ -204,7 +204,7 @@ class Workspace:
                     con.execute(statement)
                 con.execute("INSERT INTO schema_version VALUES (?, ?)", [SCHEMA_VERSION, _utc_now()])
             return
-        version = self.con.execute("SELECT max(version) FROM schema_version").fetchone()[0]
+        version = self.con.execute("SELECT max(version) FROM schema_version").fetchall()[0][0]
         if version > SCHEMA_VERSION:
             raise RuntimeError(f"{self.db_path} has schema version {version}, newer than this EQN Studio "
                                f"understands ({SCHEMA_VERSION}); update EQN Studio.")
@@ -220,7 +220,7 @@ class Workspace:
 
     def schema_version(self) -> int:
         with self._lock:
-            return int(self.con.execute("SELECT max(version) FROM schema_version").fetchone()[0])
+            return int(self.con.execute("SELECT max(version) FROM schema_version").fetchall()[0][0])
 
     def _all(self, sql: str, params: list | None = None) -> list[tuple]:
         with self._lock:
@@ -252,7 +252,7 @@ class Workspace:
         _check_dataset(dataset)
         split_tables = [_texts_table(dataset.name, split_name, split) for split_name, split in dataset.splits.items()]
         with self._transaction() as con:
-            exists = con.execute("SELECT count(*) FROM datasets WHERE name = ?", [dataset.name]).fetchone()[0]
+            exists = con.execute("SELECT count(*) FROM datasets WHERE name = ?", [dataset.name]).fetchall()[0][0]
             if exists:
                 if not replace:
                     raise ValueError(f"A data set named {dataset.name!r} already exists in {self.db_path}; "
@@ -378,7 +378,7 @@ class Workspace:
         _check_name(run_id, "run_id")
         self._dataset_row(dataset)
         with self._transaction() as con:
-            if con.execute("SELECT count(*) FROM runs WHERE run_id = ?", [run_id]).fetchone()[0]:
+            if con.execute("SELECT count(*) FROM runs WHERE run_id = ?", [run_id]).fetchall()[0][0]:
                 raise ValueError(f"A run with id {run_id!r} already exists in {self.db_path}.")
             con.execute("INSERT INTO runs (run_id, dataset, mode, encoder, status, config, run_dir, created_at) "
                         "VALUES (?, ?, ?, ?, 'queued', ?, ?, ?)",
@@ -422,7 +422,7 @@ class Workspace:
         """Delete a run with its energies and threshold profiles; its reviews only if delete_reviews."""
         self.get_run(run_id)
         with self._transaction() as con:
-            n_reviews = con.execute("SELECT count(*) FROM reviews WHERE run_id = ?", [run_id]).fetchone()[0]
+            n_reviews = con.execute("SELECT count(*) FROM reviews WHERE run_id = ?", [run_id]).fetchall()[0][0]
             if n_reviews and not delete_reviews:
                 raise ValueError(f"Run {run_id!r} has {n_reviews} review decisions; export them first, then "
                                  "pass delete_reviews=True to delete them with the run.")
@@ -491,7 +491,8 @@ class Workspace:
             global_threshold = float(check_thresholds(global_threshold, label_names)[0])
         now = _utc_now()
         with self._transaction() as con:
-            earlier = con.execute("SELECT created_at FROM threshold_profiles WHERE name = ?", [name]).fetchone()
+            earlier = con.execute("SELECT created_at FROM threshold_profiles WHERE name = ?", [name]).fetchall()
+            earlier = earlier[0] if earlier else None
             con.execute("DELETE FROM threshold_profiles WHERE name = ?", [name])
             con.execute("INSERT INTO threshold_profiles VALUES (?, ?, ?, ?, ?, ?, ?)",
                         [name, run_id, thresholds.tolist(), global_threshold, note, earlier[0] if earlier else now,

@@ -1,0 +1,294 @@
+"""Micro-emotion review: suggestions from energies, a reviewer's queue, bulk accept, agreement, reviewed energies."""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+SUGGESTED = "suggested"
+LOW_ENERGY_HUMAN = "low-energy human label"
+SUGGESTION_KINDS = (SUGGESTED, LOW_ENERGY_HUMAN)
+SUGGESTION_COLUMNS = ["row_idx", "label", "label_id", "energy", "threshold", "kind"]
+MEMBERSHIPS = ("any", "human", "predicted", "both", "either", "neither")
+OVERALL = "all labels"
+
+__all__ = [
+    "SUGGESTED", "LOW_ENERGY_HUMAN", "SUGGESTION_KINDS", "MEMBERSHIPS",
+    "suggest_micro_emotions", "review_queue", "bulk_accept", "reviewer_agreement", "apply_decisions",
+    "filter_texts", "top_energies", "label_lists",
+]
+
+
+# --------------------------------------------------------------------------- checks
+
+
+def _energies64(energies) -> np.ndarray:
+    """(N, C) float64 copy of the energies: comparisons are made in double precision, as export.py's SQL
+    does (``e.energies[i]::DOUBLE >= h``), so a float32 0.7 (0.69999999) is below a threshold of 0.7."""
+    values = np.asarray(energies)
+    if values.ndim != 2:
+        raise ValueError(f"energies must be 2-D (N, C), got shape {values.shape}")
+    return values.astype(np.float64)
+
+
+def _thresholds64(thresholds, num_labels: int) -> np.ndarray:
+    """Thresholds as a (C,) float64 array (a scalar is broadcast)."""
+    values = np.asarray(thresholds, dtype=np.float64)
+    if values.ndim == 0:
+        values = np.full(num_labels, float(values))
+    if values.shape != (num_labels,):
+        raise ValueError(f"thresholds must be a scalar or of shape ({num_labels},), got shape {values.shape}")
+    if not np.isfinite(values).all():
+        raise ValueError(f"thresholds must be finite, got {values.tolist()}")
+    return values
+
+
+def _human_labels(human_labels, shape: tuple[int, int]) -> np.ndarray:
+    labels = np.asarray(human_labels)
+    if labels.shape != shape:
+        raise ValueError(f"human_labels have shape {labels.shape}; the energies have shape {shape}")
+    return labels.astype(bool)
+
+
+def _label_names(label_names: Sequence[str], num_labels: int) -> list[str]:
+    names = list(label_names)
+    if len(names) != num_labels:
+        raise ValueError(f"{len(names)} label names for {num_labels} energy columns")
+    return names
+
+
+def _latest(reviews_df: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """The last decision per key: the highest id when the frame has one (workspace.reviews), else the last row."""
+    ordered = reviews_df.sort_values("id", kind="stable") if "id" in reviews_df.columns else reviews_df
+    return ordered.drop_duplicates(keys, keep="last")
+
+
+# --------------------------------------------------------------------------- suggestions
+
+
+def suggest_micro_emotions(energies, human_labels, thresholds, *, label_names: Sequence[str],
+                           low_energy: float | None = None) -> pd.DataFrame:
+    """Labels a reviewer should look at, one row per (text, label).
+
+    "suggested": energy >= the label's threshold h where no person gave the label (a micro-emotion
+    the model sees and the human labels lack). "low-energy human label": a person gave the label
+    but its energy is below ``low_energy`` (default: the label's threshold h).
+    energies: (N, C) float; human_labels: (N, C) bool; thresholds: scalar h or (C,).
+    Returns columns row_idx, label, label_id, energy, threshold, kind; "suggested" rows first, each
+    kind sorted by energy descending (ties: row, then label id).
+    """
+    values = _energies64(energies)  # (N, C)
+    num_labels = values.shape[1]
+    names = _label_names(label_names, num_labels)
+    labels = _human_labels(human_labels, values.shape)  # (N, C)
+    h = _thresholds64(thresholds, num_labels)  # (C,)
+    low = h if low_energy is None else _thresholds64(low_energy, num_labels)  # (C,)
+
+    frames = []
+    for kind, mask in ((SUGGESTED, (values >= h) & ~labels), (LOW_ENERGY_HUMAN, labels & (values < low))):
+        rows, label_ids = np.nonzero(mask)
+        frame = pd.DataFrame({
+            "row_idx": rows.astype(np.int64), "label": [names[i] for i in label_ids],
+            "label_id": label_ids.astype(np.int64), "energy": values[rows, label_ids],
+            "threshold": h[label_ids], "kind": kind})
+        order = np.lexsort((frame["label_id"].to_numpy(), frame["row_idx"].to_numpy(), -frame["energy"].to_numpy()))
+        frames.append(frame.iloc[order])
+    return pd.concat(frames, ignore_index=True)[SUGGESTION_COLUMNS]
+
+
+def review_queue(suggestions: pd.DataFrame, reviews_df: pd.DataFrame, *, reviewer: str,
+                 include_decided: bool = False) -> pd.DataFrame:
+    """The suggestions `reviewer` has not decided yet (matched on row_idx + label), in the suggestions' order.
+
+    reviews_df: decisions on the same run and split (workspace.reviews(run_id=, split=)); only
+    `reviewer`'s latest decision per (text, label) counts. Returns the suggestions' columns plus
+    decision, decided_energy and note (empty for undecided rows); include_decided keeps decided rows too.
+    """
+    mine = _latest(reviews_df[reviews_df["reviewer"] == reviewer], ["row_idx", "label"])
+    mine = mine[["row_idx", "label", "decision", "energy", "note"]].rename(columns={"energy": "decided_energy"})
+    mine = mine.astype({"row_idx": np.int64, "decided_energy": np.float64})
+    queue = suggestions.astype({"row_idx": np.int64}).merge(mine, on=["row_idx", "label"], how="left")
+    if not include_decided:
+        queue = queue[queue["decision"].isna()]
+    return queue.reset_index(drop=True)
+
+
+def bulk_accept(workspace, suggestions_subset: pd.DataFrame, *, run_id: str, split: str, reviewer: str,
+                min_energy: float, note: str | None = None) -> int:
+    """Record "accept" (with the energy shown) for every suggestion whose energy >= min_energy; returns how many.
+
+    Uses ``workspace.record_reviews(decisions)`` (one transaction) when the workspace has it, else one
+    ``record_review`` per decision (each committed at once; a failure leaves the earlier ones stored).
+    """
+    if not isinstance(reviewer, str) or not reviewer.strip():
+        raise ValueError("Bulk accept needs the reviewer's name.")
+    chosen = suggestions_subset[suggestions_subset["energy"].astype(np.float64) >= float(min_energy)]
+    chosen = chosen.drop_duplicates(["row_idx", "label"])
+    note = f"bulk accept (energy >= {float(min_energy):g})" if note is None else note
+    decisions = [{"run_id": run_id, "split": split, "row_idx": int(row.row_idx), "label": str(row.label),
+                  "decision": "accept", "reviewer": reviewer, "energy": float(row.energy), "note": note}
+                 for row in chosen.itertuples(index=False)]
+    if not decisions:
+        return 0
+    record_reviews = getattr(workspace, "record_reviews", None)
+    if callable(record_reviews):
+        record_reviews(decisions)
+    else:
+        for decision in decisions:
+            workspace.record_review(**decision)
+    return len(decisions)
+
+
+# --------------------------------------------------------------------------- agreement
+
+
+def _positive(decisions: pd.DataFrame) -> pd.Series:
+    """accept, or set to an energy > 0 -> True; reject, or set to 0 -> False."""
+    energy = decisions["energy"].astype(np.float64).fillna(0.0)
+    return (decisions["decision"] == "accept") | ((decisions["decision"] == "set") & (energy > 0))
+
+
+def _kappa(a: np.ndarray, b: np.ndarray) -> float:
+    """Cohen's kappa of two 0/1 vectors; NaN when undefined (no items, or both raters used one same value)."""
+    from sklearn.metrics import cohen_kappa_score
+
+    if a.size == 0 or np.unique(np.concatenate([a, b])).size < 2:
+        return float("nan")  # chance agreement p_e = 1: kappa = 0 / 0
+    return float(cohen_kappa_score(a, b, labels=[0, 1]))
+
+
+def reviewer_agreement(reviews_df: pd.DataFrame, reviewer_a: str, reviewer_b: str, *,
+                       label_names: Sequence[str]) -> pd.DataFrame:
+    """Cohen's kappa between two reviewers, per label and over all labels.
+
+    Items are the (text, label) pairs both reviewers decided (each one's latest decision); accept or
+    set > 0 is positive, reject or set 0 negative. reviews_df: workspace.reviews() rows (its run_id and
+    split columns, when present, are part of the item key). Returns one row per label (in
+    label_names order) and a last row "all labels": label, items, agreed, agreement (observed
+    share), a_positive, b_positive, kappa (NaN where undefined: no shared items, or both reviewers
+    gave every item the same answer).
+    """
+    keys = [column for column in ("run_id", "split") if column in reviews_df.columns] + ["row_idx", "label"]
+    latest = _latest(reviews_df, keys + ["reviewer"])
+    sides = []
+    for reviewer in (reviewer_a, reviewer_b):
+        decisions = latest[latest["reviewer"] == reviewer]
+        side = decisions[keys].copy()
+        side["positive"] = _positive(decisions).to_numpy(dtype=int)
+        sides.append(side)
+    both = sides[0].merge(sides[1], on=keys, suffixes=("_a", "_b"))
+
+    rows = []
+    for label in [*label_names, OVERALL]:
+        items = both if label == OVERALL else both[both["label"] == label]
+        a = items["positive_a"].to_numpy(dtype=int)
+        b = items["positive_b"].to_numpy(dtype=int)
+        agreed = int((a == b).sum())
+        rows.append({"label": label, "items": int(a.size), "agreed": agreed,
+                     "agreement": agreed / a.size if a.size else float("nan"),
+                     "a_positive": int(a.sum()), "b_positive": int(b.sum()), "kappa": _kappa(a, b)})
+    return pd.DataFrame(rows)
+
+
+# --------------------------------------------------------------------------- reviewed energies
+
+
+def apply_decisions(energies, thresholds, reviews_df: pd.DataFrame, label_names: Sequence[str]) -> np.ndarray:
+    """Reviewed energies, the same rule as export_annotations(content="reviewed").
+
+    Start from the thresholded energies (eq. 8: below h -> 0); then, per (text, label), the most
+    recent decision of any reviewer: reject -> 0, set -> the reviewer's energy, accept -> max(energy, h).
+    Pass one reviewer's rows for that reviewer's view. energies: (N, C); thresholds: scalar or (C,);
+    reviews_df: decisions on this run and split (row_idx, label, decision, energy; id orders them).
+    Returns (N, C) float64.
+    """
+    values = _energies64(energies)  # (N, C)
+    num_rows, num_labels = values.shape
+    names = _label_names(label_names, num_labels)
+    h = _thresholds64(thresholds, num_labels)  # (C,)
+    reviewed = np.where(values >= h, values, 0.0)  # (N, C)
+    if not len(reviews_df):
+        return reviewed
+    if "run_id" in reviews_df.columns and "split" in reviews_df.columns:
+        sources = reviews_df[["run_id", "split"]].drop_duplicates()
+        if len(sources) > 1:
+            raise ValueError(f"reviews_df mixes {len(sources)} runs/splits; pass the decisions of one run and split.")
+    latest = _latest(reviews_df, ["row_idx", "label"])
+    label_index = {name: i for i, name in enumerate(names)}
+    unknown = sorted(set(latest["label"]) - set(label_index))
+    if unknown:
+        raise ValueError(f"Reviews name labels {unknown} that are not among {names}.")
+    rows = latest["row_idx"].to_numpy(dtype=np.int64)
+    if rows.size and (rows.min() < 0 or rows.max() >= num_rows):
+        raise ValueError(f"Reviews name rows outside 0..{num_rows - 1}.")
+    columns = latest["label"].map(label_index).to_numpy(dtype=np.int64)
+    decisions = latest["decision"].to_numpy()
+    set_energies = latest["energy"].astype(np.float64).to_numpy()
+    accepted = decisions == "accept"
+    rejected = decisions == "reject"
+    was_set = decisions == "set"
+    reviewed[rows[rejected], columns[rejected]] = 0.0
+    reviewed[rows[was_set], columns[was_set]] = set_energies[was_set]
+    reviewed[rows[accepted], columns[accepted]] = np.maximum(values[rows[accepted], columns[accepted]],
+                                                             h[columns[accepted]])
+    return reviewed
+
+
+# --------------------------------------------------------------------------- browsing texts
+
+
+def filter_texts(energies, human_labels, thresholds, *, label_id: int | None = None, membership: str = "any",
+                 energy_range: tuple[float, float] | None = None, suggestion: str | None = None,
+                 low_energy: float | None = None) -> np.ndarray:
+    """Which texts match the Samples page's filters. Returns (N,) bool.
+
+    label_id: the chosen emotion (None: filters below apply to any label). membership (needs
+    label_id): "any", "human" (a person gave it), "predicted" (energy >= h), "both", "either",
+    "neither". energy_range (needs label_id): inclusive (low, high) on that label's energy.
+    suggestion: None, "suggested", "low-energy human label" or "any" (either kind), for the chosen
+    label or any label. energies: (N, C); human_labels: (N, C) bool; thresholds: scalar or (C,).
+    """
+    values = _energies64(energies)  # (N, C)
+    num_labels = values.shape[1]
+    labels = _human_labels(human_labels, values.shape)  # (N, C)
+    h = _thresholds64(thresholds, num_labels)  # (C,)
+    if membership not in MEMBERSHIPS:
+        raise ValueError(f"Unknown membership {membership!r}; use one of {MEMBERSHIPS}.")
+    if label_id is None and (membership != "any" or energy_range is not None):
+        raise ValueError("Filtering by membership or energy range needs a label_id.")
+    keep = np.ones(values.shape[0], dtype=bool)  # (N,)
+    predicted = values >= h  # (N, C)
+    if label_id is not None:
+        human, model = labels[:, label_id], predicted[:, label_id]  # (N,)
+        keep &= {"any": np.ones_like(keep), "human": human, "predicted": model, "both": human & model,
+                 "either": human | model, "neither": ~human & ~model}[membership]
+        if energy_range is not None:
+            low, high = float(energy_range[0]), float(energy_range[1])
+            keep &= (values[:, label_id] >= low) & (values[:, label_id] <= high)
+    if suggestion is not None:
+        low_h = h if low_energy is None else _thresholds64(low_energy, num_labels)
+        kinds = {SUGGESTED: predicted & ~labels, LOW_ENERGY_HUMAN: labels & (values < low_h)}
+        if suggestion == "any":
+            flagged = kinds[SUGGESTED] | kinds[LOW_ENERGY_HUMAN]
+        elif suggestion in kinds:
+            flagged = kinds[suggestion]
+        else:
+            raise ValueError(f"Unknown suggestion filter {suggestion!r}; use one of {[*SUGGESTION_KINDS, 'any']}.")
+        keep &= flagged[:, label_id] if label_id is not None else flagged.any(axis=1)
+    return keep
+
+
+def top_energies(energies, label_names: Sequence[str], *, k: int = 3) -> list[str]:
+    """Each text's k highest energies as "joy 9.1 · anger 6.0". energies: (N, C). Returns N strings."""
+    values = _energies64(energies)
+    names = _label_names(label_names, values.shape[1])
+    order = np.argsort(-values, axis=1, kind="stable")[:, :k]  # (N, k)
+    return [" · ".join(f"{names[j]} {values[i, j]:.1f}" for j in row) for i, row in enumerate(order)]
+
+
+def label_lists(human_labels, label_names: Sequence[str]) -> list[str]:
+    """Each text's human labels as "joy, anger" ("" when none). human_labels: (N, C) bool."""
+    labels = np.asarray(human_labels).astype(bool)
+    names = _label_names(label_names, labels.shape[1])
+    return [", ".join(names[j] for j in np.flatnonzero(row)) for row in labels]

@@ -1,0 +1,94 @@
+"""Export: a run's annotations of one split as CSV, Parquet or JSONL, with provenance, saved and downloadable."""
+import re
+from pathlib import Path
+
+import pandas as pd
+import streamlit as st
+
+from eqn_core.export import export_annotations
+from eqn_core.review import LOW_ENERGY_HUMAN, SUGGESTED, suggest_micro_emotions
+from ui.common import (get_workspace, load_energies, load_human_labels, load_label_names, pick_run, pick_split,
+                       pick_thresholds)
+
+CONTENTS = {"energies": "Raw energies (0-10)", "thresholded": "Thresholded energies (below h → 0, eq. 8)",
+            "binary": "Binary labels (1 where energy ≥ h)", "reviewed": "Reviewed (thresholded + review decisions)"}
+FORMATS = {"csv": "CSV", "parquet": "Parquet", "jsonl": "JSONL"}
+MIME = {"csv": "text/csv", "parquet": "application/vnd.apache.parquet", "jsonl": "application/jsonl"}
+READERS = {"csv": lambda path: pd.read_csv(path, keep_default_na=False), "parquet": pd.read_parquet,
+           "jsonl": lambda path: pd.read_json(path, lines=True, dtype=False)}
+ROWS = {"all": "all rows", "suggested": "rows with a suggested micro-emotion",
+        "flagged": "rows with a suggested micro-emotion or a low-energy human label",
+        "search": "rows whose text contains …"}
+
+st.title("Export")
+st.caption("One row per text with the run's energies (one column per emotion), the human labels and provenance "
+           "(run, mode, encoder, thresholds). The file is saved in the workspace's exports folder and offered "
+           "for download.")
+
+workspace = get_workspace()
+run = pick_run(workspace)
+run_id = run["run_id"]
+split = pick_split(workspace, run_id, key="export_split")
+label_names = load_label_names(run["dataset"])
+choice = pick_thresholds(workspace, run, label_names, key="export")
+
+left, right = st.columns(2)
+content = left.radio("Content", list(CONTENTS), format_func=CONTENTS.get, key="export_content")
+fmt = right.radio("Format", list(FORMATS), format_func=FORMATS.get, horizontal=True, key="export_format")
+reviewer = None
+if content == "reviewed":
+    names = workspace.reviewers(run_id=run_id)
+    reviewer = right.selectbox("Decisions of", [None, *names], key="export_reviewer",
+                               format_func=lambda name: name or "every reviewer (most recent decision)")
+which_rows = right.selectbox("Rows", list(ROWS), format_func=ROWS.get, key="export_rows")
+
+rows = None
+if which_rows == "search":
+    search = right.text_input("Text contains", key="export_search")
+    rows = workspace.texts(run["dataset"], split, search=search)["row_idx"].tolist() if search else None
+elif which_rows in ("suggested", "flagged"):
+    suggestions = suggest_micro_emotions(load_energies(run_id, split), load_human_labels(run["dataset"], split),
+                                         choice["thresholds"], label_names=label_names)
+    kinds = [SUGGESTED] if which_rows == "suggested" else [SUGGESTED, LOW_ENERGY_HUMAN]
+    rows = sorted(set(suggestions.loc[suggestions["kind"].isin(kinds), "row_idx"].tolist()))
+if rows is not None:
+    st.caption(f"{len(rows):,} rows selected ({choice['describe']}).")
+
+safe_run = re.sub(r"[^A-Za-z0-9_.-]+", "-", run_id)
+default_name = f"{safe_run}_{split}_{content}.{fmt}"
+name = st.text_input("File name (in the workspace's exports folder)", value=default_name,
+                     key=f"export_name_{default_name}")
+problem = None
+if not re.fullmatch(r"[A-Za-z0-9_.-]+", name or "") or name.startswith("."):
+    problem = "Use a plain file name: letters, digits, '.', '-' and '_' only, no folders."
+elif not name.lower().endswith(f".{fmt}"):
+    problem = f"The file name must end in .{fmt} for {FORMATS[fmt]}."
+elif rows is not None and not rows:
+    problem = "No row matches this filter: nothing to export."
+if problem:
+    st.warning(problem)
+
+if st.button("Export", type="primary", disabled=problem is not None, key="export_go"):
+    options = {"profile": choice["profile"]} if choice["profile"] else {"thresholds": choice["global_threshold"]}
+    try:
+        result = export_annotations(workspace, run_id=run_id, split=split, path=workspace.exports_dir / name,
+                                    fmt=fmt, content=content, rows=rows, reviewer=reviewer, **options)
+    except (ValueError, KeyError, OSError) as error:
+        st.error(f"Export failed: {error}")
+    else:
+        st.session_state["export_last"] = {**result, "path": str(result["path"])}
+
+last = st.session_state.get("export_last")
+if last:
+    st.success(f"Saved {last['rows']:,} rows ({CONTENTS[last['content']].lower()}) to `{last['path']}`.")
+    saved = Path(last["path"])
+    try:
+        data = saved.read_bytes()
+    except OSError:
+        st.warning("The saved file is gone; export again.")
+    else:
+        st.download_button(f"Download {saved.name}", data=data, file_name=saved.name, mime=MIME[last["format"]],
+                           key="export_download", type="primary")
+        preview = READERS[last["format"]](last["path"]).head(20)
+        st.caption("The first rows of the file:")
+        st.dataframe(preview, hide_index=True, key="export_preview")

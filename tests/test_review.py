@@ -1,0 +1,225 @@
+"""Tests for eqn_core.review: suggestions, the reviewer's queue, bulk accept, Cohen's kappa, reviewed energies."""
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from eqn_core.data import LabeledDataset, LabeledSplit
+from eqn_core.export import export_annotations
+from eqn_core.review import (LOW_ENERGY_HUMAN, SUGGESTED, apply_decisions, bulk_accept, filter_texts, label_lists,
+                             review_queue, reviewer_agreement, suggest_micro_emotions, top_energies)
+from eqn_core.workspace import Workspace
+
+LABELS = ["joy", "anger", "fear"]
+ENERGIES = np.array([[9.0, 4.0, 0.5],
+                     [1.0, 7.5, 3.0],
+                     [0.2, 0.1, 6.0],
+                     [2.5, 0.7, 0.0]], dtype=np.float32)  # (N=4, C=3)
+HUMAN = np.array([[1, 0, 0],
+                  [1, 1, 0],
+                  [0, 0, 0],
+                  [1, 1, 0]], dtype=bool)  # (N, C)
+THRESHOLDS = np.array([3.0, 3.0, 5.0])  # (C,)
+
+
+def decisions(*rows, run_id="r1", split="test") -> pd.DataFrame:
+    """reviews() rows from (row_idx, label, decision, energy, reviewer); ids in the given order."""
+    return pd.DataFrame([{"id": i + 1, "run_id": run_id, "split": split, "row_idx": row, "label": label,
+                          "decision": decision, "energy": energy, "note": "", "reviewer": reviewer}
+                         for i, (row, label, decision, energy, reviewer) in enumerate(rows)])
+
+
+# ------------------------------------------------------------------------ suggestions
+def test_suggestions_are_unlabelled_high_energies_and_weak_human_labels():
+    suggestions = suggest_micro_emotions(ENERGIES, HUMAN, THRESHOLDS, label_names=LABELS)
+    assert list(suggestions.columns) == ["row_idx", "label", "label_id", "energy", "threshold", "kind"]
+    # suggested (no human label, energy >= h), by energy descending: (2, fear) 6.0, (0, anger) 4.0;
+    # (1, fear) 3.0 < its h = 5. Human labels below h: (1, joy) 1.0, (3, anger) 0.7, (3, joy) 2.5.
+    assert suggestions[["row_idx", "label", "kind"]].values.tolist() == [
+        [2, "fear", SUGGESTED], [0, "anger", SUGGESTED],
+        [3, "joy", LOW_ENERGY_HUMAN], [1, "joy", LOW_ENERGY_HUMAN], [3, "anger", LOW_ENERGY_HUMAN]]
+    assert suggestions["energy"].tolist() == pytest.approx([6.0, 4.0, 2.5, 1.0, 0.7])
+    assert suggestions["threshold"].tolist() == [5.0, 3.0, 3.0, 3.0, 3.0]
+    assert suggestions["label_id"].tolist() == [2, 1, 0, 0, 1]
+
+
+def test_suggestions_scalar_threshold_and_low_energy_option():
+    suggestions = suggest_micro_emotions(ENERGIES, HUMAN, 3.0, label_names=LABELS, low_energy=1.0)
+    assert suggestions[["row_idx", "label", "kind"]].values.tolist() == [
+        [2, "fear", SUGGESTED], [0, "anger", SUGGESTED], [1, "fear", SUGGESTED], [3, "anger", LOW_ENERGY_HUMAN]]
+
+
+def test_suggestion_threshold_compared_in_double_precision_like_the_export():
+    # float32(0.7) is 0.69999999: below h = 0.7 in export.py's SQL, so no suggestion here either
+    energies = np.array([[0.7, 0.0]], dtype=np.float32)
+    assert suggest_micro_emotions(energies, np.zeros((1, 2), bool), 0.7, label_names=["a", "b"]).empty
+
+
+def test_suggestions_shape_errors():
+    with pytest.raises(ValueError, match="label names"):
+        suggest_micro_emotions(ENERGIES, HUMAN, 3.0, label_names=["joy"])
+    with pytest.raises(ValueError, match="human_labels"):
+        suggest_micro_emotions(ENERGIES, HUMAN[:2], 3.0, label_names=LABELS)
+    with pytest.raises(ValueError, match="thresholds"):
+        suggest_micro_emotions(ENERGIES, HUMAN, [1.0, 2.0], label_names=LABELS)
+
+
+# ------------------------------------------------------------------------ queue
+def test_queue_hides_what_this_reviewer_decided():
+    suggestions = suggest_micro_emotions(ENERGIES, HUMAN, THRESHOLDS, label_names=LABELS)
+    reviews = decisions((2, "fear", "accept", 6.0, "ana"), (0, "anger", "reject", None, "ben"),
+                        (3, "joy", "set", 8.0, "ana"))
+    queue = review_queue(suggestions, reviews, reviewer="ana")
+    assert queue[["row_idx", "label"]].values.tolist() == [[0, "anger"], [1, "joy"], [3, "anger"]]
+    assert queue["decision"].isna().all()
+    everything = review_queue(suggestions, reviews, reviewer="ana", include_decided=True)
+    assert len(everything) == len(suggestions)
+    assert everything["decision"].fillna("-").tolist() == ["accept", "-", "set", "-", "-"]
+    assert everything.loc[2, "decided_energy"] == 8.0
+    assert len(review_queue(suggestions, reviews.iloc[:0], reviewer="ana")) == len(suggestions)
+
+
+# ------------------------------------------------------------------------ bulk accept
+class RecordingWorkspace:
+    def __init__(self):
+        self.calls = []
+
+    def record_review(self, **decision):
+        self.calls.append(decision)
+        return len(self.calls)
+
+
+class BatchWorkspace(RecordingWorkspace):
+    def record_reviews(self, decisions):
+        self.calls.append(list(decisions))
+
+
+def test_bulk_accept_records_only_energies_at_or_above_the_minimum():
+    suggestions = suggest_micro_emotions(ENERGIES, HUMAN, THRESHOLDS, label_names=LABELS)
+    workspace = RecordingWorkspace()
+    count = bulk_accept(workspace, suggestions, run_id="r1", split="test", reviewer="ana", min_energy=4.0)
+    assert count == 2
+    assert [(call["row_idx"], call["label"], call["decision"], call["energy"]) for call in workspace.calls] == [
+        (2, "fear", "accept", 6.0), (0, "anger", "accept", 4.0)]
+    assert {call["reviewer"] for call in workspace.calls} == {"ana"}
+    assert workspace.calls[0]["note"] == "bulk accept (energy >= 4)"
+
+    batch = BatchWorkspace()  # a workspace with a batch form gets one call (one transaction)
+    assert bulk_accept(batch, suggestions, run_id="r1", split="test", reviewer="ana", min_energy=0.0) == 5
+    assert len(batch.calls) == 1 and len(batch.calls[0]) == 5
+    assert bulk_accept(batch, suggestions, run_id="r1", split="test", reviewer="ana", min_energy=9.5) == 0
+    with pytest.raises(ValueError, match="reviewer"):
+        bulk_accept(batch, suggestions, run_id="r1", split="test", reviewer=" ", min_energy=0.0)
+
+
+# ------------------------------------------------------------------------ agreement
+def test_kappa_per_label_matches_a_hand_computed_table():
+    # joy, 8 texts (ana, ben; 1 = positive):            anger, 2 texts: both positive twice
+    #   (1,1) (1,1) (1,0) (0,0) (0,0) (0,1) (1,1) (0,0)
+    # joy: p_o = 6/8 = 0.75; each says yes 4/8 -> p_e = 0.5*0.5 + 0.5*0.5 = 0.5; kappa = (0.75-0.5)/0.5 = 0.5
+    # anger: both always positive -> p_e = 1, kappa undefined (NaN); fear: only ana decided -> 0 items, NaN
+    # all labels, 10 items: p_o = 8/10; yes rates 6/10 each -> p_e = 0.36 + 0.16 = 0.52;
+    #   kappa = (0.8 - 0.52) / (1 - 0.52) = 0.28 / 0.48 = 0.58333
+    ana = [1, 1, 1, 0, 0, 0, 1, 0]
+    ben = [1, 1, 0, 0, 0, 1, 1, 0]
+    rows = [(0, "joy", "accept", 9.0, "ana")]  # superseded below by ana's later "set 0"
+    for row, (a, b) in enumerate(zip(ana, ben)):
+        rows.append((row, "joy", "accept" if a else "set", None if a else 0.0, "ana"))
+        rows.append((row, "joy", "set" if b else "reject", 4.0 if b else None, "ben"))
+    rows[1] = (0, "joy", "set", 2.5, "ana")  # set > 0 counts as positive, like accept
+    rows += [(0, "anger", "accept", 4.0, "ana"), (0, "anger", "accept", 4.0, "ben"),
+             (1, "anger", "set", 5.0, "ana"), (1, "anger", "accept", 7.5, "ben"),
+             (2, "fear", "reject", None, "ana"), (2, "fear", "accept", None, "cleo")]
+    reviews = decisions(*rows)
+    table = reviewer_agreement(reviews, "ana", "ben", label_names=LABELS)
+    assert table["label"].tolist() == ["joy", "anger", "fear", "all labels"]
+    assert table["items"].tolist() == [8, 2, 0, 10]
+    assert table["agreed"].tolist() == [6, 2, 0, 8]
+    assert table["a_positive"].tolist() == [4, 2, 0, 6] and table["b_positive"].tolist() == [4, 2, 0, 6]
+    assert table.loc[0, "kappa"] == pytest.approx(0.5)
+    assert math.isnan(table.loc[1, "kappa"]) and math.isnan(table.loc[2, "kappa"])
+    assert table.loc[3, "kappa"] == pytest.approx(0.28 / 0.48)
+    assert table.loc[3, "agreement"] == pytest.approx(0.8)
+
+
+def test_kappa_opposite_answers_and_no_shared_items():
+    reviews = decisions((0, "joy", "accept", None, "ana"), (0, "joy", "reject", None, "ben"),
+                        (1, "joy", "reject", None, "ana"), (1, "joy", "accept", None, "ben"))
+    # p_o = 0, p_e = 0.5*0.5 + 0.5*0.5 = 0.5 -> kappa = -1
+    assert reviewer_agreement(reviews, "ana", "ben", label_names=LABELS).loc[0, "kappa"] == pytest.approx(-1.0)
+    alone = reviewer_agreement(reviews, "ana", "nobody", label_names=LABELS)
+    assert alone["items"].tolist() == [0, 0, 0, 0] and alone["kappa"].isna().all()
+
+
+# ------------------------------------------------------------------------ reviewed energies
+def test_apply_decisions_by_hand():
+    reviews = decisions((0, "joy", "reject", None, "ana"),      # 9.0 -> 0
+                        (1, "joy", "accept", None, "ana"),      # 1.0 below h=3: accepted -> max(1, 3) = 3
+                        (2, "fear", "set", 7.25, "ben"),        # 6.0 -> 7.25
+                        (3, "anger", "accept", None, "ana"),
+                        (3, "anger", "reject", None, "ben"))    # the most recent decision wins -> 0
+    reviewed = apply_decisions(ENERGIES, THRESHOLDS, reviews, LABELS)
+    expected = np.where(ENERGIES >= THRESHOLDS, ENERGIES, 0).astype(np.float64)
+    expected[0, 0], expected[1, 0], expected[2, 2], expected[3, 1] = 0.0, 3.0, 7.25, 0.0
+    np.testing.assert_array_equal(reviewed, expected)
+    assert reviewed.shape == (4, 3) and reviewed.dtype == np.float64
+    np.testing.assert_array_equal(apply_decisions(ENERGIES, 3.0, reviews.iloc[:0], LABELS),
+                                  np.where(ENERGIES >= 3.0, ENERGIES, 0))
+    with pytest.raises(ValueError, match="not among"):
+        apply_decisions(ENERGIES, 3.0, decisions((0, "calm", "reject", None, "ana")), LABELS)
+    with pytest.raises(ValueError, match="one run and split"):
+        apply_decisions(ENERGIES, 3.0, pd.concat([reviews, decisions((0, "joy", "reject", None, "ana"),
+                                                                     split="dev")]), LABELS)
+
+
+def test_apply_decisions_matches_the_reviewed_export(tmp_path):
+    split = LabeledSplit(texts=[f"text {i}" for i in range(4)], human_labels=HUMAN, text_ids=list("abcd"))
+    dataset = LabeledDataset(name="tiny", label_names=LABELS, splits={"test": split}, multi_label=True,
+                             source="memory")
+    energies = ENERGIES.copy()
+    energies[3, 2] = 0.7  # float32 0.7 against h = 0.7 (double): both sides must say "below"
+    thresholds = np.array([3.0, 3.0, 0.7])
+    with Workspace(tmp_path / "ws") as ws:
+        ws.add_dataset(dataset)
+        ws.create_run("r1", dataset="tiny", mode="eqn", encoder="e", config={}, run_dir="runs/r1")
+        ws.store_energies("r1", "test", energies)
+        for row, label, decision, energy, reviewer in [
+                (0, "joy", "reject", None, "ana"), (1, "fear", "accept", 3.0, "ana"), (2, "fear", "set", 1.5, "ben"),
+                (3, "joy", "set", 8.0, "ana"), (3, "joy", "accept", None, "ben"), (2, "anger", "accept", None, "ana"),
+                (2, "anger", "reject", None, "ana")]:
+            ws.record_review(run_id="r1", split="test", row_idx=row, label=label, decision=decision, energy=energy,
+                             reviewer=reviewer)
+        export_annotations(ws, run_id="r1", split="test", path=tmp_path / "out.parquet", content="reviewed",
+                           thresholds=thresholds)
+        exported = pd.read_parquet(tmp_path / "out.parquet")[LABELS].to_numpy()
+        reviewed = apply_decisions(energies, thresholds, ws.reviews(run_id="r1", split="test"), LABELS)
+        np.testing.assert_array_equal(reviewed, exported)
+        all_history = apply_decisions(energies, thresholds, ws.reviews(latest_only=False), LABELS)
+        np.testing.assert_array_equal(all_history, exported)
+
+
+# ------------------------------------------------------------------------ browsing
+def test_filter_texts_by_label_membership_energy_and_suggestion():
+    def rows(**options):
+        return np.flatnonzero(filter_texts(ENERGIES, HUMAN, THRESHOLDS, **options)).tolist()
+
+    assert rows() == [0, 1, 2, 3]
+    assert rows(label_id=0, membership="human") == [0, 1, 3]
+    assert rows(label_id=0, membership="predicted") == [0]         # joy >= 3 only in text 0
+    assert rows(label_id=1, membership="either") == [0, 1, 3]
+    assert rows(label_id=1, membership="both") == [1]
+    assert rows(label_id=2, membership="neither") == [0, 1, 3]
+    assert rows(label_id=1, energy_range=(0.5, 4.0)) == [0, 3]
+    assert rows(suggestion=SUGGESTED) == [0, 2]
+    assert rows(suggestion=LOW_ENERGY_HUMAN) == [1, 3]
+    assert rows(suggestion="any") == [0, 1, 2, 3]
+    assert rows(label_id=2, suggestion=SUGGESTED) == [2]
+    with pytest.raises(ValueError, match="needs a label_id"):
+        rows(membership="human")
+
+
+def test_top_energies_and_label_lists():
+    assert top_energies(ENERGIES, LABELS, k=2) == ["joy 9.0 · anger 4.0", "anger 7.5 · fear 3.0",
+                                                   "fear 6.0 · joy 0.2", "joy 2.5 · anger 0.7"]
+    assert label_lists(HUMAN, LABELS) == ["joy", "joy, anger", "", "joy, anger"]
