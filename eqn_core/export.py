@@ -8,6 +8,7 @@ from pathlib import Path
 
 import duckdb
 import numpy as np
+import pandas as pd
 
 from eqn_core.workspace import Workspace, check_thresholds
 
@@ -207,3 +208,21 @@ def _quote_identifier(name: str) -> str:
 
 def _sql_string(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
+
+
+def write_frame(frame: pd.DataFrame, path: str | Path, *, fmt: str | None = None) -> dict:
+    """Write any table (e.g. `eqn annotate` output) to CSV / Parquet / JSONL through the same DuckDB COPY,
+    via a temporary file so a failure leaves no half-written file."""
+    path, fmt = resolve_export_path(path, fmt)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    con = duckdb.connect()
+    try:
+        con.register("annotated_frame", frame)
+        written = _copy(con, "SELECT * FROM annotated_frame", {}, temporary, fmt)
+        os.replace(temporary, path)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+    finally:
+        con.close()
+    return {"path": path, "rows": written, "format": fmt}
