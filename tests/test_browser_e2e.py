@@ -1,0 +1,243 @@
+"""End to end in a real headless Chromium: the served app on a real workspace, the Thresholds slider moved by keys.
+
+The test builds a tiny workspace (the tiny data set and a real frozen CoEQN run on the 1-layer random BERT),
+serves app.py with `streamlit run` in a subprocess pointed at it (EQN_WORKSPACE), and drives Debian's chromium
+through Playwright: home page text, the Thresholds page, the global threshold slider moved with the keyboard,
+the macro-F1 figure checked against metrics computed here. Screenshots go to tmp_path (and to
+benchmarks/out/screenshots/ when EQN_SAVE_SCREENSHOTS is set).
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+RUN_ID = "tiny-coeqn"
+SPLIT = "test"
+START_H = 3.0  # the page's initial global threshold
+STEP = 0.1  # the slider's step: one arrow key press
+SERVER_START_TIMEOUT = 120  # seconds; the machine may be busy
+PAGE_TIMEOUT_MS = 60_000  # first page load (imports pandas, plotly, duckdb ...)
+UPDATE_TIMEOUT_MS = 60_000  # a rerun after a slider move
+CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                 "--disable-dev-shm-usage"]
+
+pytestmark = pytest.mark.slow
+
+
+def chromium_path() -> str | None:
+    if Path("/usr/bin/chromium").exists():
+        return "/usr/bin/chromium"
+    return shutil.which("chromium")
+
+
+@pytest.fixture(scope="module")
+def chromium() -> str:
+    pytest.importorskip("playwright.sync_api", reason="the Python playwright package is not installed")
+    path = chromium_path()
+    if path is None:
+        pytest.skip("no chromium browser: neither /usr/bin/chromium nor `chromium` on PATH (apt-get install chromium)")
+    return path
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def macro_f1(energies: np.ndarray, human_labels: np.ndarray, h: float) -> str:
+    from eqn_core.metrics import decide, per_label_report
+
+    report = per_label_report(decide(energies, rule="threshold", thresholds=np.float64(h)), human_labels)
+    return f"{report['macro']['f1']:.4f}"  # as the page shows it
+
+
+@pytest.fixture
+def served_workspace(tmp_path, tiny_dataset, tiny_encoder_dir) -> dict:
+    """A closed workspace holding the tiny data set and a finished frozen CoEQN run, plus its test figures."""
+    from eqn_core.config import TrainConfig
+    from eqn_core.runs import execute_run, ingest_run, prepare_run
+    from eqn_core.workspace import Workspace
+
+    root = tmp_path / "workspace"
+    config = TrainConfig(dataset="tiny", mode="coeqn", encoder=tiny_encoder_dir, encoder_mode="frozen", epochs=2,
+                         batch_size=16, learning_rate=0.05, device="cpu", seed=3)
+    with Workspace(root) as workspace:  # closed on exit, so the app process can open the DuckDB file
+        workspace.add_dataset(tiny_dataset)
+        folder = prepare_run(workspace, config, run_id=RUN_ID)
+        status = execute_run(folder.path, cache_dir=workspace.cache_dir)
+        assert status["status"] == "finished", status
+        ingest_run(workspace, RUN_ID)
+        energies = workspace.load_energies(RUN_ID, SPLIT)
+        labels = workspace.load_dataset("tiny", splits=[SPLIT]).splits[SPLIT].human_labels
+    return {"root": root, "energies": energies, "labels": labels}
+
+
+@pytest.fixture
+def app_url(served_workspace, tmp_path):
+    """`streamlit run app.py` on a free port against the workspace; killed (its whole process group) at teardown."""
+    port = free_port()
+    log_path = tmp_path / "streamlit.log"
+    env = {**os.environ, "EQN_WORKSPACE": str(served_workspace["root"]), "HF_HUB_OFFLINE": "1",
+           "TRANSFORMERS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false", "PYTHONUNBUFFERED": "1"}
+    command = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
+               "--server.port", str(port), "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false",
+               "--server.fileWatcherType", "none"]
+    with log_path.open("wb") as log:
+        server = subprocess.Popen(command, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT,
+                                  stdin=subprocess.DEVNULL, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + SERVER_START_TIMEOUT
+        while True:
+            if server.poll() is not None:
+                pytest.fail(f"streamlit exited with code {server.returncode}:\n{log_path.read_text()[-4000:]}")
+            try:
+                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=5) as answer:
+                    if answer.status == 200:
+                        break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail(f"streamlit did not answer within {SERVER_START_TIMEOUT} s:\n"
+                            f"{log_path.read_text()[-4000:]}")
+            time.sleep(0.5)
+        yield url
+    finally:
+        if server.poll() is None:
+            os.killpg(server.pid, signal.SIGTERM)
+            try:
+                server.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(server.pid, signal.SIGKILL)
+                server.wait(timeout=15)
+
+
+@pytest.fixture
+def page(chromium, tmp_path):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS, timeout=PAGE_TIMEOUT_MS)
+        try:
+            context = browser.new_context(viewport={"width": 1400, "height": 1300})
+            tab = context.new_page()
+            tab.set_default_timeout(PAGE_TIMEOUT_MS)
+            yield tab
+        finally:
+            browser.close()
+
+
+def wait_until_idle(page) -> None:
+    """Wait for Streamlit's "Running..." status to be gone (no rerun in flight) and no skeleton left."""
+    page.wait_for_function(
+        """() => {
+            const status = document.querySelector('[data-testid="stStatusWidget"]');
+            const running = status && /Running/i.test(status.innerText || '');
+            return !running && !document.querySelector('[data-testid="stSkeleton"]');
+        }""", timeout=UPDATE_TIMEOUT_MS, polling=200)
+
+
+METRIC_VALUE_JS = """(label) => {
+    for (const metric of document.querySelectorAll('[data-testid="stMetric"]')) {
+        const name = metric.querySelector('[data-testid="stMetricLabel"]');
+        const value = metric.querySelector('[data-testid="stMetricValue"]');
+        if (name && value && name.innerText.trim() === label) return value.innerText.trim();
+    }
+    return null;
+}"""
+
+
+def metric_value(page, label: str) -> str | None:
+    return page.evaluate(METRIC_VALUE_JS, label)
+
+
+def slider_value(slider) -> float:
+    """The slider's value: aria-valuenow where the widget sets it, else the range input's value."""
+    return float(slider.evaluate("e => e.getAttribute('aria-valuenow') ?? e.value"))
+
+
+def keep_screenshots(folder: Path, names: list[str]) -> None:
+    if not os.environ.get("EQN_SAVE_SCREENSHOTS"):
+        return
+    target = REPO / "benchmarks" / "out" / "screenshots"
+    target.mkdir(parents=True, exist_ok=True)
+    for name in names:
+        shutil.copy(folder / name, target / name)
+
+
+def presses_that_change_macro_f1(energies, labels) -> int:
+    """How many ArrowLeft presses (from h = 3.0) change the macro F1, looking for the fewest (at most 30)."""
+    before = macro_f1(energies, labels, START_H)
+    for presses in range(3, 31):
+        if macro_f1(energies, labels, round(START_H - presses * STEP, 1)) != before:
+            return presses
+    pytest.fail("the tiny run's energies give the same macro F1 for every h in [0, 3]; nothing to test")
+
+
+def test_thresholds_slider_updates_macro_f1_in_chromium(app_url, page, served_workspace, tmp_path):
+    energies, labels = served_workspace["energies"], served_workspace["labels"]
+    shots = tmp_path / "screenshots"
+    shots.mkdir()
+    names = ["home.png", "thresholds_before.png", "thresholds_after.png"]
+
+    # Home page: title, the next step for a workspace with a finished run, the data set listed
+    page.goto(app_url, wait_until="domcontentloaded", timeout=PAGE_TIMEOUT_MS)
+    page.get_by_role("heading", name="EQN Studio").wait_for(timeout=PAGE_TIMEOUT_MS)
+    page.get_by_text("Move thresholds and see precision, recall and F1 change").wait_for(timeout=PAGE_TIMEOUT_MS)
+    page.get_by_text("In this workspace").wait_for()
+    wait_until_idle(page)
+    assert "Annotate texts with" in page.inner_text("body")
+    page.screenshot(path=str(shots / names[0]), full_page=True)
+
+    # The Thresholds page, through the sidebar navigation (as a user would)
+    link = page.get_by_test_id("stSidebarNav").get_by_role("link", name="Thresholds")
+    if not link.count():  # sidebar collapsed: the home page's own link to the page
+        link = page.get_by_test_id("stPageLink").get_by_role("link", name="Thresholds")
+    link.first.click()
+    page.get_by_role("heading", name="Thresholds").wait_for(timeout=PAGE_TIMEOUT_MS)
+    page.wait_for_function(f"() => ({METRIC_VALUE_JS})('Macro F1') !== null", timeout=PAGE_TIMEOUT_MS)
+    wait_until_idle(page)
+    slider = page.get_by_role("slider", name="Global energy threshold h")
+    assert slider.count() == 1, f"expected one global threshold slider, found {slider.count()}"
+    assert slider_value(slider) == pytest.approx(START_H)
+    before = metric_value(page, "Macro F1")
+    assert before == macro_f1(energies, labels, START_H)
+    page.screenshot(path=str(shots / names[1]), full_page=True)
+
+    # Move h down with the keyboard until the figures must change, then wait for the rerun to show them
+    presses = presses_that_change_macro_f1(energies, labels)
+    slider.focus()
+    for _ in range(presses):
+        page.keyboard.press("ArrowLeft")
+    target = round(START_H - presses * STEP, 1)
+    assert slider_value(slider) == pytest.approx(target)
+    expected = macro_f1(energies, labels, target)
+    assert expected != before
+    try:  # the key presses may be sent as more than one rerun: wait for the figure of the final value
+        page.wait_for_function(f"([want]) => ({METRIC_VALUE_JS})('Macro F1') === want", arg=[expected],
+                               timeout=UPDATE_TIMEOUT_MS, polling=200)
+    except Exception as error:
+        pytest.fail(f"Macro F1 did not become {expected} (h = {target}); shown: {metric_value(page, 'Macro F1')}, "
+                    f"before: {before} ({type(error).__name__})")
+    wait_until_idle(page)
+    after = metric_value(page, "Macro F1")
+    assert after == expected != before, (before, after, target)
+    assert f"global h = {target:.1f}" in page.inner_text("body")
+    page.screenshot(path=str(shots / names[2]), full_page=True)
+
+    for name in names:
+        assert (shots / name).stat().st_size > 10_000, name
+    keep_screenshots(shots, names)
