@@ -182,6 +182,8 @@ def main(argv=None) -> int:
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--rounds", type=int, default=1)
     parser.add_argument("--device", default="auto")
+    parser.add_argument("--no-train-energies", dest="annotate_train", action="store_false",
+                        help="skip annotating the training split after training (test figures are unaffected)")
     args = parser.parse_args(argv)
 
     started_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
@@ -199,7 +201,8 @@ def main(argv=None) -> int:
                                      encoder_mode=args.encoder_mode, epochs=args.epochs, batch_size=args.batch_size,
                                      learning_rate=args.lr, max_length=args.max_length, seed=seed, device=args.device,
                                      max_train_rows=args.max_train_rows, continue_from_model1=not args.fresh_model2,
-                                     regression_targets=args.regression_targets, folds=args.folds, rounds=args.rounds)
+                                     regression_targets=args.regression_targets, folds=args.folds, rounds=args.rounds,
+                                     annotate_train=args.annotate_train)
                 print(f"[{time.monotonic() - started:7.0f}s] {mode} seed {seed} ...", file=sys.stderr, flush=True)
                 run_id, seconds = run_one(workspace, config)
                 rows.append(summarise(workspace, run_id, seconds))

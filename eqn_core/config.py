@@ -44,6 +44,7 @@ class TrainConfig:
     # from-scratch backbones (paper section 4.2)
     vocab_size: int = 15000
     embedding_dim: int = 128
+    annotate_train: bool = True  # store energies for the training split too (EQN: the regressed training set)
     max_train_rows: int | None = None  # cap on training rows (quick looks, tests); None = all
     extra: dict = field(default_factory=dict)
 

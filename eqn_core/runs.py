@@ -249,8 +249,8 @@ def execute_run(run_dir: str | Path, *, cache_dir: str | Path | None = None, sho
         os.replace(str(folder.weights_file) + ".tmp", folder.weights_file)
         if config.is_scratch:
             folder.vocabulary_file.write_text(model.vocabulary.to_json())
-        energies = annotate_splits(model, list(dataset.splits))
-        if result.regressed_targets is not None:  # the regressed training set (paper Figure 5)
+        energies = annotate_splits(model, [s for s in dataset.splits if s != "train" or config.annotate_train])
+        if result.regressed_targets is not None and "train" in energies:  # the regressed training set (Figure 5)
             energies["train"][result.train_rows] = result.regressed_targets
         for split_name, values in energies.items():
             save_energies(folder.energies_file(split_name), values, dataset.label_names)
