@@ -30,7 +30,7 @@ def cmd_fetch(args) -> int:
     from .data import fetch_goemotions, load_goemotions
 
     if args.dataset != "goemotions":
-        raise ValueError(f"only 'goemotions' can be fetched; add other data sets with `eqn add`")
+        raise ValueError("only 'goemotions' can be fetched; add other data sets with `eqn add`")
     with open_workspace(args) as workspace:
         folder = fetch_goemotions(workspace.cache_dir / "downloads", from_dir=args.from_dir, force=args.force)
         dataset = load_goemotions(folder)
@@ -147,7 +147,6 @@ def thresholds_from_args(workspace, run: dict, args) -> tuple[np.ndarray | float
 
 
 def cmd_evaluate(args) -> int:
-    from .labels import labels_from_ids
     from .metrics import evaluate_energies
 
     with open_workspace(args) as workspace:

@@ -1,0 +1,259 @@
+"""The workspace's DuckDB tables: every CREATE TABLE, the schema version, and checks and conversions of row values."""
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from collections.abc import Mapping
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from eqn_core.data import LabeledDataset, LabeledSplit
+
+SCHEMA_VERSION = 1
+
+# The whole schema, in creation order. A change to it is a new SCHEMA_VERSION plus an entry in
+# MIGRATIONS that takes a workspace from the previous version to the new one.
+# Tables that are replaced wholesale (datasets, texts, energies, threshold_profiles) have their keys
+# ("unique per ...") kept by eqn_core.workspace, inside one transaction per write, not by PRIMARY KEY: DuckDB
+# before 1.2 cannot delete and re-insert a key in one transaction nor update a LIST column, and an ART
+# index would cost memory for every text and energy row.
+SCHEMA: tuple[str, ...] = (
+    """CREATE TABLE schema_version (
+        version    INTEGER   NOT NULL PRIMARY KEY,
+        applied_at TIMESTAMP NOT NULL
+    )""",
+    """CREATE TABLE datasets (
+        name        VARCHAR   NOT NULL,   -- unique
+        label_names VARCHAR[] NOT NULL,   -- C names in label-id order
+        splits      VARCHAR[] NOT NULL,   -- split names in the data set's order
+        multi_label BOOLEAN   NOT NULL,
+        source      VARCHAR   NOT NULL,
+        created_at  TIMESTAMP NOT NULL    -- UTC
+    )""",
+    """CREATE TABLE texts (
+        dataset   VARCHAR   NOT NULL,
+        split     VARCHAR   NOT NULL,
+        row_idx   INTEGER   NOT NULL,     -- 0-based row order of the split
+        text_id   VARCHAR   NOT NULL,
+        text      VARCHAR   NOT NULL,
+        label_ids INTEGER[] NOT NULL      -- 0-based ids of the human labels, ascending
+    )                                     -- unique per (dataset, split, row_idx)""",
+    """CREATE TABLE runs (
+        run_id      VARCHAR   NOT NULL PRIMARY KEY,
+        dataset     VARCHAR   NOT NULL,
+        mode        VARCHAR   NOT NULL,
+        encoder     VARCHAR   NOT NULL,
+        status      VARCHAR   NOT NULL,
+        config      JSON      NOT NULL,
+        metrics     JSON,
+        error       VARCHAR,
+        best_epoch  INTEGER,
+        run_dir     VARCHAR   NOT NULL,
+        created_at  TIMESTAMP NOT NULL,
+        started_at  TIMESTAMP,
+        finished_at TIMESTAMP
+    )""",
+    # One row per text: a variable-length FLOAT list (C differs between data sets), fetched through
+    # Arrow as one flat float32 buffer, so loading a split is a reshape, not a Python loop.
+    """CREATE TABLE energies (
+        run_id   VARCHAR NOT NULL,
+        split    VARCHAR NOT NULL,
+        row_idx  INTEGER NOT NULL,
+        energies FLOAT[] NOT NULL         -- C energies in [0, 10]
+    )                                     -- unique per (run_id, split, row_idx)""",
+    """CREATE TABLE threshold_profiles (
+        name             VARCHAR   NOT NULL,   -- unique
+        run_id           VARCHAR   NOT NULL,
+        thresholds       DOUBLE[]  NOT NULL,   -- C per-label thresholds h (eq. 8)
+        global_threshold DOUBLE,
+        note             VARCHAR   NOT NULL,
+        created_at       TIMESTAMP NOT NULL,
+        updated_at       TIMESTAMP NOT NULL
+    )""",
+    "CREATE SEQUENCE review_id_seq START 1",
+    """CREATE TABLE reviews (
+        id         BIGINT    NOT NULL PRIMARY KEY DEFAULT nextval('review_id_seq'),
+        run_id     VARCHAR   NOT NULL,
+        dataset    VARCHAR   NOT NULL,
+        split      VARCHAR   NOT NULL,
+        row_idx    INTEGER   NOT NULL,
+        text_id    VARCHAR   NOT NULL,
+        label      VARCHAR   NOT NULL,
+        decision   VARCHAR   NOT NULL CHECK (decision IN ('accept', 'reject', 'set')),
+        energy     DOUBLE,                 -- 'set': the new energy; else the energy shown, if given
+        note       VARCHAR   NOT NULL,
+        reviewer   VARCHAR   NOT NULL,
+        decided_at TIMESTAMP NOT NULL,
+        CHECK (decision <> 'set' OR (energy IS NOT NULL AND energy BETWEEN 0 AND 10))
+    )""",
+)
+# version -> statements that upgrade a workspace from version - 1 to version.
+MIGRATIONS: dict[int, tuple[str, ...]] = {}
+
+RUN_STATUSES = ("queued", "running", "finished", "failed", "stopped")
+REVIEW_DECISIONS = ("accept", "reject", "set")
+SPLIT_ORDER = ("train", "dev", "test")
+ENERGY_MIN, ENERGY_MAX = 0.0, 10.0
+_REVIEW_BATCH_SCHEMA = pa.schema([("run_id", pa.string()), ("dataset", pa.string()), ("split", pa.string()),
+                                  ("row_idx", pa.int32()), ("label", pa.string()), ("decision", pa.string()),
+                                  ("energy", pa.float64()), ("note", pa.string()), ("reviewer", pa.string()),
+                                  ("position", pa.int64())])
+
+
+# -------------------------------------------------------------------- row values: checks and conversions
+def _review_values(dataset: str, label_names: list[str], num_rows: int, *, run_id: str, split: str, row_idx: int,
+                   label: str, decision: str, reviewer: str, energy: float | None = None, note: str = "") -> dict:
+    """One review decision checked against its run's data set; ValueError says what is wrong."""
+    if decision not in REVIEW_DECISIONS:
+        raise ValueError(f"Unknown review decision {decision!r}; use one of {REVIEW_DECISIONS}.")
+    if decision == "set" and energy is None:
+        raise ValueError('A "set" decision needs the new energy (a number in [0, 10]).')
+    if energy is not None:
+        energy = float(energy)
+        if not ENERGY_MIN <= energy <= ENERGY_MAX:
+            raise ValueError(f"Review energy must be in [0, 10], got {energy}.")
+    if not isinstance(reviewer, str) or not reviewer.strip():
+        raise ValueError("A review needs the reviewer's name.")
+    if label not in label_names:
+        raise ValueError(f"Unknown label {label!r} for data set {dataset!r}; labels: {label_names}")
+    if not 0 <= int(row_idx) < num_rows:
+        raise ValueError(f"row_idx {row_idx} is outside split {split!r} of data set {dataset!r} "
+                         f"(rows 0..{num_rows - 1}).")
+    return {"run_id": run_id, "dataset": dataset, "split": split, "row_idx": int(row_idx), "label": label,
+            "decision": decision, "energy": energy, "note": note or "", "reviewer": reviewer.strip()}
+
+
+def check_thresholds(thresholds: np.ndarray | float, label_names: list[str]) -> np.ndarray:
+    """Thresholds h as a (C,) float64 array: a scalar is broadcast; each must be finite and in [0, 10]."""
+    values = np.asarray(thresholds, dtype=np.float64)
+    if values.ndim == 0:
+        values = np.full(len(label_names), float(values))
+    if values.shape != (len(label_names),):
+        raise ValueError(f"Thresholds have shape {values.shape}; expected one per label: ({len(label_names)},).")
+    if not (np.isfinite(values).all() and (values >= ENERGY_MIN).all() and (values <= ENERGY_MAX).all()):
+        raise ValueError(f"Thresholds must be finite and in [0, 10], got {values.tolist()}.")
+    return values
+
+
+def _check_name(value: str, what: str) -> None:
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError(f"The {what} must be a non-empty string, got {value!r}.")
+
+
+def _check_dataset(dataset: LabeledDataset) -> None:
+    _check_name(dataset.name, "data set name")
+    labels = list(dataset.label_names)
+    if not labels or any(not isinstance(label, str) or not label.strip() for label in labels):
+        raise ValueError(f"Data set {dataset.name!r}: label names must be non-empty strings, got {labels}.")
+    if len(set(labels)) != len(labels):
+        raise ValueError(f"Data set {dataset.name!r}: duplicate label names in {labels}.")
+    if not dataset.splits:
+        raise ValueError(f"Data set {dataset.name!r} has no splits.")
+    for split_name, split in dataset.splits.items():
+        _check_name(split_name, "split name")
+        human_labels = np.asarray(split.human_labels)
+        where = f"data set {dataset.name!r} split {split_name!r}"
+        if human_labels.ndim != 2 or human_labels.shape != (len(split.texts), len(labels)):
+            raise ValueError(f"{where}: human_labels have shape {human_labels.shape}, expected "
+                             f"({len(split.texts)} texts, {len(labels)} labels).")
+        if len(split.text_ids) != len(split.texts):
+            raise ValueError(f"{where}: {len(split.text_ids)} text ids for {len(split.texts)} texts.")
+        for what, values in (("text", split.texts), ("text id", split.text_ids)):
+            bad = next((i for i, value in enumerate(values) if not isinstance(value, str)), None)
+            if bad is not None:
+                raise ValueError(f"{where}, row {bad}: the {what} is {values[bad]!r}, not a string.")
+
+
+def _texts_table(name: str, split_name: str, split: LabeledSplit) -> pa.Table:
+    human_labels = np.asarray(split.human_labels).astype(bool)  # (N, C)
+    num_rows = human_labels.shape[0]
+    _, label_ids = np.nonzero(human_labels)  # row-major: grouped by row, ascending label id
+    offsets = np.concatenate([[0], np.cumsum(human_labels.sum(axis=1))]).astype(np.int32)
+    return pa.table({
+        "dataset": pa.array([name] * num_rows, pa.string()),
+        "split": pa.array([split_name] * num_rows, pa.string()),
+        "row_idx": pa.array(np.arange(num_rows, dtype=np.int32)),
+        "text_id": pa.array(list(split.text_ids), pa.string()),
+        "text": pa.array(list(split.texts), pa.string()),
+        "label_ids": pa.ListArray.from_arrays(pa.array(offsets), pa.array(label_ids.astype(np.int32))),
+    })
+
+
+def _in_row_order(rows: pa.Table) -> pa.Table:
+    """Sort by row_idx in Arrow, only when needed: rows come back in insertion order, and a SQL ORDER BY
+    over list columns costs more than the whole fetch."""
+    row_idx = rows.column("row_idx").to_numpy()
+    if len(row_idx) > 1 and not (np.diff(row_idx) > 0).all():
+        rows = rows.take(pa.array(np.argsort(row_idx, kind="stable")))
+    return rows
+
+
+def _label_matrix(label_ids: pa.ChunkedArray, num_labels: int) -> np.ndarray:
+    """list<int> label ids per text -> (N, C) bool."""
+    lengths = pc.list_value_length(label_ids).to_numpy(zero_copy_only=False)
+    flat = pc.list_flatten(label_ids).to_numpy(zero_copy_only=False)
+    human_labels = np.zeros((len(lengths), num_labels), dtype=bool)
+    human_labels[np.repeat(np.arange(len(lengths)), lengths), flat] = True
+    return human_labels
+
+
+def _split_sort_key(split: str) -> tuple[int, str]:
+    return (SPLIT_ORDER.index(split) if split in SPLIT_ORDER else len(SPLIT_ORDER), split)
+
+
+def _utc_now() -> datetime:
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+def _to_timestamp(value) -> datetime | None:
+    """datetime (aware ones converted to UTC), ISO string or epoch seconds -> naive UTC datetime."""
+    if value is None:
+        return None
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return datetime.fromtimestamp(value, timezone.utc).replace(tzinfo=None)
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    if isinstance(value, datetime):
+        return value.astimezone(timezone.utc).replace(tzinfo=None) if value.tzinfo else value
+    raise TypeError(f"Expected a datetime, ISO string or epoch seconds, got {value!r}.")
+
+
+def _json_ready(value):
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return _json_ready(dataclasses.asdict(value))
+    if isinstance(value, Mapping):
+        return {str(key): _json_ready(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple, set)):
+        return [_json_ready(item) for item in value]
+    if isinstance(value, np.ndarray):
+        return _json_ready(value.tolist())
+    if isinstance(value, np.generic):
+        return _json_ready(value.item())
+    if isinstance(value, float) and not math.isfinite(value):
+        return None  # JSON has no NaN / inf
+    if isinstance(value, Path):
+        return str(value)
+    return value
+
+
+def _to_json(value) -> str:
+    return json.dumps(_json_ready(value), allow_nan=False)
+
+
+def _none_if_nan(value):
+    return None if value is None or (isinstance(value, float) and math.isnan(value)) else value
+
+
+def _run_record(row: dict) -> dict:
+    for column in ("config", "metrics"):
+        row[column] = json.loads(row[column]) if isinstance(row[column], str) else None
+    for column in ("error", "started_at", "finished_at"):
+        row[column] = None if pd.isna(row[column]) else row[column]
+    row["best_epoch"] = None if pd.isna(row["best_epoch"]) else int(row["best_epoch"])
+    return row
