@@ -98,6 +98,7 @@ def train_model(model: nn.Module, *, config: TrainConfig, train_features, train_
     config = config.resolved()
     model.to(device)
     optimizer = make_optimizer(model, config)
+    trainable = [p for p in model.parameters() if p.requires_grad]  # frozen mode: the head only, not the encoder
     steps_per_epoch = math.ceil(len(train_features) / config.batch_size)
     total_steps = steps_per_epoch * config.epochs
     scheduler = None
@@ -129,7 +130,7 @@ def train_model(model: nn.Module, *, config: TrainConfig, train_features, train_
             loss = compute_loss(outputs.float(), batch_targets, loss_kind)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
-            nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            nn.utils.clip_grad_norm_(trainable, 1.0)
             optimizer.step()
             if scheduler:
                 scheduler.step()
