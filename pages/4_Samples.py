@@ -7,6 +7,8 @@ from eqn_core.review import LOW_ENERGY_HUMAN, SUGGESTED, filter_texts, label_lis
 from ui.common import (energy_bar_figure, get_workspace, load_energies, load_human_labels, load_label_names,
                        load_texts, pick_run, pick_split, pick_thresholds, quote_text)
 
+st.set_page_config(page_title="Samples · EQN Studio", layout="wide")
+
 MEMBERSHIP = {"any": "any text", "human": "a human gave it", "predicted": "predicted (energy ≥ threshold)",
               "both": "human and predicted", "either": "human or predicted", "neither": "neither"}
 SUGGESTION = {None: "all texts", SUGGESTED: "a suggested micro-emotion (energy ≥ threshold, no human label)",

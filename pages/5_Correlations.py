@@ -6,6 +6,8 @@ import streamlit as st
 from eqn_core.metrics import cluster_order, pearson_matrix
 from ui.common import finished_runs, get_workspace, load_energies, load_label_names, pick_run
 
+st.set_page_config(page_title="Correlations · EQN Studio", layout="wide")
+
 ORDERS = {"labels": "label order", "a": "clustered on run A", "b": "clustered on run B"}
 
 

@@ -8,6 +8,8 @@ from eqn_core.review import (SUGGESTED, SUGGESTION_KINDS, bulk_accept, label_lis
 from ui.common import (energy_bar_figure, flash, get_workspace, load_energies, load_human_labels, load_label_names,
                        load_texts, pick_run, pick_split, pick_thresholds, quote_text, show_flash)
 
+st.set_page_config(page_title="Review · EQN Studio", layout="wide")
+
 st.title("Review")
 st.caption("The model's suggested micro-emotions (energy at or above the threshold where no person gave the label) "
            "and human labels with low energy. Accept, reject or set an energy: every decision is saved the moment "

@@ -10,6 +10,8 @@ from eqn_core.review import LOW_ENERGY_HUMAN, SUGGESTED, suggest_micro_emotions
 from ui.common import (get_workspace, load_energies, load_human_labels, load_label_names, pick_run, pick_split,
                        pick_thresholds)
 
+st.set_page_config(page_title="Export · EQN Studio", layout="wide")
+
 CONTENTS = {"energies": "Raw energies (0-10)", "thresholded": "Thresholded energies (below h → 0, eq. 8)",
             "binary": "Binary labels (1 where energy ≥ h)", "reviewed": "Reviewed (thresholded + review decisions)"}
 FORMATS = {"csv": "CSV", "parquet": "Parquet", "jsonl": "JSONL"}
