@@ -275,6 +275,19 @@ def cmd_stop(args) -> int:
     return 0
 
 
+def cmd_delete(args) -> int:
+    from .runs import delete_run
+
+    with open_workspace(args) as workspace:
+        if args.run:
+            deleted = delete_run(workspace, args.run, delete_reviews=args.with_reviews)
+            print(f"deleted run{'s' if len(deleted) > 1 else ''} {', '.join(deleted)}")
+        else:
+            workspace.delete_dataset(args.dataset)
+            print(f"deleted data set {args.dataset}")
+    return 0
+
+
 # ---------------------------------------------------------------------------------------------------------------------
 # Parser
 
@@ -388,6 +401,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("stop", help="ask a running run to stop")
     p.add_argument("--run", required=True)
     p.set_defaults(func=cmd_stop)
+
+    p = sub.add_parser("delete", help="delete a finished run (with its Model 1 and folder) or an unused data set")
+    target = p.add_mutually_exclusive_group(required=True)
+    target.add_argument("--run")
+    target.add_argument("--dataset")
+    p.add_argument("--with-reviews", action="store_true", help="also delete the run's review decisions")
+    p.set_defaults(func=cmd_delete)
     return parser
 
 

@@ -10,6 +10,7 @@ import datetime as dt
 import json
 import os
 import secrets
+import shutil
 import signal
 import subprocess
 import sys
@@ -358,6 +359,28 @@ def refresh_runs(workspace) -> None:
     runs = workspace.list_runs()
     for run_id in runs.loc[runs["status"].isin(ACTIVE_STATUSES), "run_id"]:
         ingest_run(workspace, run_id)
+
+
+def delete_run(workspace, run_id: str, *, delete_reviews: bool = False) -> list[str]:
+    """Delete a run, the runs derived from it (an EQN run's Model 1) and its run folder; returns the deleted ids.
+
+    Refuses while the run trains (stop it first) and, unless delete_reviews, when reviewers decided on it.
+    The workspace rows go in one transaction first; the folder is removed after, and only when it lies inside
+    the workspace's runs folder, so a crash in between leaves at most an unused folder, never a dangling row.
+    """
+    ingest_run(workspace, run_id)
+    run = workspace.get_run(run_id)
+    if run["status"] in ACTIVE_STATUSES:
+        raise ValueError(f"Run {run_id!r} is still {run['status']}; stop it first (`eqn stop --run {run_id}`).")
+    runs = workspace.list_runs()
+    derived = [rid for rid, config in zip(runs["run_id"], runs["config"])
+               if (config or {}).get("derived_from") == run_id]
+    workspace.delete_runs([*derived, run_id], delete_reviews=delete_reviews)
+    folder = Path(run["run_dir"]).resolve()
+    if not run["config"].get("derived_from") and folder.is_relative_to(workspace.runs_dir.resolve()) \
+            and folder != workspace.runs_dir.resolve():
+        shutil.rmtree(folder, ignore_errors=True)
+    return [*derived, run_id]
 
 
 def start_run_process(run_dir: str | Path, *, cache_dir: str | Path) -> int:

@@ -334,14 +334,20 @@ class Workspace:
 
     def delete_run(self, run_id: str, *, delete_reviews: bool = False) -> None:
         """Delete a run with its energies and threshold profiles; its reviews only if delete_reviews."""
-        self.get_run(run_id)
+        self.delete_runs([run_id], delete_reviews=delete_reviews)
+
+    def delete_runs(self, run_ids: list[str], *, delete_reviews: bool = False) -> None:
+        """Delete several runs in one transaction (all or none); ValueError if any has reviews and not delete_reviews."""
+        for run_id in run_ids:
+            self.get_run(run_id)
         with self._transaction() as con:
-            n_reviews = con.execute("SELECT count(*) FROM reviews WHERE run_id = ?", [run_id]).fetchall()[0][0]
-            if n_reviews and not delete_reviews:
-                raise ValueError(f"Run {run_id!r} has {n_reviews} review decisions; export them first, then "
-                                 "pass delete_reviews=True to delete them with the run.")
-            for table in ("reviews", "threshold_profiles", "energies", "runs"):
-                con.execute(f"DELETE FROM {table} WHERE run_id = ?", [run_id])
+            for run_id in run_ids:
+                n_reviews = con.execute("SELECT count(*) FROM reviews WHERE run_id = ?", [run_id]).fetchall()[0][0]
+                if n_reviews and not delete_reviews:
+                    raise ValueError(f"Run {run_id!r} has {n_reviews} review decisions; export them first, then "
+                                     "delete them with the run (delete_reviews=True, `eqn delete --with-reviews`).")
+                for table in ("reviews", "threshold_profiles", "energies", "runs"):
+                    con.execute(f"DELETE FROM {table} WHERE run_id = ?", [run_id])
 
     def _run_shape(self, run_id: str, split: str) -> tuple[str, list[str], int]:
         dataset = self.get_run(run_id)["dataset"]

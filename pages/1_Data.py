@@ -59,6 +59,17 @@ with view:
         counts_table = per_text.T.rename(columns=lambda k: f"{k} label" + ("" if k == 1 else "s"))
         st.dataframe(counts_table, key="data_labels_per_text_table")
 
+        with st.expander("Delete this data set"):
+            used_by = workspace.list_runs(dataset=name)["run_id"].tolist()
+            if used_by:
+                st.caption(f"{len(used_by)} runs use it; delete them on the Train page first.")
+            elif st.button("Delete data set", key="data_delete"):
+                workspace.delete_dataset(name)
+                st.session_state.pop("dataset", None)
+                bump_data_version()
+                flash(f"Deleted data set {name}.")
+                st.rerun()
+
 # ------------------------------------------------------------------------------------------------ GoEmotions
 with goemotions:
     st.write("GoEmotions: 54,263 Reddit comments labelled with 27 emotions and neutral, in the official "

@@ -7,7 +7,7 @@ import torch
 
 from eqn_core.app_support import describe_step, progress_state, run_key_metrics, runs_table, training_defaults
 from eqn_core.config import BUNDLED_ENCODER, SCRATCH_BACKBONES, TrainConfig
-from eqn_core.runs import ACTIVE_STATUSES, RunFolder, ingest_run, prepare_run, refresh_runs, start_run_process
+from eqn_core.runs import ACTIVE_STATUSES, RunFolder, delete_run, ingest_run, prepare_run, refresh_runs, start_run_process
 from ui.common import bump_data_version, flash, get_workspace, show_flash
 
 st.set_page_config(page_title="Train · EQN Studio", layout="wide")
@@ -192,6 +192,23 @@ else:
             with st.expander("Traceback"):
                 st.code(details.read_text()[-4000:])
     curves(progress_state(folder.progress())["epochs"])
+    with st.expander("Delete this run"):
+        n_reviews = len(workspace.reviews(run_id=run_id))
+        st.caption("Removes the run, its energies, threshold profiles and weights"
+                   + (" and its Model 1 (CoEQN) row." if run["mode"] == "eqn" else "."))
+        with_reviews = n_reviews > 0 and st.checkbox(
+            f"Also delete its {n_reviews} review decisions (export them first on the Export page)",
+            key="train_delete_reviews")
+        if st.button("Delete run", key="train_delete", disabled=n_reviews > 0 and not with_reviews):
+            try:
+                deleted = delete_run(workspace, run_id, delete_reviews=with_reviews)
+            except (ValueError, KeyError) as error:
+                st.error(str(error))
+            else:
+                st.session_state.pop("train_watch", None)
+                bump_data_version()
+                flash(f"Deleted {', '.join(deleted)}.")
+                st.rerun()
 
 # ------------------------------------------------------------------------------------------------ all runs
 st.subheader("Runs")

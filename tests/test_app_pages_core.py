@@ -336,6 +336,20 @@ def test_train_page_rejects_a_missing_encoder_folder(data_workspace):
     assert app_workspace().list_runs().empty
 
 
+def test_deleting_a_run_then_its_data_set_from_the_pages(trained_workspace):
+    at = open_page("pages/2_Train.py")
+    assert at.session_state["train_watch"] == RUN_ID
+    at.button(key="train_delete").click().run()
+    assert not at.exception, [e.message for e in at.exception]
+    assert any(f"Deleted {RUN_ID}.model1, {RUN_ID}" in s.value for s in at.success)
+    assert app_workspace().list_runs().empty
+    assert not (trained_workspace / "runs" / RUN_ID).exists()
+    at.switch_page("pages/1_Data.py").run()
+    at.button(key="data_delete").click().run()
+    assert any("Deleted data set tiny" in s.value for s in at.success)
+    assert app_workspace().dataset_names() == []
+
+
 # ------------------------------------------------------------------------------------------------ Try it
 def test_try_it_shows_energies_for_a_typed_text(trained_workspace, tiny_dataset):
     at = open_page("pages/8_Try_it.py")  # no run remembered: it starts on the EQN run, not its Model 1

@@ -10,7 +10,7 @@ import pytest
 
 from eqn_core.cli import main as eqn
 from eqn_core.config import TrainConfig
-from eqn_core.runs import RunFolder, execute_run, ingest_run, prepare_run
+from eqn_core.runs import RunFolder, delete_run, execute_run, ingest_run, prepare_run
 from eqn_core.workspace import Workspace
 
 
@@ -109,6 +109,35 @@ def test_cli_bad_input_names_the_problem_and_changes_nothing(tmp_path, capsys):
     assert "bad.csv" in err and "row 2" in err and "text" in err
     assert eqn(["-w", ws, "datasets"]) == 0
     assert "no data sets yet" in capsys.readouterr().out
+
+
+def test_delete_takes_the_run_its_model1_and_folder_but_never_silently_its_reviews(workspace_with_tiny,
+                                                                                   tiny_encoder_dir, capsys):
+    ws = str(workspace_with_tiny)
+    with Workspace(ws) as workspace:
+        folder = prepare_run(workspace, tiny_config(tiny_encoder_dir), run_id="r1")
+        execute_run(folder.path, cache_dir=workspace.cache_dir)
+        ingest_run(workspace, "r1")
+        workspace.record_review(run_id="r1", split="test", row_idx=0, label="joy", decision="accept", reviewer="ana")
+        with pytest.raises(ValueError, match="1 review decisions"):
+            delete_run(workspace, "r1")
+        assert {"r1", "r1.model1"} <= set(workspace.list_runs()["run_id"]) and folder.path.is_dir()  # unchanged
+    assert eqn(["-w", ws, "delete", "--dataset", "tiny"]) == 2
+    assert "used by runs" in capsys.readouterr().err
+    assert eqn(["-w", ws, "delete", "--run", "r1", "--with-reviews"]) == 0
+    assert "r1.model1, r1" in capsys.readouterr().out
+    assert not folder.path.exists()
+    assert eqn(["-w", ws, "delete", "--dataset", "tiny"]) == 0
+    with Workspace(ws) as workspace:
+        assert workspace.list_runs().empty and workspace.reviews().empty and workspace.dataset_names() == []
+
+
+def test_a_run_in_progress_cannot_be_deleted(workspace_with_tiny, tiny_encoder_dir):
+    with Workspace(workspace_with_tiny) as workspace:
+        folder = prepare_run(workspace, tiny_config(tiny_encoder_dir), run_id="r1")  # queued, not started yet
+        with pytest.raises(ValueError, match="still queued; stop it first"):
+            delete_run(workspace, "r1")
+        assert workspace.get_run("r1")["status"] == "queued" and folder.path.is_dir()
 
 
 @pytest.mark.slow
