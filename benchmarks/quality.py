@@ -104,7 +104,7 @@ def markdown_report(args, rows: list[dict], multi_label: bool, started_at: str, 
              f"- date: {started_at}; machine: {platform.machine()}, {platform.processor() or 'cpu'}, "
              f"{__import__('os').cpu_count()} cores; total wall time {total_seconds / 60:.1f} min; "
              f"peak RSS {peak_rss_mb():.0f} MB",
-             f"- command: `python benchmarks/quality.py {' '.join(sys.argv[1:])}`",
+             f"- command: `python benchmarks/quality.py {' '.join(args.command)}`",
              f"- data set {args.dataset}, encoder {args.encoder} ({args.encoder_mode}), epochs {args.epochs}, "
              f"seeds {args.seeds}", ""]
     modes = list(dict.fromkeys(r["mode"] for r in rows))
@@ -185,6 +185,7 @@ def main(argv=None) -> int:
     parser.add_argument("--no-train-energies", dest="annotate_train", action="store_false",
                         help="skip annotating the training split after training (test figures are unaffected)")
     args = parser.parse_args(argv)
+    args.command = list(sys.argv[1:] if argv is None else argv)  # as given, also when called from another script
 
     started_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
     started = time.monotonic()
