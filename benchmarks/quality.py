@@ -5,10 +5,14 @@ user of `eqn train` gets. Thresholds are tuned on the dev split only; test figur
 
 Example (full GoEmotions, frozen bundled encoder, BCE vs CoEQN vs EQN, 3 seeds):
     python benchmarks/quality.py --dataset goemotions --modes bce,coeqn,eqn --seeds 1,2,3 --name frozen
+
+--equal-budget gives the baselines EQN's total epochs: EQN trains Model 1 and one more model per regression
+round, each for --epochs, so BCE / softmax / CoEQN train (1 + rounds) x --epochs in one model.
 """
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import platform
 import resource
@@ -54,8 +58,10 @@ def summarise(workspace: Workspace, run_id: str, seconds: float | None) -> dict:
     metrics = run["metrics"]
     dataset = workspace.load_dataset(run["dataset"], splits=["dev", "test"])
     test = metrics["splits"]["test"]
+    phases = metrics.get("phases", [])
     row = {"run_id": run_id, "mode": run["mode"], "seed": run["config"].get("seed"), "wall_seconds": seconds,
-           "best_epochs": [p["best_epoch"] for p in metrics.get("phases", [])]}
+           "best_epochs": [p["best_epoch"] for p in phases],
+           "epochs": "+".join(str(len(p["history"])) for p in phases)}  # epochs trained per model, e.g. "2+2"
     if dataset.multi_label:
         dev_energies = workspace.load_energies(run_id, "dev")
         test_energies = workspace.load_energies(run_id, "test")
@@ -105,17 +111,17 @@ def markdown_report(args, rows: list[dict], multi_label: bool, started_at: str, 
              f"{__import__('os').cpu_count()} cores; total wall time {total_seconds / 60:.1f} min; "
              f"peak RSS {peak_rss_mb():.0f} MB",
              f"- command: `python benchmarks/quality.py {' '.join(args.command)}`",
-             f"- data set {args.dataset}, encoder {args.encoder} ({args.encoder_mode}), epochs {args.epochs}, "
-             f"seeds {args.seeds}", ""]
+             f"- data set {args.dataset}, encoder {args.encoder} ({args.encoder_mode}), epochs per model {args.epochs}"
+             f"{' (baselines: equal total budget)' if args.equal_budget else ''}, seeds {args.seeds}", ""]
     modes = list(dict.fromkeys(r["mode"] for r in rows))
     if multi_label:
-        lines += ["| mode | macro-F1 (per-label h tuned on dev) | micro-F1 (tuned) | macro-F1 at h=3.0 (BCE 0.3) | "
+        lines += ["| mode | epochs | macro-F1 (per-label h tuned on dev) | micro-F1 (tuned) | macro-F1 at h=3.0 (BCE 0.3) | "
                   "macro-F1 at one h tuned on dev | top-k F1 (eq. 15) | total hit rate (Table 4) | Top-1 / Top-2 / Top-3 (Table 5) | wall s |",
-                  "|---|---|---|---|---|---|---|---|---|"]
+                  "|---|---|---|---|---|---|---|---|---|---|"]
         for mode in modes:
             group = [r for r in rows if r["mode"] == mode]
             top_n = " / ".join(mean_std([r["top_n"][i] for r in group]) for i in range(3))
-            lines.append(f"| {mode} | {mean_std([r['macro_f1_tuned'] for r in group])} | "
+            lines.append(f"| {mode} | {epochs_of(group)} | {mean_std([r['macro_f1_tuned'] for r in group])} | "
                          f"{mean_std([r['micro_f1_tuned'] for r in group])} | "
                          f"{mean_std([r['macro_f1_at_3'] for r in group])} | "
                          f"{mean_std([r['macro_f1_at_h'] for r in group])} (h={','.join(str(r['global_h_dev']) for r in group)}) | "
@@ -146,12 +152,17 @@ def markdown_report(args, rows: list[dict], multi_label: bool, started_at: str, 
                      for m in modes]
             lines.append(f"| {agg} | " + " | ".join(cells) + " |")
     else:
-        lines += ["| mode | accuracy (argmax) | macro-F1 | wall s |", "|---|---|---|---|"]
+        lines += ["| mode | epochs | accuracy (argmax) | macro-F1 | wall s |", "|---|---|---|---|---|"]
         for mode in modes:
             group = [r for r in rows if r["mode"] == mode]
-            lines.append(f"| {mode} | {mean_std([r['accuracy'] for r in group])} | "
+            lines.append(f"| {mode} | {epochs_of(group)} | {mean_std([r['accuracy'] for r in group])} | "
                          f"{mean_std([r['macro_f1'] for r in group])} | {mean_std([r['wall_seconds'] for r in group])} |")
     return "\n".join(lines) + "\n"
+
+
+def epochs_of(group: list[dict]) -> str:
+    """Epochs trained per model, as one value when all seeds agree (patience can stop a seed early)."""
+    return ", ".join(dict.fromkeys(r.get("epochs", "-") for r in group))
 
 
 def peak_rss_mb() -> float:
@@ -169,6 +180,9 @@ def main(argv=None) -> int:
                         help="comma list; 'coeqn' is taken from the EQN run's Model 1 when eqn is listed too "
                              "(same seed, same training) unless --separate-coeqn")
     parser.add_argument("--separate-coeqn", action="store_true")
+    parser.add_argument("--equal-budget", action="store_true",
+                        help="baselines and CoEQN train for EQN's total epochs ((1 + rounds) x --epochs); "
+                             "implies --separate-coeqn")
     parser.add_argument("--seeds", default="13")
     parser.add_argument("--encoder", default="bundled-minilm")
     parser.add_argument("--encoder-mode", default="frozen")
@@ -190,13 +204,15 @@ def main(argv=None) -> int:
     started_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
     started = time.monotonic()
     modes = args.modes.split(",")
+    separate_coeqn = args.separate_coeqn or args.equal_budget
+    models_per_eqn_run = 1 + args.rounds  # Model 1, then one model per regression round
     rows = []
     with Workspace(args.workspace) as workspace:
         ensure_dataset(workspace, args.dataset, Path(args.data_dir))
         multi_label = workspace.load_dataset(args.dataset, splits=["dev"]).multi_label
         for seed in [int(s) for s in args.seeds.split(",")]:
             for mode in modes:
-                if mode == "coeqn" and "eqn" in modes and not args.separate_coeqn:
+                if mode == "coeqn" and "eqn" in modes and not separate_coeqn:
                     continue  # taken from the EQN run below
                 config = TrainConfig(dataset=args.dataset, mode=mode, encoder=args.encoder,
                                      encoder_mode=args.encoder_mode, epochs=args.epochs, batch_size=args.batch_size,
@@ -204,10 +220,12 @@ def main(argv=None) -> int:
                                      max_train_rows=args.max_train_rows, continue_from_model1=not args.fresh_model2,
                                      regression_targets=args.regression_targets, folds=args.folds, rounds=args.rounds,
                                      annotate_train=args.annotate_train)
+                if args.equal_budget and mode != "eqn":
+                    config = dataclasses.replace(config, epochs=config.resolved().epochs * models_per_eqn_run)
                 print(f"[{time.monotonic() - started:7.0f}s] {mode} seed {seed} ...", file=sys.stderr, flush=True)
                 run_id, seconds = run_one(workspace, config)
                 rows.append(summarise(workspace, run_id, seconds))
-                if mode == "eqn" and "coeqn" in modes and not args.separate_coeqn:
+                if mode == "eqn" and "coeqn" in modes and not separate_coeqn:
                     coeqn = summarise(workspace, f"{run_id}.model1", None)
                     coeqn["note"] = "Model 1 of the EQN run"
                     rows.append(coeqn)
