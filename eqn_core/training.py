@@ -160,7 +160,7 @@ def train_model(model: nn.Module, *, config: TrainConfig, train_features, train_
         else:
             epochs_without_gain += 1
         if on_progress:
-            on_progress({"event": "epoch", "phase": phase, **row, "best_epoch": best.best_epoch})
+            on_progress({"event": "epoch", "phase": phase, "epochs": config.epochs, **row, "best_epoch": best.best_epoch})
         if config.patience is not None and epochs_without_gain >= config.patience:
             break
     if best_state is not None:

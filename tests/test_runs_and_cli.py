@@ -48,6 +48,16 @@ def test_eqn_run_is_ingested_with_energies_metrics_and_its_model1(workspace_with
         assert len(profiles) == 1  # the per-label thresholds tuned on dev, reusable by review and export
 
 
+def test_progress_on_the_terminal_names_each_model_and_its_epochs(workspace_with_tiny, tiny_encoder_dir, capsys):
+    with Workspace(workspace_with_tiny) as workspace:
+        folder = prepare_run(workspace, tiny_config(tiny_encoder_dir))
+        assert execute_run(folder.path, cache_dir=workspace.cache_dir, show_progress=True)["status"] == "finished"
+    err = capsys.readouterr().err
+    for phase in ("model 1", "model 2"):
+        for epoch in (1, 2):
+            assert f"{phase}: epoch {epoch}/2 train loss" in err
+
+
 def test_a_stopped_run_leaves_a_clean_stopped_record(workspace_with_tiny, tiny_encoder_dir):
     with Workspace(workspace_with_tiny) as workspace:
         folder = prepare_run(workspace, tiny_config(tiny_encoder_dir))
