@@ -13,7 +13,7 @@ from .data import LabeledDataset
 from .inference import embed_texts, outputs_to_energies, predict_outputs
 from .labels import initial_targets, regress_targets
 from .models import EnergyModel, build_model
-from .training import ProgressCallback, loss_for, seed_everything, targets_for, train_model
+from .training import ProgressCallback, batch_reporter, loss_for, seed_everything, targets_for, train_model
 
 
 @dataclass
@@ -42,10 +42,8 @@ def prepare_features(model: EnergyModel, config: TrainConfig, dataset: LabeledDa
         model.to(device)
 
         def embed(texts, split):
-            report = (lambda done, total: on_progress({"event": "step", "phase": f"embedding {split}", "step": done,
-                                                       "total_steps": total})) if on_progress else None
-            return embed_texts(model, texts, cache_dir=cache_dir, encoder_name=config.encoder,
-                               batch_size=128, device=device, amp=config.amp, on_batch=report)
+            return embed_texts(model, texts, cache_dir=cache_dir, encoder_name=config.encoder, batch_size=128,
+                               device=device, amp=config.amp, on_batch=batch_reporter(on_progress, f"embedding {split}"))
 
         train_features, dev_features = embed(train_texts, "train"), embed(dev_split.texts, "dev")
     else:

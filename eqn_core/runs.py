@@ -185,7 +185,7 @@ def execute_run(run_dir: str | Path, *, cache_dir: str | Path | None = None, sho
 
     from .inference import embed_texts, outputs_to_energies, pick_device, predict_outputs
     from .regression import run_method
-    from .training import RunStopped
+    from .training import RunStopped, batch_reporter
 
     folder = RunFolder(run_dir)
     config = folder.config()
@@ -223,13 +223,16 @@ def execute_run(run_dir: str | Path, *, cache_dir: str | Path | None = None, sho
             energies = {}
             for split_name in split_names:
                 split = dataset.splits[split_name]
-                on_progress({"event": "step", "phase": f"annotating {split_name}", "step": 0, "total_steps": 1})
-                if config.frozen:
+                report = batch_reporter(on_progress, f"annotating {split_name}")
+                report(0, len(split.texts))
+                if config.frozen:  # the encoder pass is the slow part; the head over cached vectors is instant
                     features = embed_texts(model, split.texts, cache_dir=embeddings_cache,
-                                           encoder_name=config.encoder, device=device, amp=config.amp)
+                                           encoder_name=config.encoder, device=device, amp=config.amp, on_batch=report)
+                    outputs = predict_outputs(model, features, batch_size=256, device=device, amp=config.amp)
                 else:
-                    features = model.featurize(split.texts)
-                outputs = predict_outputs(model, features, batch_size=256, device=device, amp=config.amp)
+                    outputs = predict_outputs(model, model.featurize(split.texts), batch_size=256, device=device,
+                                              amp=config.amp, on_batch=report)
+                report(len(split.texts), len(split.texts))  # also when the embeddings came from the cache
                 energies[split_name] = outputs_to_energies(outputs, mode=config.mode, scale=config.energy_scale)
             return energies
 

@@ -18,6 +18,13 @@ from .metrics import sample_topk_scores
 ProgressCallback = Callable[[dict], None]
 
 
+def batch_reporter(on_progress: ProgressCallback | None, phase: str) -> Callable[[int, int], None] | None:
+    """An on_batch(done, total) callback for inference loops that reports them as step events of one phase."""
+    if on_progress is None:
+        return None
+    return lambda done, total: on_progress({"event": "step", "phase": phase, "step": done, "total_steps": total})
+
+
 class RunStopped(Exception):
     """The user asked the run to stop."""
 

@@ -56,6 +56,8 @@ def test_progress_on_the_terminal_names_each_model_and_its_epochs(workspace_with
     for phase in ("model 1", "model 2"):
         for epoch in (1, 2):
             assert f"{phase}: epoch {epoch}/2 train loss" in err
+    annotating = [e for e in folder.progress() if e.get("phase") == "annotating test"]
+    assert annotating[0]["step"] == 0 and annotating[-1]["step"] == annotating[-1]["total_steps"] == 16
 
 
 def test_a_stopped_run_leaves_a_clean_stopped_record(workspace_with_tiny, tiny_encoder_dir):
