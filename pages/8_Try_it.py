@@ -25,7 +25,8 @@ if parent:
     st.button(f"Use {parent}", on_click=use_run, args=(parent,), type="primary", key="try_use_parent")
     st.stop()
 
-text = st.text_area("Text", key="try_text", height=110, placeholder="I can't believe you remembered my birthday!")
+EXAMPLE = "I can't believe you remembered my birthday!"  # answered on first open: the page shows what it does
+text = st.text_area("Text", value=EXAMPLE, key="try_text", height=110, help="Ctrl+Enter applies an edited text.")
 threshold = st.slider("Threshold h (a line on the chart)", 0.0, 10.0, 3.0, 0.1, key="try_threshold")
 try:  # loaded while the user types, so the first text is answered at once
     with st.spinner("Loading the model ..."):

@@ -366,6 +366,15 @@ def test_try_it_shows_energies_for_a_typed_text(trained_workspace, tiny_dataset)
     assert any(m.value.startswith("**Labels at h = 3.0:**") for m in at.markdown)
 
 
+def test_try_it_answers_an_example_on_first_open(trained_workspace):
+    at = open_page("pages/8_Try_it.py")
+    assert not at.exception and not at.info
+    assert at.text_area(key="try_text").value.strip()
+    assert len(at.get("plotly_chart")) == 1 and len(table(at, "label", "energy")) == 4
+    at.text_area(key="try_text").input("").run()
+    assert any("Type a text above" in i.value for i in at.info)
+
+
 def test_try_it_says_when_a_run_model_cannot_be_loaded(trained_workspace):
     config_file = trained_workspace / "runs" / RUN_ID / "config.json"
     config = json.loads(config_file.read_text())
