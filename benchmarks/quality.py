@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import platform
 import resource
 import sys
 import time
@@ -28,6 +27,7 @@ sys.path.insert(0, str(REPO))
 
 from eqn_core.config import TrainConfig  # noqa: E402
 from eqn_core.data import load_builtin  # noqa: E402
+from eqn_core.inference import device_name, pick_device  # noqa: E402
 from eqn_core.metrics import decide, per_label_report  # noqa: E402
 from eqn_core.runs import execute_run, ingest_run, prepare_run  # noqa: E402
 from eqn_core.workspace import Workspace  # noqa: E402
@@ -107,8 +107,8 @@ def mean_std(values: list[float]) -> str:
 
 def markdown_report(args, rows: list[dict], multi_label: bool, started_at: str, total_seconds: float) -> str:
     lines = [f"# Quality: {args.name}", "",
-             f"- date: {started_at}; machine: {platform.machine()}, {platform.processor() or 'cpu'}, "
-             f"{__import__('os').cpu_count()} cores; total wall time {total_seconds / 60:.1f} min; "
+             f"- date: {started_at}; machine: {device_name(pick_device(args.device))}; "
+             f"total wall time {total_seconds / 60:.1f} min; "
              f"peak RSS {peak_rss_mb():.0f} MB",
              f"- command: `python benchmarks/quality.py {' '.join(args.command)}`",
              f"- data set {args.dataset}, encoder {args.encoder} ({args.encoder_mode}), epochs per model {args.epochs}"

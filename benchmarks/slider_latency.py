@@ -326,7 +326,11 @@ def select_run(page, run_id: str) -> None:
 def machine() -> dict:
     import streamlit
 
-    info = {"platform": platform.platform(), "processor": platform.processor() or platform.machine(),
+    import torch
+
+    from eqn_core.inference import device_name
+
+    info = {"platform": platform.platform(), "processor": device_name(torch.device("cpu")),
             "cpu_count": os.cpu_count(), "python": platform.python_version(), "numpy": np.__version__,
             "streamlit": streamlit.__version__}
     try:
@@ -342,7 +346,7 @@ def write_report(result: dict, out_dir: Path) -> None:
     m = result["machine"]
     lines = ["# Slider latency: Thresholds page, global threshold h", "",
              f"- date: {result['date']}", f"- command: `{result['command']}`",
-             f"- machine: {m['platform']}, {m['cpu_count']} CPU(s), Python {m['python']}, numpy {m['numpy']}, "
+             f"- machine: {m['processor']}; {m['platform']}, Python {m['python']}, numpy {m['numpy']}, "
              f"streamlit {m['streamlit']}; load average at start {m.get('load_average_at_start')}",
              f"- data: GoEmotions {SPLIT} split, {result['shape'][0]:,} texts x {result['shape'][1]} labels",
              f"- energies: {result['energies']}", ""]

@@ -4,6 +4,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
+import platform
 from pathlib import Path
 from typing import Callable
 
@@ -28,6 +29,25 @@ def cpu_has_native_bf16() -> bool:
     except OSError:
         return False
     return " amx_bf16" in flags or " avx512_bf16" in flags
+
+
+def device_name(device: torch.device) -> str:
+    """What a report should say the work ran on: GPU model, or CPU model, cores and whether it has bf16 units.
+
+    Speed figures differ by 1.5x between CPUs with and without bf16 units, so reports name which one they had.
+    """
+    if device.type == "cuda":
+        return f"cuda: {torch.cuda.get_device_name(device)}"
+    model = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    bf16 = "native bf16" if cpu_has_native_bf16() else "no native bf16"
+    return f"cpu: {model}, {os.cpu_count()} cores, {bf16}"
 
 
 def autocast_for(device: torch.device, enabled: bool = True, *, cpu_bf16: bool = False):

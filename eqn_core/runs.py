@@ -183,7 +183,7 @@ def execute_run(run_dir: str | Path, *, cache_dir: str | Path | None = None, sho
     failed or stopped run (the status says what happened)."""
     import torch
 
-    from .inference import embed_texts, outputs_to_energies, pick_device, predict_outputs
+    from .inference import device_name, embed_texts, outputs_to_energies, pick_device, predict_outputs
     from .regression import run_method
     from .training import RunStopped, batch_reporter
 
@@ -260,7 +260,7 @@ def execute_run(run_dir: str | Path, *, cache_dir: str | Path | None = None, sho
             save_energies(folder.energies_file(split_name), values, dataset.label_names)
         metrics = run_metrics(dataset, energies, result.phases)
         metrics["timing"] = {"train_seconds": train_seconds, "total_seconds": time.monotonic() - started,
-                             "device": str(device), "torch_threads": torch.get_num_threads()}
+                             "device": device_name(device), "torch_threads": torch.get_num_threads()}
         write_json_atomic(folder.metrics_file, metrics)
         status.update(status="finished", finished_at=now_iso())
     except RunStopped:

@@ -7,6 +7,7 @@ import torch
 
 from eqn_core.app_support import describe_step, progress_state, run_key_metrics, runs_table, training_defaults
 from eqn_core.config import BUNDLED_ENCODER, SCRATCH_BACKBONES, TrainConfig
+from eqn_core.inference import device_name, pick_device
 from eqn_core.runs import ACTIVE_STATUSES, RunFolder, delete_run, ingest_run, prepare_run, refresh_runs, start_run_process
 from ui.common import bump_data_version, flash, get_workspace, show_flash
 
@@ -53,7 +54,7 @@ with left:
         "Encoder training", ["frozen", "finetune"], index=1 if cuda else 0, horizontal=True, disabled=scratch,
         format_func={"frozen": "frozen (embeddings cached once, head only)", "finetune": "fine-tune end to end"}.get,
         key="train_encoder_mode", help="From-scratch backbones always train end to end.")
-    st.caption(f"Device: {'CUDA, ' + torch.cuda.get_device_name(0) if cuda else 'CPU'}")
+    st.caption(f"Device: {device_name(pick_device())}")
 
 kind = "scratch" if scratch else encoder_mode  # defaults differ, so the widgets below are keyed by it
 defaults = training_defaults(encoder if scratch else BUNDLED_ENCODER, "finetune" if scratch else encoder_mode)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 
 import numpy as np
@@ -41,6 +42,8 @@ def test_eqn_run_is_ingested_with_energies_metrics_and_its_model1(workspace_with
         labels = workspace.load_dataset("tiny").splits["train"].human_labels
         assert np.all(train[labels] == 10.0)  # the regressed training set (paper Figure 5)
         assert run["metrics"]["splits"]["test"]["hit_rates"][-1]["label_count"] == "total"
+        # the record says what it ran on, so its times can be compared across machines
+        assert re.fullmatch(r"cpu: .+, \d+ cores, (no )?native bf16", run["metrics"]["timing"]["device"])
         model1 = workspace.get_run(f"{run['run_id']}.model1")
         assert model1["mode"] == "coeqn" and model1["status"] == "finished"
         assert workspace.load_energies(model1["run_id"], "test").shape == (16, 4)
