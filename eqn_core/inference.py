@@ -22,12 +22,17 @@ def pick_device(device: str = "auto") -> torch.device:
 
 
 @functools.lru_cache(maxsize=1)
+def _cpuinfo() -> str:
+    """/proc/cpuinfo, read once per process ("" where there is none)."""
+    try:
+        return Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return ""
+
+
 def cpu_has_native_bf16() -> bool:
     """True on CPUs with bf16 matrix units (AMX or AVX512-BF16), where bf16 inference is much faster."""
-    try:
-        flags = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return False
+    flags = _cpuinfo()
     return " amx_bf16" in flags or " avx512_bf16" in flags
 
 
@@ -38,14 +43,8 @@ def device_name(device: torch.device) -> str:
     """
     if device.type == "cuda":
         return f"cuda: {torch.cuda.get_device_name(device)}"
-    model = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    model = next((line.split(":", 1)[1].strip() for line in _cpuinfo().splitlines() if line.startswith("model name")),
+                 platform.processor() or platform.machine())
     bf16 = "native bf16" if cpu_has_native_bf16() else "no native bf16"
     return f"cpu: {model}, {os.cpu_count()} cores, {bf16}"
 
