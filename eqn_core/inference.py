@@ -12,7 +12,7 @@ import numpy as np
 import torch
 from scipy import special
 
-from .models import EmbeddedTexts, EnergyModel, TokenizedTexts, texts_fingerprint
+from .models import EmbeddedTexts, EnergyModel, TokenizedTexts, TokenStates, texts_fingerprint
 
 
 def pick_device(device: str = "auto") -> torch.device:
@@ -134,6 +134,70 @@ def embed_texts(model: EnergyModel, texts: list[str], *, cache_dir: str | Path |
         np.save(partial, vectors)
         os.replace(partial, cache_file)  # atomic: a reader never sees half a file
     return EmbeddedTexts(torch.from_numpy(vectors))
+
+
+def token_states_bytes(model: EnergyModel, tokens: TokenizedTexts) -> int:
+    """What caching these texts' lower-layer token states takes on disk (fp16)."""
+    return int(tokens.lengths.sum()) * model.encoder.output_dim * 2
+
+
+def token_states(model: EnergyModel, tokens: TokenizedTexts, *, texts: list[str], cache_dir: str | Path | None = None,
+                 encoder_name: str = "", batch_size: int = 128, device: torch.device | None = None, amp: bool = True,
+                 on_batch: Callable[[int, int], None] | None = None) -> TokenStates:
+    """Token states after the fixed lower layers (partial mode), computed once per (encoder, max length, cut, texts).
+
+    Cached in cache_dir as fp16 .npy files read back as memory maps, so the training split's states do not have to
+    fit in memory twice; the files appear atomically (a crash leaves no half cache).
+    """
+    encoder = model.encoder
+    folder = None
+    if cache_dir is not None:
+        name = f"{encoder_name or encoder.name_or_path}|lower {encoder.cut} of {len(encoder.layers)}"
+        folder = Path(cache_dir) / texts_fingerprint(name, encoder.max_length, texts)
+        if (folder / "offsets.npy").exists():
+            return TokenStates(np.load(folder / "states.npy", mmap_mode="r"), np.load(folder / "offsets.npy"))
+    lengths = tokens.lengths
+    offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)  # (N + 1,)
+    shape = (int(offsets[-1]), encoder.output_dim)
+    partial = None
+    if folder is not None:
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        partial = folder.with_name(f"{folder.name}.{os.getpid()}.tmp")
+        partial.mkdir(exist_ok=True)
+        states = np.lib.format.open_memmap(partial / "states.npy", mode="w+", dtype=np.float16, shape=shape)
+    else:
+        states = np.empty(shape, dtype=np.float16)
+    device = device or next(model.parameters()).device
+    model.to(device)
+    was_training = model.training
+    model.eval()
+    done = 0
+    try:
+        with torch.inference_mode():
+            for indices in length_ordered_batches(lengths, batch_size):
+                batch = {k: v.to(device) for k, v in tokens.batch(indices).items()}
+                with autocast_for(device, amp):
+                    hidden = encoder.lower_states(batch["input_ids"], batch["attention_mask"])  # (B, T, H)
+                hidden = hidden.to(torch.float16).cpu().numpy()
+                for row, index in enumerate(indices):
+                    states[offsets[index]:offsets[index + 1]] = hidden[row, : lengths[index]]
+                done += len(indices)
+                if on_batch:
+                    on_batch(done, len(lengths))
+    finally:
+        model.train(was_training)
+    if partial is None:
+        return TokenStates(states, offsets)
+    states.flush()
+    del states
+    np.save(partial / "offsets.npy", offsets)
+    try:
+        os.replace(partial, folder)  # atomic: a reader sees the whole cache or none
+    except OSError:  # another process cached the same texts first: use theirs
+        import shutil
+
+        shutil.rmtree(partial, ignore_errors=True)
+    return TokenStates(np.load(folder / "states.npy", mmap_mode="r"), np.load(folder / "offsets.npy"))
 
 
 def annotate(model: EnergyModel, texts: list[str], *, mode: str, batch_size: int = 128, device: torch.device | None = None,

@@ -59,6 +59,44 @@ class TokenizedTexts:
 
 
 @dataclass
+class TokenStates:
+    """Token states after the frozen lower layers (partial mode), computed once, stored flat without padding.
+
+    Text i owns states[offsets[i]:offsets[i + 1]]; `rows` maps this view's positions to texts, so a subset shares
+    the (often memory-mapped) storage instead of copying it.
+    """
+
+    states: np.ndarray  # (total_tokens, H) float16
+    offsets: np.ndarray  # (N_all + 1,) int64
+    rows: np.ndarray | None = None  # (N,) int64 positions into offsets; None = all texts in order
+
+    def __post_init__(self) -> None:
+        if self.rows is None:
+            self.rows = np.arange(len(self.offsets) - 1, dtype=np.int64)
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    @property
+    def lengths(self) -> np.ndarray:
+        return (self.offsets[self.rows + 1] - self.offsets[self.rows]).astype(np.int64)
+
+    def subset(self, indices) -> "TokenStates":
+        return TokenStates(self.states, self.offsets, self.rows[np.asarray(indices, dtype=np.int64)])
+
+    def batch(self, indices) -> dict[str, torch.Tensor]:
+        rows = self.rows[np.asarray(indices, dtype=np.int64)]
+        starts, ends = self.offsets[rows], self.offsets[rows + 1]
+        width = max(1, int((ends - starts).max(initial=1)))
+        hidden = np.zeros((len(rows), width, self.states.shape[1]), dtype=np.float32)  # (B, T, H)
+        mask = torch.zeros((len(rows), width), dtype=torch.long)
+        for i, (start, end) in enumerate(zip(starts, ends)):
+            hidden[i, : end - start] = self.states[start:end]
+            mask[i, : end - start] = 1
+        return {"hidden_states": torch.from_numpy(hidden), "attention_mask": mask}
+
+
+@dataclass
 class EmbeddedTexts:
     """Pooled encoder outputs computed once (frozen mode): the head trains on these."""
 
@@ -83,9 +121,13 @@ class EmbeddedTexts:
 
 
 class TransformerEncoder(nn.Module):
-    """A Hugging Face encoder with mean pooling over real tokens (how all-MiniLM-L6-v2 was trained)."""
+    """A Hugging Face encoder with mean pooling over real tokens (how all-MiniLM-L6-v2 was trained).
 
-    def __init__(self, name_or_path: str, *, max_length: int = 128):
+    trained_layers (partial mode): only the top N transformer layers train; the embeddings and the lower layers
+    are a fixed feature extractor whose token states can be computed once and cached (see inference.token_states).
+    """
+
+    def __init__(self, name_or_path: str, *, max_length: int = 128, trained_layers: int | None = None):
         super().__init__()
         from transformers import AutoModel, AutoTokenizer
 
@@ -94,13 +136,62 @@ class TransformerEncoder(nn.Module):
         self.tokenizer = AutoTokenizer.from_pretrained(name_or_path)
         self.backbone = AutoModel.from_pretrained(name_or_path)
         self.output_dim = self.backbone.config.hidden_size
+        self.trained_layers = trained_layers
+        if trained_layers is not None:
+            if trained_layers < 1:
+                raise ValueError(f"trained_layers must be at least 1, not {trained_layers}")
+            self.trained_layers = min(trained_layers, len(self.layers))  # a shallow encoder trains every layer
+            self.backbone.requires_grad_(False)
+            self.layers[self.cut:].requires_grad_(True)
+
+    @property
+    def layers(self) -> nn.ModuleList:
+        """The transformer layers of a BERT-style encoder (BERT, RoBERTa, MiniLM, ELECTRA ...)."""
+        layers = getattr(getattr(self.backbone, "encoder", None), "layer", None)
+        if not isinstance(layers, nn.ModuleList) or not hasattr(self.backbone, "embeddings"):
+            raise ValueError(f"partial mode needs a BERT-style encoder (embeddings + encoder.layer); "
+                             f"{self.name_or_path} is a {type(self.backbone).__name__}: train it frozen or fine-tuned")
+        return layers
+
+    @property
+    def cut(self) -> int:
+        """How many lower layers stay fixed (their output is what partial mode caches)."""
+        return len(self.layers) - self.trained_layers
+
+    def train(self, mode: bool = True) -> "TransformerEncoder":
+        super().train(mode)
+        if self.trained_layers is not None:  # the fixed lower part never drops out: it must match its cache
+            self.backbone.embeddings.eval()
+            self.layers[: self.cut].eval()
+        return self
 
     def featurize(self, texts: list[str]) -> TokenizedTexts:
         encoded = self.tokenizer(list(texts), truncation=True, max_length=self.max_length)
         return TokenizedTexts(encoded["input_ids"], self.tokenizer.pad_token_id or 0)
 
-    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-        hidden = self.backbone(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state  # (B, T, H)
+    @staticmethod
+    def _run_layers(layers, hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        # (B, 1, 1, T) additive mask: 0 on real tokens, the dtype's minimum on padding
+        bias = (1.0 - attention_mask[:, None, None, :].to(hidden.dtype)) * torch.finfo(hidden.dtype).min
+        for layer in layers:
+            out = layer(hidden, bias)
+            hidden = out[0] if isinstance(out, tuple) else out  # transformers 4 returns a tuple, 5 a tensor
+        return hidden  # (B, T, H)
+
+    def lower_states(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        """Token states after the fixed lower layers, (B, T, H): what partial mode caches."""
+        hidden = self.backbone.embeddings(input_ids=input_ids)  # (B, T, H)
+        return self._run_layers(self.layers[: self.cut], hidden, attention_mask)
+
+    def forward(self, input_ids: torch.Tensor | None = None, attention_mask: torch.Tensor | None = None,
+                hidden_states: torch.Tensor | None = None) -> torch.Tensor:
+        if self.trained_layers is None:
+            hidden = self.backbone(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state  # (B, T, H)
+        else:
+            if hidden_states is None:  # not cached: compute the fixed part now, without gradients
+                with torch.no_grad():
+                    hidden_states = self.lower_states(input_ids, attention_mask)
+            hidden = self._run_layers(self.layers[self.cut:], hidden_states, attention_mask)
         mask = attention_mask.unsqueeze(-1).to(hidden.dtype)  # (B, T, 1)
         return (hidden * mask).sum(1) / mask.sum(1).clamp(min=1.0)  # (B, H)
 
@@ -238,12 +329,30 @@ class EnergyModel(nn.Module):
     def forward(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         return self.head(self.dropout(self.pooled(batch)))  # (B, C)
 
+    @property
+    def saves_everything(self) -> bool:
+        """False when part of the encoder is fixed (frozen, partial): a run then saves only what trained, and the
+        rest comes from the base encoder it names."""
+        return not self.frozen and getattr(self.encoder, "trained_layers", None) is None
+
     def trainable_state_dict(self) -> dict[str, torch.Tensor]:
-        """What a run saves: the head only when the encoder is frozen (the encoder comes from its source)."""
-        state = self.state_dict()
-        if self.frozen:
-            state = {k: v for k, v in state.items() if k.startswith("head.")}
+        """What a run saves: every weight, or only the trained ones (head; top layers in partial mode)."""
+        if self.saves_everything:
+            state = self.state_dict()
+        else:
+            state = {name: p for name, p in self.named_parameters() if p.requires_grad}
         return {k: v.detach().cpu().contiguous() for k, v in state.items()}
+
+    def load_trained_state(self, state: dict[str, torch.Tensor]) -> None:
+        """Load what trainable_state_dict saved; every trained weight must be there, nothing else may be."""
+        if self.saves_everything:
+            self.load_state_dict(state)
+            return
+        missing = sorted(set(self.trainable_state_dict()) - set(state))
+        unexpected = sorted(set(state) - set(self.state_dict()))
+        if missing or unexpected:
+            raise ValueError(f"saved weights do not fit this model: missing {missing[:3]}, unexpected {unexpected[:3]}")
+        self.load_state_dict(state, strict=False)
 
 
 def build_model(config: TrainConfig, num_labels: int, *, train_texts: list[str] | None = None,
@@ -258,7 +367,8 @@ def build_model(config: TrainConfig, num_labels: int, *, train_texts: list[str] 
         model = EnergyModel(encoder, num_labels, dropout=config.dropout)
         model.vocabulary = vocabulary
         return model
-    encoder = TransformerEncoder(resolve_encoder_path(config.encoder), max_length=config.max_length)
+    encoder = TransformerEncoder(resolve_encoder_path(config.encoder), max_length=config.max_length,
+                                 trained_layers=config.trained_layers if config.partial else None)
     return EnergyModel(encoder, num_labels, dropout=config.dropout, frozen=config.frozen)
 
 

@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Callable
 
 import numpy as np
@@ -10,15 +12,58 @@ import torch
 
 from .config import TrainConfig
 from .data import LabeledDataset
-from .inference import embed_texts, outputs_to_energies, predict_outputs
+from .inference import embed_texts, outputs_to_energies, predict_outputs, token_states, token_states_bytes
 from .labels import initial_targets, regress_targets
 from .models import EnergyModel, build_model
 from .training import ProgressCallback, batch_reporter, loss_for, seed_everything, targets_for, train_model
 
 
 @dataclass
+class FeatureSource:
+    """How a run turns texts into model inputs, decided once per run.
+
+    frozen: pooled embeddings, cached under cache_dir/embeddings. partial: the fixed lower layers' token states,
+    cached under cache_dir/token_states, unless the data set's cache would pass config.cache_budget_gb; then the
+    lower layers run per batch (slower, same energies). Otherwise: token ids.
+    """
+
+    config: TrainConfig
+    device: torch.device
+    cache_dir: Path | None = None
+    cache_token_states: bool = True
+
+    @classmethod
+    def for_dataset(cls, model: EnergyModel, config: TrainConfig, dataset: LabeledDataset, *, device: torch.device,
+                    cache_dir=None) -> "FeatureSource":
+        source = cls(config, device, Path(cache_dir) if cache_dir is not None else None)
+        if config.partial:
+            needed = sum(token_states_bytes(model, model.featurize(split.texts)) for split in dataset.splits.values())
+            source.cache_token_states = needed <= config.cache_budget_gb * 2**30
+        return source
+
+    def __call__(self, model: EnergyModel, texts: list[str], *, phase: str,
+                 on_progress: ProgressCallback | None = None):
+        config = self.config
+        report = batch_reporter(on_progress, phase)
+        if config.frozen:
+            model.to(self.device)
+            return embed_texts(model, texts, cache_dir=self._folder("embeddings"), encoder_name=config.encoder,
+                               batch_size=128, device=self.device, amp=config.amp, on_batch=report)
+        tokens = model.featurize(texts)
+        if config.partial and self.cache_token_states:
+            return token_states(model, tokens, texts=texts, cache_dir=self._folder("token_states"),
+                                encoder_name=config.encoder, batch_size=128, device=self.device, amp=config.amp,
+                                on_batch=report)
+        return tokens
+
+    def _folder(self, name: str) -> Path | None:
+        return self.cache_dir / name if self.cache_dir is not None else None
+
+
+@dataclass
 class MethodResult:
     model: EnergyModel
+    features: FeatureSource
     phases: list[dict] = field(default_factory=list)  # one per trained model: name, best_epoch, best_score, history
     regressed_targets: np.ndarray | None = None  # (N_train, C): the training set EQN trained on (human labels = 10.0)
     train_rows: np.ndarray | None = None  # which training rows were used (all unless max_train_rows)
@@ -26,7 +71,7 @@ class MethodResult:
 
 @dataclass
 class PreparedData:
-    """The features of each split in the form the model trains on (embeddings when frozen, tokens otherwise)."""
+    """The features of each split in the form the model trains on (see FeatureSource)."""
 
     train: object
     dev: object
@@ -34,20 +79,12 @@ class PreparedData:
     dev_labels: np.ndarray  # (M, C) bool
 
 
-def prepare_features(model: EnergyModel, config: TrainConfig, dataset: LabeledDataset, train_rows: np.ndarray, *,
-                     device: torch.device, cache_dir=None, on_progress: ProgressCallback | None = None) -> PreparedData:
+def prepare_features(model: EnergyModel, source: FeatureSource, dataset: LabeledDataset, train_rows: np.ndarray, *,
+                     on_progress: ProgressCallback | None = None) -> PreparedData:
     train_split, dev_split = dataset.splits["train"], dataset.splits["dev"]
     train_texts = [train_split.texts[i] for i in train_rows]
-    if config.frozen:
-        model.to(device)
-
-        def embed(texts, split):
-            return embed_texts(model, texts, cache_dir=cache_dir, encoder_name=config.encoder, batch_size=128,
-                               device=device, amp=config.amp, on_batch=batch_reporter(on_progress, f"embedding {split}"))
-
-        train_features, dev_features = embed(train_texts, "train"), embed(dev_split.texts, "dev")
-    else:
-        train_features, dev_features = model.featurize(train_texts), model.featurize(dev_split.texts)
+    train_features = source(model, train_texts, phase="embedding train", on_progress=on_progress)
+    dev_features = source(model, dev_split.texts, phase="embedding dev", on_progress=on_progress)
     return PreparedData(train_features, dev_features, train_split.human_labels[train_rows], dev_split.human_labels)
 
 
@@ -58,9 +95,10 @@ def fold_assignment(num_rows: int, folds: int, seed: int) -> np.ndarray:
 
 def run_method(config: TrainConfig, dataset: LabeledDataset, *, device: torch.device, cache_dir=None,
                on_progress: ProgressCallback | None = None, should_stop: Callable[[], bool] | None = None,
-               on_model1: Callable[[EnergyModel], None] | None = None) -> MethodResult:
+               on_model1: Callable[[EnergyModel, FeatureSource], None] | None = None) -> MethodResult:
     """Train the run's model(s) for config.mode; returns the final model (the one that annotates).
 
+    cache_dir: the workspace's cache folder (embeddings and token states are cached below it).
     on_model1: called with the trained CoEQN model of an EQN run before label regression, so callers can keep
     its annotations (the CoEQN side of a CoEQN-vs-EQN comparison) without training it twice.
     """
@@ -73,14 +111,16 @@ def run_method(config: TrainConfig, dataset: LabeledDataset, *, device: torch.de
     train_texts = [dataset.splits["train"].texts[i] for i in train_rows]
     model = build_model(config, len(dataset.label_names), train_texts=train_texts)
     initial_state = copy.deepcopy(model.state_dict())  # for fresh Model 2 and for out-of-fold models
-    data = prepare_features(model, config, dataset, train_rows, device=device, cache_dir=cache_dir,
-                            on_progress=on_progress)
-    result = MethodResult(model=model, train_rows=train_rows)
+    source = FeatureSource.for_dataset(model, config, dataset, device=device, cache_dir=cache_dir)
+    data = prepare_features(model, source, dataset, train_rows, on_progress=on_progress)
+    result = MethodResult(model=model, features=source, train_rows=train_rows)
     scale = config.energy_scale
 
-    def fit(phase: str, features, labels: np.ndarray, energy_targets: np.ndarray | None, kind: str) -> None:
+    def fit(phase: str, features, labels: np.ndarray, energy_targets: np.ndarray | None, kind: str, *,
+            epochs: int | None = None) -> None:
         seed_everything(config.seed)
-        trained = train_model(model, config=config, train_features=features,
+        phase_config = dataclasses.replace(config, epochs=epochs or config.epochs)
+        trained = train_model(model, config=phase_config, train_features=features,
                               train_targets=targets_for(kind, labels, energy_targets, scale), loss_kind=kind,
                               dev_features=data.dev, dev_labels=data.dev_labels, device=device, phase=phase,
                               on_progress=on_progress, should_stop=should_stop)
@@ -93,18 +133,19 @@ def run_method(config: TrainConfig, dataset: LabeledDataset, *, device: torch.de
     if config.mode != "eqn":
         return result
     if on_model1 is not None:
-        on_model1(model)
+        on_model1(model, source)
 
     for round_number in range(1, config.rounds + 1):
         if config.regression_targets == "in_sample":  # the paper: the model annotates the set it was trained on
-            outputs = predict_outputs(model, data.train, batch_size=256, device=device, amp=config.amp)
+            outputs = predict_outputs(model, data.train, batch_size=256, device=device, amp=config.amp,
+                                      on_batch=batch_reporter(on_progress, "annotating train"))
             energies = outputs_to_energies(outputs, mode="coeqn", scale=scale)
         else:
             energies = out_of_fold_energies(model, initial_state, config, data, targets, round_number, fit, device)
         targets = regress_targets(energies, data.train_labels, high=scale)  # eq. 3
         if not config.continue_from_model1:
             model.load_state_dict(initial_state)
-        fit(f"model {round_number + 1}", data.train, data.train_labels, targets, "mse")
+        fit(f"model {round_number + 1}", data.train, data.train_labels, targets, "mse", epochs=config.model2_epochs)
     result.regressed_targets = targets
     return result
 

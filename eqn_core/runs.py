@@ -183,7 +183,7 @@ def execute_run(run_dir: str | Path, *, cache_dir: str | Path | None = None, sho
     failed or stopped run (the status says what happened)."""
     import torch
 
-    from .inference import device_name, embed_texts, outputs_to_energies, pick_device, predict_outputs
+    from .inference import device_name, outputs_to_energies, pick_device, predict_outputs
     from .regression import run_method
     from .training import RunStopped, batch_reporter
 
@@ -218,31 +218,28 @@ def execute_run(run_dir: str | Path, *, cache_dir: str | Path | None = None, sho
         dataset = load_dataset_from_folder(folder.data_dir)
         device = pick_device(config.device)
         torch.set_num_threads(max(1, os.cpu_count() or 1))
-        embeddings_cache = Path(cache_dir) / "embeddings" if cache_dir else None
-        def annotate_splits(model, split_names) -> dict[str, np.ndarray]:
+
+        def annotate_splits(model, features, split_names) -> dict[str, np.ndarray]:
             energies = {}
             for split_name in split_names:
-                split = dataset.splits[split_name]
+                texts = dataset.splits[split_name].texts
                 report = batch_reporter(on_progress, f"annotating {split_name}")
-                report(0, len(split.texts))
-                if config.frozen:  # the encoder pass is the slow part; the head over cached vectors is instant
-                    features = embed_texts(model, split.texts, cache_dir=embeddings_cache,
-                                           encoder_name=config.encoder, device=device, amp=config.amp, on_batch=report)
-                    outputs = predict_outputs(model, features, batch_size=256, device=device, amp=config.amp)
-                else:
-                    outputs = predict_outputs(model, model.featurize(split.texts), batch_size=256, device=device,
-                                              amp=config.amp, on_batch=report)
-                report(len(split.texts), len(split.texts))  # also when the embeddings came from the cache
+                report(0, len(texts))
+                # frozen / partial: the fixed encoder part is the slow pass and comes from (or goes to) the cache
+                outputs = predict_outputs(model, features(model, texts, phase=f"annotating {split_name}",
+                                                          on_progress=on_progress),
+                                          batch_size=256, device=device, amp=config.amp, on_batch=report)
+                report(len(texts), len(texts))  # also when the features came from the cache
                 energies[split_name] = outputs_to_energies(outputs, mode=config.mode, scale=config.energy_scale)
             return energies
 
-        def keep_model1(model) -> None:  # an EQN run's CoEQN model: annotations for dev/test, stored as a child run
-            model1 = annotate_splits(model, [s for s in ("dev", "test") if s in dataset.splits])
+        def keep_model1(model, features) -> None:  # an EQN run's CoEQN model: dev/test annotations, a child run
+            model1 = annotate_splits(model, features, [s for s in ("dev", "test") if s in dataset.splits])
             for split_name, values in model1.items():
                 save_energies(folder.model1_energies_file(split_name), values, dataset.label_names)
             write_json_atomic(folder.model1_metrics_file, run_metrics(dataset, model1, []))
 
-        result = run_method(config, dataset, device=device, cache_dir=embeddings_cache, on_progress=on_progress,
+        result = run_method(config, dataset, device=device, cache_dir=cache_dir, on_progress=on_progress,
                             should_stop=lambda: stop_signal["seen"] or folder.stop_requested(),
                             on_model1=keep_model1)
         train_seconds = time.monotonic() - started
@@ -253,7 +250,8 @@ def execute_run(run_dir: str | Path, *, cache_dir: str | Path | None = None, sho
         os.replace(str(folder.weights_file) + ".tmp", folder.weights_file)
         if config.is_scratch:
             folder.vocabulary_file.write_text(model.vocabulary.to_json())
-        energies = annotate_splits(model, [s for s in dataset.splits if s != "train" or config.annotate_train])
+        energies = annotate_splits(model, result.features,
+                                   [s for s in dataset.splits if s != "train" or config.annotate_train])
         if result.regressed_targets is not None and "train" in energies:  # the regressed training set (Figure 5)
             energies["train"][result.train_rows] = result.regressed_targets
         for split_name, values in energies.items():
@@ -357,6 +355,24 @@ def ingest_model1(workspace, run: dict, folder: RunFolder) -> None:
     workspace.update_run(child_id, status="finished", finished_at=now_iso(), metrics=metrics)
 
 
+def default_run_id(runs) -> str | None:
+    """The run a page opens on: the best finished EQN run (dev macro-F1 under dev-tuned thresholds), else the best
+    finished run of another mode; an EQN run's Model 1 copy only when nothing else finished. None if none finished."""
+    finished = runs[runs["status"] == "finished"]
+    if finished.empty:
+        return None
+
+    def rank(row) -> tuple:
+        config, metrics = row["config"] or {}, row["metrics"] or {}
+        dev = (metrics.get("splits") or {}).get("dev") or {}
+        score = (dev.get("per_label_tuned") or {}).get("macro", {}).get("f1")
+        if score is None:
+            score = (dev.get("topk") or {}).get("f1", -1.0)
+        return (not config.get("derived_from"), row["mode"] == "eqn", score)
+
+    return max(finished.to_dict("records"), key=rank)["run_id"]
+
+
 def refresh_runs(workspace) -> None:
     """Ingest every run the workspace still thinks is queued or running."""
     runs = workspace.list_runs()
@@ -371,6 +387,11 @@ def delete_run(workspace, run_id: str, *, delete_reviews: bool = False) -> list[
     The workspace rows go in one transaction first; the folder is removed after, and only when it lies inside
     the workspace's runs folder, so a crash in between leaves at most an unused folder, never a dangling row.
     """
+    from .shipped import is_shipped
+
+    run = workspace.get_run(run_id)
+    if is_shipped(run):
+        raise ValueError(f"Run {run_id!r} ships with EQN Studio and cannot be deleted (it is read-only).")
     ingest_run(workspace, run_id)
     run = workspace.get_run(run_id)
     if run["status"] in ACTIVE_STATUSES:
@@ -411,7 +432,7 @@ def load_run_model(run_dir: str | Path, *, device=None):
     label_names = read_json(folder.data_dir / "labels.json")["label_names"]
     vocabulary = Vocabulary.from_json(folder.vocabulary_file.read_text()) if config.is_scratch else None
     model = build_model(config, len(label_names), vocabulary=vocabulary)
-    model.load_state_dict(load_file(str(folder.weights_file)), strict=not config.frozen)
+    model.load_trained_state(load_file(str(folder.weights_file)))
     model.to(device or pick_device(config.device))
     model.eval()
     return model, config, label_names

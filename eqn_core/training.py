@@ -105,7 +105,7 @@ def train_model(model: nn.Module, *, config: TrainConfig, train_features, train_
     config = config.resolved()
     model.to(device)
     optimizer = make_optimizer(model, config)
-    trainable = [p for p in model.parameters() if p.requires_grad]  # frozen mode: the head only, not the encoder
+    trainable = [p for p in model.parameters() if p.requires_grad]  # frozen: the head; partial: top layers + head
     steps_per_epoch = math.ceil(len(train_features) / config.batch_size)
     total_steps = steps_per_epoch * config.epochs
     scheduler = None
@@ -161,7 +161,7 @@ def train_model(model: nn.Module, *, config: TrainConfig, train_features, train_
         score = val_f1 if config.select_by == "val_topk_f1" else -val_loss
         if score > best.best_score:
             best.best_score, best.best_epoch = score, epoch
-            # frozen mode keeps only the head: copying the whole encoder every epoch is wasted time
+            # frozen / partial keep only what trains: copying the fixed encoder every epoch is wasted time
             best_state = copy.deepcopy(model.trainable_state_dict())
             epochs_without_gain = 0
         else:
@@ -171,5 +171,5 @@ def train_model(model: nn.Module, *, config: TrainConfig, train_features, train_
         if config.patience is not None and epochs_without_gain >= config.patience:
             break
     if best_state is not None:
-        model.load_state_dict(best_state, strict=not getattr(model, "frozen", False))
+        model.load_trained_state(best_state)
     return best

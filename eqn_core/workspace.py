@@ -16,6 +16,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from eqn_core.data import LabeledDataset, LabeledSplit
+from eqn_core.shipped import install_shipped_runs
 from eqn_core.schema import (  # noqa: F401  (REVIEW_DECISIONS: re-exported)
     _REVIEW_BATCH_SCHEMA, ENERGY_MAX, ENERGY_MIN, MIGRATIONS, REVIEW_DECISIONS, RUN_STATUSES, SCHEMA,
     SCHEMA_VERSION, SPLIT_ORDER, _check_dataset, _check_name, _in_row_order, _label_matrix, _none_if_nan,
@@ -56,6 +57,8 @@ class Workspace:
         self._con: duckdb.DuckDBPyConnection | None = _connect(self.db_path, read_only=read_only)
         try:
             self._ensure_schema()
+            if not read_only:
+                install_shipped_runs(self)
         except BaseException:
             self.close()
             raise
@@ -171,11 +174,11 @@ class Workspace:
                 if not replace:
                     raise ValueError(f"A data set named {dataset.name!r} already exists in {self.db_path}; "
                                      "choose another name or pass replace=True.")
-                runs = [row[0] for row in con.execute(
-                    "SELECT run_id FROM runs WHERE dataset = ? ORDER BY run_id", [dataset.name]).fetchall()]
+                runs = self._runs_needing(con, dataset.name)
                 if runs:
                     raise ValueError(f"Cannot replace data set {dataset.name!r}: runs {runs} use it; "
                                      "delete those runs first or import under a new name.")
+                self._forget_shipped_energies(con, dataset.name)
                 con.execute("DELETE FROM texts WHERE dataset = ?", [dataset.name])
                 con.execute("DELETE FROM datasets WHERE name = ?", [dataset.name])
             con.execute("INSERT INTO datasets VALUES (?, ?, ?, ?, ?, ?)",
@@ -183,6 +186,21 @@ class Workspace:
                          str(dataset.source), _utc_now()])
             for rows in split_tables:
                 self._insert_arrow(con, "texts", rows)
+        install_shipped_runs(self)  # a shipped model evaluated on this data set gets its energies now
+
+    @staticmethod
+    def _runs_needing(con: duckdb.DuckDBPyConnection, dataset: str) -> list[str]:
+        """Runs that keep a data set from being replaced or deleted: every trained run, and a shipped model once
+        someone reviewed its energies (its other rows are re-made from the package)."""
+        return [row[0] for row in con.execute(
+            "SELECT run_id FROM runs WHERE dataset = ? AND (NOT coalesce(json_extract(config, '$.shipped')::BOOLEAN, "
+            "false) OR run_id IN (SELECT run_id FROM reviews)) ORDER BY run_id", [dataset]).fetchall()]
+
+    @staticmethod
+    def _forget_shipped_energies(con: duckdb.DuckDBPyConnection, dataset: str) -> None:
+        for table in ("energies", "threshold_profiles"):
+            con.execute(f"DELETE FROM {table} WHERE run_id IN (SELECT run_id FROM runs WHERE dataset = ? AND "
+                        "coalesce(json_extract(config, '$.shipped')::BOOLEAN, false))", [dataset])
 
     def dataset_names(self) -> list[str]:
         return [row[0] for row in self._all("SELECT name FROM datasets ORDER BY name")]
@@ -278,10 +296,10 @@ class Workspace:
         """Delete a data set and its texts; ValueError while runs use it (delete them first)."""
         self._dataset_row(name)
         with self._transaction() as con:
-            runs = [row[0] for row in con.execute(
-                "SELECT run_id FROM runs WHERE dataset = ? ORDER BY run_id", [name]).fetchall()]
+            runs = self._runs_needing(con, name)
             if runs:
                 raise ValueError(f"Data set {name!r} is used by runs {runs}; delete those runs first.")
+            self._forget_shipped_energies(con, name)
             con.execute("DELETE FROM texts WHERE dataset = ?", [name])
             con.execute("DELETE FROM datasets WHERE name = ?", [name])
 
@@ -297,6 +315,20 @@ class Workspace:
             con.execute("INSERT INTO runs (run_id, dataset, mode, encoder, status, config, run_dir, created_at) "
                         "VALUES (?, ?, ?, ?, 'queued', ?, ?, ?)",
                         [run_id, dataset, mode, encoder, _to_json(config), str(run_dir), _utc_now()])
+
+    def add_finished_run(self, run_id: str, *, dataset: str, mode: str, encoder: str, config: Mapping,
+                         run_dir: str | Path, metrics: dict) -> None:
+        """Register a finished run made elsewhere (a shipped model); its data set need not be loaded yet."""
+        _check_name(run_id, "run_id")
+        now = _utc_now()
+        with self._transaction() as con:
+            con.execute("INSERT INTO runs (run_id, dataset, mode, encoder, status, config, metrics, run_dir, created_at, "
+                        "finished_at) VALUES (?, ?, ?, ?, 'finished', ?, ?, ?, ?, ?)",
+                        [run_id, dataset, mode, encoder, _to_json(config), _to_json(metrics), str(run_dir), now, now])
+
+    def set_run_dir(self, run_id: str, run_dir: str | Path) -> None:
+        with self._transaction() as con:
+            con.execute("UPDATE runs SET run_dir = ? WHERE run_id = ?", [str(run_dir), run_id])
 
     def update_run(self, run_id: str, *, status: str | None = None, started_at=None, finished_at=None,
                    metrics: dict | None = None, error: str | None = None, best_epoch: int | None = None) -> None:

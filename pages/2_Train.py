@@ -51,9 +51,17 @@ with left:
         encoder = st.selectbox("Backbone", SCRATCH_BACKBONES, key="train_scratch")
     scratch = encoder.lower() in SCRATCH_BACKBONES
     encoder_mode = st.radio(
-        "Encoder training", ["frozen", "finetune"], index=1 if cuda else 0, horizontal=True, disabled=scratch,
-        format_func={"frozen": "frozen (embeddings cached once, head only)", "finetune": "fine-tune end to end"}.get,
-        key="train_encoder_mode", help="From-scratch backbones always train end to end.")
+        "Encoder training", ["partial", "frozen", "finetune"], index=2 if cuda else 0, horizontal=True,
+        disabled=scratch, key="train_encoder_mode",
+        format_func={"partial": "top layers (lower layers cached once)", "frozen": "frozen (head only, fastest)",
+                     "finetune": "fine-tune end to end"}.get,
+        help="Top layers: the lower layers run once and are cached, the top layers and the head train; paper-level "
+             "quality in minutes on a CPU. Frozen: fastest, weakest. Fine-tune: best with a GPU. From-scratch "
+             "backbones always train end to end.")
+    trained_layers = TrainConfig.trained_layers
+    if encoder_mode == "partial" and not scratch:
+        trained_layers = int(st.number_input("Trained top layers", 1, 48, TrainConfig.trained_layers,
+                                             key="train_layers"))
     st.caption(f"Device: {device_name(pick_device())}")
 
 kind = "scratch" if scratch else encoder_mode  # defaults differ, so the widgets below are keyed by it
@@ -69,6 +77,8 @@ with right:
     eqn = {}
     if mode == "eqn":
         with st.expander("EQN options", expanded=True):
+            eqn["model2_epochs"] = int(st.number_input("Model 2 epochs (additional training)", 1, 1000,
+                                                       defaults.model2_epochs, key=f"train_epochs2_{kind}"))
             eqn["continue_from_model1"] = st.radio(
                 "Model 2 starts", [True, False], horizontal=True, key="train_continue",
                 format_func=lambda v: "from Model 1 (additional training)" if v else "fresh") is True
@@ -108,7 +118,8 @@ if st.button("Start training", type="primary", key="train_start"):
                 encoder = str(Path(encoder).expanduser().resolve())
             config = TrainConfig(
                 dataset=dataset, mode=mode, encoder=encoder,
-                encoder_mode="finetune" if scratch else encoder_mode, epochs=int(epochs), batch_size=int(batch_size),
+                encoder_mode="finetune" if scratch else encoder_mode, trained_layers=trained_layers,
+                epochs=int(epochs), batch_size=int(batch_size),
                 learning_rate=rate, seed=int(seed), max_train_rows=int(max_rows) or None, dropout=float(dropout),
                 max_length=int(max_length), patience=int(patience) or None, **eqn)
             folder = prepare_run(workspace, config)

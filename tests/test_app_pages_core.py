@@ -284,6 +284,7 @@ def start_tiny_run(encoder_dir: str, *, epochs: int) -> tuple[AppTest, str]:
     at.selectbox(key="train_mode").select("coeqn").run()
     at.radio(key="train_source").set_value("Local folder").run()
     at.text_input(key="train_folder").input(encoder_dir)
+    at.radio(key="train_encoder_mode").set_value("frozen").run()
     at.number_input(key="train_epochs_frozen").set_value(epochs)
     at.number_input(key="train_batch_frozen").set_value(16)
     at.number_input(key="train_max_rows").set_value(32)

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import streamlit as st
 
-from eqn_core.runs import refresh_runs
+from eqn_core.runs import default_run_id, refresh_runs
 from eqn_core.workspace import Workspace
 
 DEFAULT_WORKSPACE = "eqn-workspace"
@@ -77,9 +77,8 @@ def pick_run(workspace: Workspace, *, key: str = "run", label: str = "Run", data
     ids = runs["run_id"].tolist()
     labels = {row["run_id"]: run_label(row) for _, row in runs.iterrows()}
     default = st.session_state.get(key)
-    if default not in ids:  # nothing remembered: the newest run that is not an EQN run's Model 1 copy
-        own = [row["run_id"] for _, row in runs.iterrows() if not (row["config"] or {}).get("derived_from")]
-        default = own[0] if own else ids[0]
+    if default not in ids:  # nothing remembered: the best finished EQN run, not merely the newest
+        default = default_run_id(runs)
     index = ids.index(default)
     run_id = st.selectbox(label, ids, index=index, format_func=labels.get, key=f"{key}_select")
     st.session_state[key] = run_id
