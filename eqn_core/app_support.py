@@ -17,15 +17,7 @@ import pandas as pd
 
 from .config import BUNDLED_ENCODER, SCRATCH_BACKBONES, TrainConfig
 from .data import GOEMOTIONS_SHA256, LabeledDataset, Progress, fetch_goemotions, load_goemotions
-from .metrics import (
-    decide,
-    hit_rates_by_label_count,
-    label_changes,
-    per_label_report,
-    sample_scores,
-    sample_topk_scores,
-    top_n_hit_rates,
-)
+from .metrics import hit_rates_by_label_count, sample_topk_scores, top_n_hit_rates
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 GOEMOTIONS_ENV = "EQN_GOEMOTIONS_DIR"
@@ -217,46 +209,6 @@ def _get(values: Mapping, *keys, default=math.nan):
             return default
         values = values[key]
     return values
-
-
-# ---------------------------------------------------------------------------------------------------------------------
-# Thresholds
-
-
-def effective_thresholds(global_threshold: float, overrides: Mapping[str, float | None],
-                         label_names: Sequence[str]) -> np.ndarray:
-    """(C,) thresholds h: the label's override where one is set (not None / NaN), else the global threshold."""
-    values = np.full(len(label_names), float(global_threshold), dtype=np.float64)
-    for j, label in enumerate(label_names):
-        value = overrides.get(label)
-        if value is not None and value is not pd.NA and np.isfinite(float(value)):  # blank cells: None / NaN / NA
-            values[j] = min(10.0, max(0.0, float(value)))
-    return values
-
-
-def overrides_from(thresholds: np.ndarray, global_threshold: float, label_names: Sequence[str]) -> dict[str, float]:
-    """The per-label overrides that, on top of global_threshold, give these (C,) thresholds."""
-    return {label: round(float(h), 4) for label, h in zip(label_names, np.asarray(thresholds, dtype=np.float64))
-            if not math.isclose(float(h), float(global_threshold), abs_tol=1e-6)}
-
-
-def threshold_report(energies: np.ndarray, human_labels: np.ndarray, thresholds: np.ndarray,
-                     label_names: Sequence[str]) -> dict:
-    """Per-label scores of the rule energy >= h (eq. 8) and how many texts gain or lose each label.
-
-    energies: (N, C) float; human_labels: (N, C) bool; thresholds: (C,).
-    Returns {"table": DataFrame(label, threshold, precision, recall, f1, support, predicted, gained, lost),
-    "macro", "micro", "std": {precision, recall, f1}, "sample": sample-averaged P/R/F1 (eq. 10-15)}.
-    """
-    predicted = decide(energies, rule="threshold", thresholds=thresholds)
-    report = per_label_report(predicted, human_labels, label_names=label_names)
-    changes = label_changes(energies, human_labels, thresholds, label_names=label_names)
-    table = pd.DataFrame(report["labels"])
-    table.insert(1, "threshold", np.asarray(thresholds, dtype=np.float64))
-    table["gained"] = [changes[name]["gained"] for name in table["label"]]
-    table["lost"] = [changes[name]["lost"] for name in table["label"]]
-    return {"table": table, "macro": report["macro"], "micro": report["micro"], "std": report["std"],
-            "sample": sample_scores(predicted, human_labels)}
 
 
 def topk_tables(energies: np.ndarray, human_labels: np.ndarray) -> dict:

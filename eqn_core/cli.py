@@ -148,6 +148,7 @@ def thresholds_from_args(workspace, run: dict, args) -> tuple[np.ndarray | float
 
 def cmd_evaluate(args) -> int:
     from .metrics import evaluate_energies
+    from .thresholds import DEFAULT_THRESHOLD
 
     with open_workspace(args) as workspace:
         run = workspace.get_run(args.run)
@@ -161,7 +162,7 @@ def cmd_evaluate(args) -> int:
     report = evaluate_energies(energies, labels, label_names=dataset.label_names,
                                thresholds=tuned if thresholds is None or np.ndim(thresholds) == 0 else thresholds,
                                global_threshold=float(thresholds) if np.ndim(thresholds) == 0 and thresholds is not None
-                               else run["metrics"].get("global_threshold", 3.0),
+                               else run["metrics"].get("global_threshold", DEFAULT_THRESHOLD),
                                multi_label=dataset.multi_label)
     if args.json:
         print(json.dumps({"run_id": args.run, "split": args.split, **report}, indent=2))
@@ -198,7 +199,7 @@ def print_report(report: dict) -> None:
 
 
 def cmd_thresholds(args) -> int:
-    from .metrics import tune_thresholds
+    from .thresholds import tune_thresholds
 
     with open_workspace(args) as workspace:
         run = workspace.get_run(args.run)

@@ -24,9 +24,9 @@ import pandas as pd
 from .config import TrainConfig
 from .data import LabeledDataset, LabeledSplit
 from .labels import labels_from_ids
-from .metrics import evaluate_energies, tune_thresholds
+from .metrics import evaluate_energies
+from .thresholds import DEFAULT_THRESHOLD, tune_thresholds
 
-DEFAULT_GLOBAL_THRESHOLD = 3.0  # energy h; equals the BCE baseline's usual 0.3 on the shared 0-10 scale
 ACTIVE_STATUSES = ("queued", "running")
 
 
@@ -302,13 +302,13 @@ def run_metrics(dataset: LabeledDataset, energies: dict[str, np.ndarray], phases
     """Metrics per split; per-label thresholds tuned on dev only, then applied to every split."""
     dev_labels = dataset.splits["dev"].human_labels
     thresholds = tune_thresholds(energies["dev"], dev_labels)
-    metrics = {"thresholds": [float(t) for t in thresholds], "global_threshold": DEFAULT_GLOBAL_THRESHOLD,
+    metrics = {"thresholds": [float(t) for t in thresholds], "global_threshold": DEFAULT_THRESHOLD,
                "label_names": dataset.label_names, "phases": phases, "splits": {}}
     for split_name in ("dev", "test"):
         if split_name in energies:
             metrics["splits"][split_name] = evaluate_energies(
                 energies[split_name], dataset.splits[split_name].human_labels, label_names=dataset.label_names,
-                thresholds=thresholds, global_threshold=DEFAULT_GLOBAL_THRESHOLD, multi_label=dataset.multi_label)
+                thresholds=thresholds, global_threshold=DEFAULT_THRESHOLD, multi_label=dataset.multi_label)
     return metrics
 
 

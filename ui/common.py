@@ -8,6 +8,7 @@ import numpy as np
 import streamlit as st
 
 from eqn_core.runs import refresh_runs
+from eqn_core.thresholds import DEFAULT_THRESHOLD, ENERGY_MAX, ENERGY_MIN
 from eqn_core.workspace import Workspace
 
 DEFAULT_WORKSPACE = "eqn-workspace"
@@ -181,9 +182,9 @@ ENERGY_BAR_STYLES = {  # category -> (colour, bar pattern): human labels hatched
 
 
 def run_global_threshold(run: dict) -> float:
-    """The run's recorded global threshold h (metrics["global_threshold"]), else 3.0."""
+    """The run's recorded global threshold h (metrics["global_threshold"]), else the default h."""
     value = (run.get("metrics") or {}).get("global_threshold")
-    return float(value) if value is not None else 3.0
+    return float(value) if value is not None else DEFAULT_THRESHOLD
 
 
 def pick_thresholds(workspace: Workspace, run: dict, label_names: list[str], *, key: str) -> dict:
@@ -205,7 +206,7 @@ def pick_thresholds(workspace: Workspace, run: dict, label_names: list[str], *, 
                 "describe": f"profile {name!r}"}
     if profiles.empty:
         st.caption("No saved threshold profile for this run yet (save one on the Thresholds page).")
-    value = st.slider("Global threshold h", 0.0, 10.0, value=run_global_threshold(run), step=0.1,
+    value = st.slider("Global threshold h", ENERGY_MIN, ENERGY_MAX, value=run_global_threshold(run), step=0.1,
                       key=f"{key}_threshold_global",
                       help="An energy at or above h counts as the emotion being present (paper eq. 8).")
     return {"thresholds": np.full(len(label_names), float(value)), "profile": None, "global_threshold": float(value),
