@@ -1,6 +1,6 @@
 """Quality benchmark: baselines vs CoEQN vs EQN side by side in one run, through the product's own run path.
 
-Every run goes through eqn_core.runs (prepare_run -> execute_run -> ingest_run), so the figures are what a
+Every run goes through eqn_core.runs and eqn_core.execute (prepare_run -> execute_run -> ingest_run), so the figures are what a
 user of `eqn train` gets. Thresholds are tuned on the dev split only; test figures use them unchanged.
 
 Example (full GoEmotions, frozen bundled encoder, BCE vs CoEQN vs EQN, 3 seeds):
@@ -29,7 +29,8 @@ from eqn_core.config import TrainConfig  # noqa: E402
 from eqn_core.data import load_builtin  # noqa: E402
 from eqn_core.inference import device_name, pick_device  # noqa: E402
 from eqn_core.metrics import decide, per_label_report  # noqa: E402
-from eqn_core.runs import execute_run, ingest_run, prepare_run  # noqa: E402
+from eqn_core.execute import execute_run  # noqa: E402
+from eqn_core.runs import ingest_run, prepare_run  # noqa: E402
 from eqn_core.workspace import Workspace  # noqa: E402
 
 PAPER = {  # the paper's BERT-base figures on the GoEmotions test split (Tables 4-6)

@@ -88,7 +88,8 @@ def config_from_args(args):
 
 
 def cmd_train(args) -> int:
-    from .runs import execute_run, ingest_run, prepare_run
+    from .execute import execute_run
+    from .runs import ingest_run, prepare_run
 
     config = config_from_args(args)
     with open_workspace(args) as workspace:

@@ -1,8 +1,8 @@
-"""Run folders: prepare a run from the workspace, execute it without touching DuckDB, ingest what it wrote.
+"""Run folders and the run lifecycle: prepare a run from the workspace, start, stop, ingest and delete it.
 
 A training process never opens the workspace's DuckDB file (only one process may hold it for writing):
-prepare_run() copies the data splits into the run folder, execute_run() writes only into that folder
-(status.json, progress.jsonl, weights, energies, metrics), and ingest_run() brings the results back.
+prepare_run() copies the data splits into the run folder, execute.execute_run() (in its own process, see
+start_run_process) writes only into that folder, and ingest_run() brings the results back.
 """
 from __future__ import annotations
 
@@ -11,11 +11,8 @@ import json
 import os
 import secrets
 import shutil
-import signal
 import subprocess
 import sys
-import time
-import traceback
 from pathlib import Path
 
 import numpy as np
@@ -24,8 +21,6 @@ import pandas as pd
 from .config import TrainConfig
 from .data import LabeledDataset, LabeledSplit
 from .labels import labels_from_ids
-from .metrics import evaluate_energies
-from .thresholds import DEFAULT_THRESHOLD, tune_thresholds
 
 ACTIVE_STATUSES = ("queued", "running")
 
@@ -178,140 +173,6 @@ def prepare_run(workspace, config: TrainConfig, *, run_id: str | None = None) ->
     return folder
 
 
-def execute_run(run_dir: str | Path, *, cache_dir: str | Path | None = None, show_progress: bool = False) -> dict:
-    """Train and annotate; writes only into the run folder. Returns the final status dict; never raises for a
-    failed or stopped run (the status says what happened)."""
-    import torch
-
-    from .inference import device_name, embed_texts, outputs_to_energies, pick_device, predict_outputs
-    from .regression import run_method
-    from .training import RunStopped, batch_reporter
-
-    folder = RunFolder(run_dir)
-    config = folder.config()
-    status = {**read_json(folder.status_file, {}), "status": "running", "pid": os.getpid(), "started_at": now_iso()}
-    write_json_atomic(folder.status_file, status)
-    stop_signal = {"seen": False}
-
-    def on_signal(signum, frame):  # SIGTERM / Ctrl-C: stop at the next batch, leave a clean "stopped" record
-        stop_signal["seen"] = True
-
-    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)} \
-        if threading_main() else {}
-    bar = None
-    progress_log = folder.progress_file.open("a")
-
-    def on_progress(event: dict) -> None:
-        nonlocal bar
-        event = {"time": time.time(), **event}
-        progress_log.write(json.dumps(event) + "\n")
-        progress_log.flush()
-        if show_progress and event["event"] == "step":
-            bar = update_bar(bar, event)
-        elif show_progress and event["event"] == "epoch":
-            print(f"  {event['phase']}: epoch {event['epoch']}/{event.get('epochs', '?')} train loss "
-                  f"{event['train_loss']:.4f}, dev loss {event['val_loss']:.4f}, dev top-k F1 "
-                  f"{event['val_topk_f1']:.4f} (best epoch {event['best_epoch']})", file=sys.stderr)
-
-    started = time.monotonic()
-    try:
-        dataset = load_dataset_from_folder(folder.data_dir)
-        device = pick_device(config.device)
-        torch.set_num_threads(max(1, os.cpu_count() or 1))
-        embeddings_cache = Path(cache_dir) / "embeddings" if cache_dir else None
-        def annotate_splits(model, split_names) -> dict[str, np.ndarray]:
-            energies = {}
-            for split_name in split_names:
-                split = dataset.splits[split_name]
-                report = batch_reporter(on_progress, f"annotating {split_name}")
-                report(0, len(split.texts))
-                if config.frozen:  # the encoder pass is the slow part; the head over cached vectors is instant
-                    features = embed_texts(model, split.texts, cache_dir=embeddings_cache,
-                                           encoder_name=config.encoder, device=device, amp=config.amp, on_batch=report)
-                    outputs = predict_outputs(model, features, batch_size=256, device=device, amp=config.amp)
-                else:
-                    outputs = predict_outputs(model, model.featurize(split.texts), batch_size=256, device=device,
-                                              amp=config.amp, on_batch=report)
-                report(len(split.texts), len(split.texts))  # also when the embeddings came from the cache
-                energies[split_name] = outputs_to_energies(outputs, mode=config.mode, scale=config.energy_scale)
-            return energies
-
-        def keep_model1(model) -> None:  # an EQN run's CoEQN model: annotations for dev/test, stored as a child run
-            model1 = annotate_splits(model, [s for s in ("dev", "test") if s in dataset.splits])
-            for split_name, values in model1.items():
-                save_energies(folder.model1_energies_file(split_name), values, dataset.label_names)
-            write_json_atomic(folder.model1_metrics_file, run_metrics(dataset, model1, []))
-
-        result = run_method(config, dataset, device=device, cache_dir=embeddings_cache, on_progress=on_progress,
-                            should_stop=lambda: stop_signal["seen"] or folder.stop_requested(),
-                            on_model1=keep_model1)
-        train_seconds = time.monotonic() - started
-        model = result.model
-        from safetensors.torch import save_file
-
-        save_file(model.trainable_state_dict(), str(folder.weights_file) + ".tmp")
-        os.replace(str(folder.weights_file) + ".tmp", folder.weights_file)
-        if config.is_scratch:
-            folder.vocabulary_file.write_text(model.vocabulary.to_json())
-        energies = annotate_splits(model, [s for s in dataset.splits if s != "train" or config.annotate_train])
-        if result.regressed_targets is not None and "train" in energies:  # the regressed training set (Figure 5)
-            energies["train"][result.train_rows] = result.regressed_targets
-        for split_name, values in energies.items():
-            save_energies(folder.energies_file(split_name), values, dataset.label_names)
-        metrics = run_metrics(dataset, energies, result.phases)
-        metrics["timing"] = {"train_seconds": train_seconds, "total_seconds": time.monotonic() - started,
-                             "device": device_name(device), "torch_threads": torch.get_num_threads()}
-        write_json_atomic(folder.metrics_file, metrics)
-        status.update(status="finished", finished_at=now_iso())
-    except RunStopped:
-        status.update(status="stopped", finished_at=now_iso(), error="stopped by the user")
-    except Exception as error:  # the record must say failed, whatever broke
-        status.update(status="failed", finished_at=now_iso(), error=f"{type(error).__name__}: {error}")
-        (folder.path / "error.txt").write_text(traceback.format_exc())
-    finally:
-        progress_log.close()
-        if bar is not None:
-            bar.close()
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-        write_json_atomic(folder.status_file, status)
-    return status
-
-
-def threading_main() -> bool:
-    import threading
-
-    return threading.current_thread() is threading.main_thread()
-
-
-def update_bar(bar, event: dict):
-    from tqdm import tqdm
-
-    if bar is None or bar.desc != event["phase"]:
-        if bar is not None:
-            bar.close()
-        bar = tqdm(total=event["total_steps"], desc=event["phase"], unit="step", file=sys.stderr)
-    bar.n = event["step"]
-    if "loss" in event:
-        bar.set_postfix(loss=f"{event['loss']:.4f}", refresh=False)
-    bar.refresh()
-    return bar
-
-
-def run_metrics(dataset: LabeledDataset, energies: dict[str, np.ndarray], phases: list[dict]) -> dict:
-    """Metrics per split; per-label thresholds tuned on dev only, then applied to every split."""
-    dev_labels = dataset.splits["dev"].human_labels
-    thresholds = tune_thresholds(energies["dev"], dev_labels)
-    metrics = {"thresholds": [float(t) for t in thresholds], "global_threshold": DEFAULT_THRESHOLD,
-               "label_names": dataset.label_names, "phases": phases, "splits": {}}
-    for split_name in ("dev", "test"):
-        if split_name in energies:
-            metrics["splits"][split_name] = evaluate_energies(
-                energies[split_name], dataset.splits[split_name].human_labels, label_names=dataset.label_names,
-                thresholds=thresholds, global_threshold=DEFAULT_THRESHOLD, multi_label=dataset.multi_label)
-    return metrics
-
-
 def ingest_run(workspace, run_id: str) -> dict:
     """Bring a run folder's state into the workspace; idempotent. Returns the folder's status."""
     run = workspace.get_run(run_id)
@@ -390,7 +251,7 @@ def start_run_process(run_dir: str | Path, *, cache_dir: str | Path) -> int:
     """Execute a prepared run in a separate process that outlives the caller's script run (the web app)."""
     folder = RunFolder(run_dir)
     log = folder.log_file.open("ab")
-    process = subprocess.Popen([sys.executable, "-m", "eqn_core.runs", str(folder.path), "--cache-dir", str(cache_dir)],
+    process = subprocess.Popen([sys.executable, "-m", "eqn_core.execute", str(folder.path), "--cache-dir", str(cache_dir)],
                                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
     status = read_json(folder.status_file, {})
     if status.get("status") == "queued":  # record the pid now so a crash before start is visible
@@ -418,14 +279,10 @@ def load_run_model(run_dir: str | Path, *, device=None):
 
 
 def main(argv: list[str] | None = None) -> int:
-    import argparse
+    """`python -m eqn_core.runs RUN_DIR` still executes a run folder: the same as `python -m eqn_core.execute`."""
+    from .execute import main as execute_main
 
-    parser = argparse.ArgumentParser(description="Execute a prepared EQN run folder (used by the web app).")
-    parser.add_argument("run_dir")
-    parser.add_argument("--cache-dir", default=None)
-    args = parser.parse_args(argv)
-    status = execute_run(args.run_dir, cache_dir=args.cache_dir)
-    return 0 if status["status"] in ("finished", "stopped") else 1
+    return execute_main(argv)
 
 
 if __name__ == "__main__":

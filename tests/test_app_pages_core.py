@@ -20,7 +20,8 @@ from eqn_core.config import TrainConfig
 from eqn_core.data import GOEMOTIONS_LABELS, LabeledDataset, LabeledSplit
 from eqn_core.metrics import decide, per_label_report
 from eqn_core.thresholds import tune_thresholds
-from eqn_core.runs import RunFolder, execute_run, ingest_run, prepare_run
+from eqn_core.execute import execute_run
+from eqn_core.runs import RunFolder, ingest_run, prepare_run
 from eqn_core.workspace import Workspace
 
 APP = Path(__file__).resolve().parents[1] / "app.py"
