@@ -223,14 +223,14 @@ def cmd_annotate(args) -> int:
     from .data import read_texts
     from .export import write_frame
     from .inference import annotate
-    from .runs import load_run_model
+    from .runs import load_run_model, parent_run
 
     with open_workspace(args) as workspace:
         run = workspace.get_run(args.run)
     if run["status"] != "finished":
         raise ValueError(f"run {args.run} is {run['status']}; only a finished run can annotate")
-    if run["config"].get("derived_from"):
-        raise ValueError(f"run {args.run} is Model 1 of EQN run {run['config']['derived_from']}: it has energies but "
+    if parent_run(run["config"]):
+        raise ValueError(f"run {args.run} is Model 1 of EQN run {parent_run(run['config'])}: it has energies but "
                          "no weights of its own; annotate with a run you trained")
     if args.text:
         texts, ids = list(args.text), [f"text-{i + 1}" for i in range(len(args.text))]

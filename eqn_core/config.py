@@ -13,6 +13,11 @@ REGRESSION_TARGETS = ("in_sample", "out_of_fold")
 SELECTION_METRICS = ("val_topk_f1", "val_loss")
 
 
+def is_scratch_encoder(encoder: str) -> bool:
+    """True for the from-scratch backbones (ann / cnn / lstm / textcnn), which always train end to end."""
+    return str(encoder).lower() in SCRATCH_BACKBONES
+
+
 @dataclass
 class TrainConfig:
     """Hyperparameters of one run. `None` fields get a default that depends on the encoder (see resolved())."""
@@ -63,7 +68,7 @@ class TrainConfig:
 
     @property
     def is_scratch(self) -> bool:
-        return self.encoder.lower() in SCRATCH_BACKBONES
+        return is_scratch_encoder(self.encoder)
 
     @property
     def frozen(self) -> bool:
@@ -93,3 +98,8 @@ class TrainConfig:
         if unknown:
             raise ValueError(f"unknown training option(s): {', '.join(unknown)}")
         return cls(**values)
+
+
+def training_defaults(encoder: str = BUNDLED_ENCODER, encoder_mode: str = "frozen") -> TrainConfig:
+    """TrainConfig with the defaults that apply to this encoder and mode filled in (epochs, batch size, rate)."""
+    return TrainConfig(encoder=encoder, encoder_mode=encoder_mode).resolved()

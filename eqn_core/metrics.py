@@ -25,6 +25,7 @@ __all__ = [
     "pearson_matrix",
     "cluster_order",
     "evaluate_energies",
+    "topk_tables",
 ]
 
 RULES = ("top_k", "threshold", "argmax")
@@ -419,3 +420,17 @@ def evaluate_energies(
         report["pearson"] = {"matrix": r, "order": cluster_order(r)}
     return to_jsonable(report)
 
+
+def topk_tables(energies: np.ndarray, human_labels: np.ndarray) -> dict:
+    """The paper's threshold-free figures of one split, as tables for display.
+
+    Returns {"topk": sample-level top-k P/R/F1 (eq. 9-15), "hit_rates": DataFrame (Table 4),
+    "top_n": DataFrame (Table 5, single-label texts)}.
+    """
+    import pandas as pd
+
+    return {
+        "topk": sample_topk_scores(energies, human_labels),
+        "hit_rates": pd.DataFrame(hit_rates_by_label_count(energies, human_labels)),
+        "top_n": pd.DataFrame(top_n_hit_rates(energies, human_labels)),
+    }

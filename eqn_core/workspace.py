@@ -15,7 +15,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from eqn_core.data import SPLIT_ORDER, LabeledDataset, LabeledSplit
+from eqn_core.data import SPLIT_ORDER, LabeledDataset, LabeledSplit, Progress, fetch_goemotions, load_goemotions
 from eqn_core.schema import (  # noqa: F401  (REVIEW_DECISIONS, SCHEMA_VERSION: re-exported)
     MIGRATIONS, REVIEW_BATCH_SCHEMA, REVIEW_DECISIONS, RUN_STATUSES, SCHEMA, SCHEMA_VERSION, check_dataset,
     check_name, in_row_order, label_matrix, none_if_nan, review_values, run_record, split_sort_key, texts_table,
@@ -183,6 +183,17 @@ class Workspace:
                          str(dataset.source), utc_now()])
             for rows in split_tables:
                 self._insert_arrow(con, "texts", rows)
+
+    def add_goemotions(self, *, from_dir: str | Path | None = None, progress: Progress | None = None) -> LabeledDataset:
+        """Fetch GoEmotions into <workspace>/cache/downloads (copied from from_dir, else downloaded), store it as
+        data set "goemotions" and return it. ValueError when the workspace already holds a data set of that name."""
+        if "goemotions" in self.dataset_names():
+            raise ValueError("The workspace already holds a data set named 'goemotions'.")
+        folder = fetch_goemotions(self.cache_dir / "downloads", from_dir=from_dir, progress=progress)
+        dataset = load_goemotions(folder)
+        dataset.source = str(from_dir) if from_dir is not None else f"{dataset.source} (downloaded)"
+        self.add_dataset(dataset)
+        return dataset
 
     def dataset_names(self) -> list[str]:
         return [row[0] for row in self._all("SELECT name FROM datasets ORDER BY name")]

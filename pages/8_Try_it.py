@@ -4,6 +4,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from eqn_core.inference import annotate
+from eqn_core.runs import parent_run
 from eqn_core.thresholds import DEFAULT_THRESHOLD, ENERGY_MAX, ENERGY_MIN
 from ui.common import get_workspace, load_run_model_cached, pick_run
 
@@ -19,7 +20,7 @@ def use_run(run_id: str) -> None:
     st.session_state.pop("run_select", None)  # the picker starts again from st.session_state["run"]
 
 
-parent = (run["config"] or {}).get("derived_from")
+parent = parent_run(run["config"])
 if parent:
     st.warning(f"This run is the CoEQN model (Model 1) of EQN run **{parent}**. Only its energies were kept, "
                "not its weights, so it cannot annotate new text. The EQN run's model can.")

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import streamlit as st
 
-from eqn_core.runs import refresh_runs
+from eqn_core.runs import parent_run, refresh_runs
 from eqn_core.thresholds import DEFAULT_THRESHOLD, ENERGY_MAX, ENERGY_MIN
 from eqn_core.workspace import Workspace
 
@@ -79,7 +79,7 @@ def pick_run(workspace: Workspace, *, key: str = "run", label: str = "Run", data
     labels = {row["run_id"]: run_label(row) for _, row in runs.iterrows()}
     default = st.session_state.get(key)
     if default not in ids:  # nothing remembered: the newest run that is not an EQN run's Model 1 copy
-        own = [row["run_id"] for _, row in runs.iterrows() if not (row["config"] or {}).get("derived_from")]
+        own = [row["run_id"] for _, row in runs.iterrows() if not parent_run(row["config"])]
         default = own[0] if own else ids[0]
     index = ids.index(default)
     run_id = st.selectbox(label, ids, index=index, format_func=labels.get, key=f"{key}_select")
@@ -108,7 +108,7 @@ def load_label_names(dataset: str) -> list[str]:
 
 @st.cache_data(show_spinner=False, max_entries=16)
 def _topk_tables(root: str, run_id: str, split: str, dataset: str, version: int) -> dict:
-    from eqn_core.app_support import topk_tables
+    from eqn_core.metrics import topk_tables
 
     return topk_tables(_energies(root, run_id, split, version), _human_labels(root, dataset, split, version))
 
@@ -136,7 +136,6 @@ def load_run_model_cached(run_dir: str | Path):
 def add_goemotions_with_progress(workspace: Workspace, *, from_dir: str | Path | None = None) -> None:
     """Fetch and store GoEmotions with a progress bar, then rerun the page with a success note;
     on failure show the error where the button was (nothing is stored)."""
-    from eqn_core.app_support import add_goemotions
     from eqn_core.data import DataError
 
     where = f"from {from_dir}" if from_dir else "from GitHub (about 4 MB)"
@@ -147,7 +146,7 @@ def add_goemotions_with_progress(workspace: Workspace, *, from_dir: str | Path |
 
     try:
         with st.spinner("Reading and storing GoEmotions ..."):
-            dataset = add_goemotions(workspace, from_dir=from_dir, progress=on_progress)
+            dataset = workspace.add_goemotions(from_dir=from_dir, progress=on_progress)
     except (DataError, ValueError, OSError) as error:
         bar.empty()
         hint = "" if from_dir else (" Without internet access, point the Data page at a local folder holding "
