@@ -1,13 +1,13 @@
 """Quality benchmark: baselines vs CoEQN vs EQN side by side in one run, through the product's own run path.
 
-Every run goes through eqn_core.runs (prepare_run -> execute_run -> ingest_run), so the figures are what a
+Every run goes through eqn_core.runs and eqn_core.execute (prepare_run -> execute_run -> ingest_run), so the figures are what a
 user of `eqn train` gets. Thresholds are tuned on the dev split only; test figures use them unchanged.
 
 Example (full GoEmotions, frozen bundled encoder, BCE vs CoEQN vs EQN, 3 seeds):
     python benchmarks/quality.py --dataset goemotions --modes bce,coeqn,eqn --seeds 1,2,3 --name frozen
 
---equal-budget gives the baselines EQN's total epochs: EQN trains Model 1 and one more model per regression
-round, each for --epochs, so BCE / softmax / CoEQN train (1 + rounds) x --epochs in one model.
+--equal-budget gives the baselines EQN's total epochs: EQN trains Model 1 for --epochs and one more model per
+regression round for --model2-epochs, so BCE / softmax / CoEQN train epochs + rounds x model2_epochs in one model.
 """
 from __future__ import annotations
 
@@ -29,7 +29,8 @@ from eqn_core.config import TrainConfig  # noqa: E402
 from eqn_core.data import load_builtin  # noqa: E402
 from eqn_core.inference import device_name, pick_device  # noqa: E402
 from eqn_core.metrics import decide, per_label_report  # noqa: E402
-from eqn_core.runs import execute_run, ingest_run, prepare_run  # noqa: E402
+from eqn_core.execute import execute_run  # noqa: E402
+from eqn_core.runs import ingest_run, prepare_run  # noqa: E402
 from eqn_core.workspace import Workspace  # noqa: E402
 
 PAPER = {  # the paper's BERT-base figures on the GoEmotions test split (Tables 4-6)
@@ -186,7 +187,9 @@ def main(argv=None) -> int:
     parser.add_argument("--seeds", default="13")
     parser.add_argument("--encoder", default="bundled-minilm")
     parser.add_argument("--encoder-mode", default="frozen")
+    parser.add_argument("--trained-layers", type=int, default=2, help="partial mode: top layers that train")
     parser.add_argument("--epochs", type=int)
+    parser.add_argument("--model2-epochs", type=int, help="EQN's Model 2 (default: the encoder mode's)")
     parser.add_argument("--batch-size", type=int)
     parser.add_argument("--lr", type=float)
     parser.add_argument("--max-length", type=int, default=128)
@@ -205,7 +208,6 @@ def main(argv=None) -> int:
     started = time.monotonic()
     modes = args.modes.split(",")
     separate_coeqn = args.separate_coeqn or args.equal_budget
-    models_per_eqn_run = 1 + args.rounds  # Model 1, then one model per regression round
     rows = []
     with Workspace(args.workspace) as workspace:
         ensure_dataset(workspace, args.dataset, Path(args.data_dir))
@@ -215,13 +217,16 @@ def main(argv=None) -> int:
                 if mode == "coeqn" and "eqn" in modes and not separate_coeqn:
                     continue  # taken from the EQN run below
                 config = TrainConfig(dataset=args.dataset, mode=mode, encoder=args.encoder,
-                                     encoder_mode=args.encoder_mode, epochs=args.epochs, batch_size=args.batch_size,
+                                     encoder_mode=args.encoder_mode, trained_layers=args.trained_layers,
+                                     epochs=args.epochs, model2_epochs=args.model2_epochs, batch_size=args.batch_size,
                                      learning_rate=args.lr, max_length=args.max_length, seed=seed, device=args.device,
                                      max_train_rows=args.max_train_rows, continue_from_model1=not args.fresh_model2,
                                      regression_targets=args.regression_targets, folds=args.folds, rounds=args.rounds,
                                      annotate_train=args.annotate_train)
-                if args.equal_budget and mode != "eqn":
-                    config = dataclasses.replace(config, epochs=config.resolved().epochs * models_per_eqn_run)
+                if args.equal_budget and mode != "eqn":  # EQN's total: Model 1 + each regression round's model
+                    eqn_config = dataclasses.replace(config, mode="eqn").resolved()
+                    config = dataclasses.replace(
+                        config, epochs=eqn_config.epochs + eqn_config.model2_epochs * args.rounds)
                 print(f"[{time.monotonic() - started:7.0f}s] {mode} seed {seed} ...", file=sys.stderr, flush=True)
                 run_id, seconds = run_one(workspace, config)
                 rows.append(summarise(workspace, run_id, seconds))

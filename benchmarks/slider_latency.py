@@ -2,7 +2,7 @@
 
 On the GoEmotions test split (5,427 texts x 28 labels), three measurements:
   (a) library work per move: metrics.decide + per_label_report + label_changes (and the page's whole
-      app_support.threshold_report), median / p95 over --moves moves;
+      thresholds.threshold_report), median / p95 over --moves moves;
   (b) the full Streamlit rerun of pages/3_Thresholds.py under streamlit.testing AppTest (set the slider, run),
       median / p95 over --app-moves moves;
   (c) in a real headless Chromium (Debian chromium + Playwright), from the key press on the slider to the
@@ -42,14 +42,14 @@ sys.path.insert(0, str(REPO))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-from eqn_core.app_support import threshold_report  # noqa: E402
 from eqn_core.data import load_goemotions  # noqa: E402
-from eqn_core.metrics import decide, label_changes, per_label_report, tune_thresholds  # noqa: E402
+from eqn_core.metrics import decide, label_changes, per_label_report  # noqa: E402
+from eqn_core.thresholds import DEFAULT_THRESHOLD, threshold_report, tune_thresholds  # noqa: E402
 from eqn_core.workspace import Workspace  # noqa: E402
 
 SYNTHETIC_RUN = "synthetic-standin"
 SPLIT = "test"
-START_H = 3.0
+START_H = DEFAULT_THRESHOLD
 CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
                  "--disable-dev-shm-usage"]

@@ -89,7 +89,8 @@ def config_from_args(args):
 
 
 def cmd_train(args) -> int:
-    from .runs import execute_run, ingest_run, prepare_run
+    from .execute import execute_run
+    from .runs import ingest_run, prepare_run
 
     config = config_from_args(args)
     with open_workspace(args) as workspace:
@@ -149,6 +150,7 @@ def thresholds_from_args(workspace, run: dict, args) -> tuple[np.ndarray | float
 
 def cmd_evaluate(args) -> int:
     from .metrics import evaluate_energies
+    from .thresholds import DEFAULT_THRESHOLD
 
     with open_workspace(args) as workspace:
         run = workspace.get_run(args.run)
@@ -162,7 +164,7 @@ def cmd_evaluate(args) -> int:
     report = evaluate_energies(energies, labels, label_names=dataset.label_names,
                                thresholds=tuned if thresholds is None or np.ndim(thresholds) == 0 else thresholds,
                                global_threshold=float(thresholds) if np.ndim(thresholds) == 0 and thresholds is not None
-                               else run["metrics"].get("global_threshold", 3.0),
+                               else run["metrics"].get("global_threshold", DEFAULT_THRESHOLD),
                                multi_label=dataset.multi_label)
     if args.json:
         print(json.dumps({"run_id": args.run, "split": args.split, **report}, indent=2))
@@ -199,7 +201,7 @@ def print_report(report: dict) -> None:
 
 
 def cmd_thresholds(args) -> int:
-    from .metrics import tune_thresholds
+    from .thresholds import tune_thresholds
 
     with open_workspace(args) as workspace:
         run = workspace.get_run(args.run)
@@ -222,14 +224,14 @@ def cmd_annotate(args) -> int:
     from .data import read_texts
     from .export import write_frame
     from .inference import annotate
-    from .runs import load_run_model
+    from .runs import load_run_model, parent_run
 
     with open_workspace(args) as workspace:
         run = workspace.get_run(args.run)
     if run["status"] != "finished":
         raise ValueError(f"run {args.run} is {run['status']}; only a finished run can annotate")
-    if run["config"].get("derived_from"):
-        raise ValueError(f"run {args.run} is Model 1 of EQN run {run['config']['derived_from']}: it has energies but "
+    if parent_run(run["config"]):
+        raise ValueError(f"run {args.run} is Model 1 of EQN run {parent_run(run['config'])}: it has energies but "
                          "no weights of its own; annotate with a run you trained")
     if args.text:
         texts, ids = list(args.text), [f"text-{i + 1}" for i in range(len(args.text))]

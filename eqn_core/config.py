@@ -13,6 +13,11 @@ REGRESSION_TARGETS = ("in_sample", "out_of_fold")
 SELECTION_METRICS = ("val_topk_f1", "val_loss")
 
 
+def is_scratch_encoder(encoder: str) -> bool:
+    """True for the from-scratch backbones (ann / cnn / lstm / textcnn), which always train end to end."""
+    return str(encoder).lower() in SCRATCH_BACKBONES
+
+
 @dataclass
 class TrainConfig:
     """Hyperparameters of one run. `None` fields get a default that depends on the encoder (see resolved())."""
@@ -28,8 +33,8 @@ class TrainConfig:
     cache_budget_gb: float = 2.0  # partial: above this the lower layers run per batch instead of being cached
     epochs: int | None = None  # None: 30 frozen, 2 partial, 3 finetune, 10 from scratch
     model2_epochs: int | None = None  # EQN's Model 2 ("additional training"); None: 1 partial, else the same as epochs
-    batch_size: int | None = None  # None: 256 frozen, 32 partial / finetune, 64 from scratch
-    learning_rate: float | None = None  # None: 1e-3 frozen / scratch, 1e-4 partial, 5e-5 finetune (head: head_lr_scale x)
+    batch_size: int | None = None  # None: 256 frozen, 64 partial, 32 finetune, 64 from scratch
+    learning_rate: float | None = None  # None: 1e-3 frozen / scratch, 2e-4 partial, 5e-5 finetune (head: head_lr_scale x)
     head_lr_scale: float = 20.0  # finetune: the fresh head learns faster than the pretrained encoder
     weight_decay: float = 0.01
     dropout: float = 0.1
@@ -71,7 +76,7 @@ class TrainConfig:
 
     @property
     def is_scratch(self) -> bool:
-        return self.encoder.lower() in SCRATCH_BACKBONES
+        return is_scratch_encoder(self.encoder)
 
     @property
     def frozen(self) -> bool:
@@ -86,7 +91,7 @@ class TrainConfig:
         if self.frozen:
             defaults = dict(epochs=30, batch_size=256, learning_rate=1e-3)
         elif self.partial:
-            defaults = dict(epochs=2, model2_epochs=1, batch_size=32, learning_rate=1e-4)
+            defaults = dict(epochs=2, model2_epochs=1, batch_size=64, learning_rate=2e-4)
         elif self.is_scratch:
             defaults = dict(epochs=10, batch_size=64, learning_rate=1e-3)
         else:
@@ -110,3 +115,8 @@ class TrainConfig:
         if unknown:
             raise ValueError(f"unknown training option(s): {', '.join(unknown)}")
         return cls(**values)
+
+
+def training_defaults(encoder: str = BUNDLED_ENCODER, encoder_mode: str = "partial") -> TrainConfig:
+    """TrainConfig with the defaults that apply to this encoder and mode filled in (epochs, batch size, rate)."""
+    return TrainConfig(encoder=encoder, encoder_mode=encoder_mode).resolved()

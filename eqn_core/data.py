@@ -7,6 +7,7 @@ import hashlib
 import http.client
 import io
 import os
+import re
 import tempfile
 import urllib.request
 from dataclasses import dataclass
@@ -17,10 +18,12 @@ import numpy as np
 
 from .errors import DataError
 from .tables import LABEL_FORMATS, SUFFIXES, read_table, read_texts  # noqa: F401  (re-exported: the public API)
-from .tables import _read, _read_label_names_file
+from .tables import read_label_names_file, read_table_and_format
 
 SPLIT_ORDER = ("train", "dev", "test")
 
+REPO_ROOT = Path(__file__).resolve().parents[1]
+GOEMOTIONS_ENV = "EQN_GOEMOTIONS_DIR"  # a folder holding GoEmotions' train/dev/test.tsv
 GOEMOTIONS_URL = "https://raw.githubusercontent.com/google-research/google-research/master/goemotions/data/{split}.tsv"
 GOEMOTIONS_LABELS = [
     "admiration", "amusement", "anger", "annoyance", "approval", "caring", "confusion", "curiosity",
@@ -151,7 +154,7 @@ def fetch_goemotions(
         else:
             _download_verified(GOEMOTIONS_URL.format(split=split), target, expected, progress)
     if from_dir is not None and (Path(from_dir) / "labels.txt").is_file():
-        theirs = _read_label_names_file(Path(from_dir) / "labels.txt")
+        theirs = read_label_names_file(Path(from_dir) / "labels.txt")
         if theirs != GOEMOTIONS_LABELS:
             raise DataError(
                 "labels.txt does not list the 28 GoEmotions labels in id order", file=Path(from_dir) / "labels.txt"
@@ -161,11 +164,21 @@ def fetch_goemotions(
     return dest
 
 
+def find_local_goemotions(repo_root: str | Path | None = None) -> Path | None:
+    """A folder holding GoEmotions' train/dev/test.tsv: $EQN_GOEMOTIONS_DIR, else <repo>/../shared/data/goemotions."""
+    root = Path(repo_root) if repo_root is not None else REPO_ROOT
+    candidates = [os.environ.get(GOEMOTIONS_ENV), root.parent / "shared" / "data" / "goemotions"]
+    for candidate in candidates:
+        if candidate and all((Path(candidate) / f"{split}.tsv").is_file() for split in GOEMOTIONS_SHA256):
+            return Path(candidate).resolve()
+    return None
+
+
 def load_goemotions(folder: str | Path) -> LabeledDataset:
     """GoEmotions from a folder with train.tsv, dev.tsv, test.tsv (no header, no quoting: text, ids, id)."""
     folder = _dataset_folder(folder, "goemotions", ["train.tsv", "dev.tsv", "test.tsv"])
     labels_file = folder / "labels.txt"
-    names = _read_label_names_file(labels_file) if labels_file.is_file() else list(GOEMOTIONS_LABELS)
+    names = read_label_names_file(labels_file) if labels_file.is_file() else list(GOEMOTIONS_LABELS)
     splits = {}
     for split in SPLIT_ORDER:
         texts, labels, _, ids = read_table(
@@ -239,7 +252,7 @@ def load_files(
             f"splits must be among train, dev, test and include train (got {', '.join(files) or 'none'})"
         )
     kwargs = dict(read_table_kwargs)
-    texts, labels, names, ids, fmt = _read(files["train"], **kwargs)
+    texts, labels, names, ids, fmt = read_table_and_format(files["train"], **kwargs)
     splits = {"train": LabeledSplit(texts, labels, ids)}
     if kwargs.get("label_names") is None and fmt != "onehot":
         # labels that only occur outside train could never be learnt: make them an error, not a new column
@@ -247,7 +260,7 @@ def load_files(
     for split in ("dev", "test"):
         if split not in files:
             continue
-        texts, labels, split_names, ids, _ = _read(files[split], **kwargs)
+        texts, labels, split_names, ids, _ = read_table_and_format(files[split], **kwargs)
         if split_names != names:
             labels = _align_label_columns(labels, split_names, names, files[split], files["train"])
         splits[split] = LabeledSplit(texts, labels, ids)
@@ -262,6 +275,22 @@ def load_files(
 # ----------------------------------------------------------------------------------------------------------
 # Helpers: splits, folders, verified files
 # ----------------------------------------------------------------------------------------------------------
+
+
+def guess_split(file_name: str) -> str:
+    """"train", "dev" or "test" from a file name (val / valid / validation mean dev); train when unsure."""
+    words = set(re.split(r"[^a-z]+", Path(file_name).stem.lower()))
+    if words & {"test", "testing", "eval"}:
+        return "test"
+    if words & {"dev", "val", "valid", "validation"}:
+        return "dev"
+    return "train"
+
+
+def dataset_name_from(file_name: str) -> str:
+    """A data set name from a file name: "my_emotions_train.csv" -> "my_emotions"."""
+    stem = re.sub(r"[^A-Za-z0-9_-]+", "-", Path(file_name).stem).strip("-_") or "dataset"
+    return re.sub(r"[-_](train|training|dev|val|valid|validation|test)$", "", stem, flags=re.IGNORECASE) or stem
 
 
 def _align_label_columns(labels: np.ndarray, names: list[str], target: list[str], file, train_file) -> np.ndarray:

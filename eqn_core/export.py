@@ -10,7 +10,9 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from eqn_core.workspace import Workspace, check_thresholds
+from .review import apply_decisions, reviewer_counts
+from .thresholds import check_thresholds
+from .workspace import Workspace
 
 EXPORT_FORMATS = ("csv", "parquet", "jsonl")
 CONTENTS = ("energies", "thresholded", "binary", "reviewed")
@@ -19,6 +21,7 @@ COPY_OPTIONS = {"csv": "FORMAT csv, HEADER true", "parquet": "FORMAT parquet", "
 # Columns written besides one column per label; label names may not collide with them.
 FIXED_COLUMNS = ("run_id", "dataset", "split", "row_idx", "text_id", "text", "human_labels",
                  "review_count", "reviewers", "mode", "encoder", "profile", "thresholds")
+REVIEWED_VIEW = "eqn_export_reviewed"
 
 
 def export_annotations(workspace: Workspace, *, run_id: str, split: str, path: str | Path, fmt: str | None = None,
@@ -54,20 +57,24 @@ def export_annotations(workspace: Workspace, *, run_id: str, split: str, path: s
         "profile": profile or "",
         "thresholds_json": json.dumps(dict(zip(label_names, thresholds.tolist()))),
     }
-    if content != "energies":
+    if content in ("thresholded", "binary"):
         params.update({f"h_{i}": float(h) for i, h in enumerate(thresholds)})
     if rows is not None:
         params["rows"] = _check_rows(rows, workspace.split_size(dataset, split))
-    if content == "reviewed":
-        params.update({f"label_{i}": label for i, label in enumerate(label_names)})
-        if reviewer is not None:
-            params["reviewer"] = reviewer
-    sql = _select_sql(content, label_columns, fmt, rows is not None, reviewer is not None)
+    sql = _select_sql(content, label_columns, fmt, rows is not None)
+    reviewed = (_reviewed_frame(workspace, run_id, split, thresholds, label_names, reviewer)
+                if content == "reviewed" else None)
 
     temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex[:12]}.tmp")
     try:
         with workspace.locked_connection() as con:
-            written = _copy(con, sql, params, temporary, fmt)
+            if reviewed is not None:
+                con.register(REVIEWED_VIEW, reviewed)
+            try:
+                written = _copy(con, sql, params, temporary, fmt)
+            finally:
+                if reviewed is not None:
+                    con.unregister(REVIEWED_VIEW)
         os.replace(temporary, path)
     except BaseException:
         temporary.unlink(missing_ok=True)
@@ -109,12 +116,22 @@ def _copy(con: duckdb.DuckDBPyConnection, sql: str, params: dict, target: Path, 
     return int(result.fetchall()[0][0])
 
 
-def _select_sql(content: str, label_columns: list[str], fmt: str, has_rows: bool, has_reviewer: bool) -> str:
+def _reviewed_frame(workspace: Workspace, run_id: str, split: str, thresholds: np.ndarray, label_names: list[str],
+                    reviewer: str | None) -> pd.DataFrame:
+    """The reviewed energies (review.apply_decisions) and who decided, one row per text, to join in the COPY."""
+    decisions = workspace.reviews(run_id=run_id, split=split, reviewer=reviewer)  # each reviewer's latest word
+    reviewed = apply_decisions(workspace.load_energies(run_id, split), thresholds, decisions, label_names)  # (N, C)
+    frame = pd.DataFrame(reviewed, columns=[f"reviewed_{i}" for i in range(len(label_names))])
+    frame.insert(0, "row_idx", np.arange(len(frame), dtype=np.int64))
+    return frame.merge(reviewer_counts(decisions), on="row_idx", how="left")
+
+
+def _select_sql(content: str, label_columns: list[str], fmt: str, has_rows: bool) -> str:
     """The SELECT behind the COPY. Only quoted identifiers and label positions are spliced in; values are $params."""
     value_columns = []
     for i, column in enumerate(label_columns):
         energy = f"e.energies[{i + 1}]"
-        keep = f"{energy}::DOUBLE >= $h_{i}::DOUBLE"
+        keep = f"{energy} >= $h_{i}::FLOAT"  # thresholds.reaches: float32 on both sides
         if content == "energies":
             value = energy
         elif content == "thresholded":
@@ -122,9 +139,7 @@ def _select_sql(content: str, label_columns: list[str], fmt: str, has_rows: bool
         elif content == "binary":
             value = f"(CASE WHEN {keep} THEN 1 ELSE 0 END)::INTEGER"
         else:
-            value = (f"(CASE d.decision_{i} WHEN 'reject' THEN 0 WHEN 'set' THEN d.energy_{i} "
-                     f"WHEN 'accept' THEN greatest({energy}::DOUBLE, $h_{i}::DOUBLE) "
-                     f"ELSE CASE WHEN {keep} THEN {energy}::DOUBLE ELSE 0 END END)::DOUBLE")
+            value = f"r.reviewed_{i}::DOUBLE"  # review.apply_decisions
         if fmt == "jsonl" and content in ("energies", "thresholded"):
             value = f"({value})::VARCHAR::DOUBLE"  # JSON numbers: 0.3, not the float32's 0.30000001192092896
         value_columns.append(f"{value} AS {column}")
@@ -138,25 +153,9 @@ def _select_sql(content: str, label_columns: list[str], fmt: str, has_rows: bool
     joins = ["LEFT JOIN human h ON h.row_idx = t.row_idx"]
     review_columns = []
     if content == "reviewed":
-        reviewer_filter = " AND reviewer = $reviewer" if has_reviewer else ""
-        pivots = ",\n".join(f"max(decision) FILTER (WHERE label = $label_{i}) AS decision_{i}, "
-                            f"max(energy) FILTER (WHERE label = $label_{i}) AS energy_{i}"
-                            for i in range(len(label_columns)))
-        ctes += [f"""latest AS (
-            SELECT id, row_idx, label, decision, energy, reviewer FROM reviews
-            WHERE run_id = $run_id AND split = $split{reviewer_filter}
-            QUALIFY row_number() OVER (PARTITION BY row_idx, label, reviewer ORDER BY id DESC) = 1)""",
-                 f"""decided AS (
-            SELECT row_idx, {pivots} FROM (
-                SELECT * FROM latest QUALIFY row_number() OVER (PARTITION BY row_idx, label ORDER BY id DESC) = 1)
-            GROUP BY row_idx)""",
-                 """counted AS (
-            SELECT row_idx, count(*) AS review_count,
-                   array_to_string(list_sort(list_distinct(list(reviewer))), ',') AS reviewers
-            FROM latest GROUP BY row_idx)"""]
-        joins += ["LEFT JOIN decided d ON d.row_idx = t.row_idx", "LEFT JOIN counted c ON c.row_idx = t.row_idx"]
-        review_columns = ["coalesce(c.review_count, 0)::INTEGER AS review_count",
-                          "coalesce(c.reviewers, '') AS reviewers"]
+        joins.append(f"JOIN {REVIEWED_VIEW} r ON r.row_idx = t.row_idx")
+        review_columns = ["coalesce(r.review_count, 0)::INTEGER AS review_count",
+                          "coalesce(r.reviewers, '') AS reviewers"]
     row_filter = " AND t.row_idx IN (SELECT unnest($rows::INTEGER[]))" if has_rows else ""
     columns = ["$run_id AS run_id", "$dataset AS dataset", "$split AS split", "t.row_idx", "t.text_id", "t.text",
                "coalesce(h.human_labels, '') AS human_labels", *value_columns, *review_columns,
@@ -179,7 +178,7 @@ def _resolve_thresholds(workspace: Workspace, label_names: list[str], thresholds
             raise ValueError("A binary export needs thresholds (one number or one per label) or a profile; "
                              "with h = 0 every label would be 1.")
         thresholds = 0.0
-    return check_thresholds(thresholds, label_names)
+    return check_thresholds(thresholds, len(label_names))
 
 
 def _check_rows(rows: list[int], num_rows: int) -> list[int]:

@@ -6,8 +6,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-ENERGY_MAX = 10.0
-"""Top of the energy scale: a human label is an energy of 10.0 (paper section 3.1.3.2)."""
+from .thresholds import ENERGY_MAX, reaches
 
 __all__ = [
     "ENERGY_MAX",
@@ -24,7 +23,7 @@ __all__ = [
 # --------------------------------------------------------------------------- checks
 
 
-def _as_human_labels(human_labels) -> np.ndarray:
+def as_human_labels(human_labels) -> np.ndarray:
     """(N, C) bool view of `human_labels` (bool, or 0/1 numbers)."""
     arr = np.asarray(human_labels)
     if arr.ndim != 2:
@@ -36,7 +35,7 @@ def _as_human_labels(human_labels) -> np.ndarray:
     return arr
 
 
-def _as_energies(energies) -> np.ndarray:
+def as_energies(energies) -> np.ndarray:
     """(N, C) floating array of `energies` (float32/float64 kept, anything else -> float64)."""
     arr = np.asarray(energies)
     if arr.ndim != 2:
@@ -46,33 +45,11 @@ def _as_energies(energies) -> np.ndarray:
     return arr
 
 
-def _check_same_shape(energies: np.ndarray, human_labels: np.ndarray) -> None:
+def check_same_shape(energies: np.ndarray, human_labels: np.ndarray) -> None:
     if energies.shape != human_labels.shape:
         raise ValueError(
             f"energies {energies.shape} and human_labels {human_labels.shape} differ in shape"
         )
-
-
-def _as_thresholds(thresholds, energies: np.ndarray) -> np.ndarray:
-    """Thresholds as an array broadcastable against (N, C) energies: shape () or (C,).
-
-    The thresholds are cast to the energies' float type, so that an energy and a threshold
-    that print the same (float32 0.7 and 0.7) compare equal whether the threshold comes as a
-    Python float or as an array.
-    """
-    h = np.asarray(thresholds, dtype=np.float64)
-    num_labels = energies.shape[1]
-    if h.ndim == 0:
-        pass
-    elif h.ndim == 1 and h.shape[0] == num_labels:
-        pass
-    else:
-        raise ValueError(
-            f"thresholds must be a scalar or of shape ({num_labels},), got shape {h.shape}"
-        )
-    if np.isnan(h).any():
-        raise ValueError("thresholds must not be NaN")
-    return h.astype(energies.dtype)
 
 
 # --------------------------------------------------------------------------- targets
@@ -83,7 +60,7 @@ def initial_targets(human_labels, *, high: float = ENERGY_MAX) -> np.ndarray:
 
     human_labels: (N, C) bool.  Returns (N, C) float32.
     """
-    labels = _as_human_labels(human_labels)
+    labels = as_human_labels(human_labels)
     return np.where(labels, np.float32(high), np.float32(0.0)).astype(np.float32, copy=False)
 
 
@@ -94,9 +71,9 @@ def regress_targets(energies, human_labels, *, high: float = ENERGY_MAX) -> np.n
     NaN energies become 0.0.
     energies: (N, C) float; human_labels: (N, C) bool.  Returns (N, C) float32.
     """
-    e = _as_energies(energies)
-    labels = _as_human_labels(human_labels)
-    _check_same_shape(e, labels)
+    e = as_energies(energies)
+    labels = as_human_labels(human_labels)
+    check_same_shape(e, labels)
     clipped = np.clip(np.nan_to_num(e, nan=0.0), 0.0, high)
     return np.where(labels, high, clipped).astype(np.float32)
 
@@ -110,18 +87,16 @@ def apply_threshold(energies, thresholds) -> np.ndarray:
     energies: (N, C) float; thresholds: scalar h or (C,) per-label h.
     Returns (N, C) of the energies' float type.
     """
-    e = _as_energies(energies)
-    h = _as_thresholds(thresholds, e)
-    return np.where(e >= h, e, e.dtype.type(0.0))
+    e = as_energies(energies)
+    return np.where(reaches(e, thresholds), e, e.dtype.type(0.0))
 
 
 def binarize(energies, thresholds) -> np.ndarray:
-    """Labels present by threshold: energy >= h (the entries eq. 8 keeps).
+    """Labels present by threshold: energy >= h (the entries eq. 8 keeps), compared by thresholds.reaches.
 
     energies: (N, C) float; thresholds: scalar or (C,).  Returns (N, C) bool.
     """
-    e = _as_energies(energies)
-    return e >= _as_thresholds(thresholds, e)
+    return reaches(as_energies(energies), thresholds)
 
 
 # --------------------------------------------------------------------------- label sets
@@ -150,7 +125,7 @@ def labels_from_ids(label_ids: Sequence[Sequence[int]], num_labels: int) -> np.n
 
 def ids_from_labels(human_labels) -> list[list[int]]:
     """Per-sample sorted label id lists from an (N, C) bool matrix (inverse of labels_from_ids)."""
-    labels = _as_human_labels(human_labels)
+    labels = as_human_labels(human_labels)
     rows, cols = np.nonzero(labels)
     splits = np.searchsorted(rows, np.arange(1, labels.shape[0]))
     return [part.tolist() for part in np.split(cols, splits)] if labels.shape[0] else []
@@ -164,7 +139,7 @@ def top_k_mask(energies, k) -> np.ndarray:
     so the result is deterministic; NaN energies rank last (as -inf).
     Returns (N, C) bool.
     """
-    e = _as_energies(energies)
+    e = as_energies(energies)
     n, c = e.shape
     k_arr = np.asarray(k)
     if k_arr.ndim == 0:

@@ -1,4 +1,4 @@
-"""The EQN paper's metrics over (N, C) energies: top-k sample scores, hit rates, per-label P/R/F1, thresholds, Pearson."""
+"""The EQN paper's metrics over (N, C) energies: top-k sample scores, hit rates, per-label P/R/F1, Pearson."""
 
 from __future__ import annotations
 
@@ -7,17 +7,10 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from .labels import (
-    _as_energies,
-    _as_human_labels,
-    _as_thresholds,
-    _check_same_shape,
-    binarize,
-    top_k_mask,
-)
+from .labels import as_energies, as_human_labels, binarize, check_same_shape, top_k_mask
+from .thresholds import check_thresholds
 
 __all__ = [
-    "THRESHOLD_GRID",
     "RULES",
     "to_jsonable",
     "top_k_predictions",
@@ -27,17 +20,13 @@ __all__ = [
     "top_n_hit_rates",
     "per_label_report",
     "decide",
-    "tune_thresholds",
     "label_changes",
     "single_label_scores",
     "pearson_matrix",
     "cluster_order",
     "evaluate_energies",
+    "topk_tables",
 ]
-
-THRESHOLD_GRID = np.round(np.arange(101) * 0.1, 1)
-"""Default threshold grid of tune_thresholds: 0.0, 0.1, ..., 10.0 (101 values)."""
-THRESHOLD_GRID.flags.writeable = False
 
 RULES = ("top_k", "threshold", "argmax")
 """Decision rules understood by decide()."""
@@ -84,9 +73,9 @@ def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
 
 
 def _energies_and_labels(energies, human_labels) -> tuple[np.ndarray, np.ndarray]:
-    e = _as_energies(energies)
-    y = _as_human_labels(human_labels)
-    _check_same_shape(e, y)
+    e = as_energies(energies)
+    y = as_human_labels(human_labels)
+    check_same_shape(e, y)
     return e, y
 
 
@@ -118,9 +107,9 @@ def sample_scores(predicted, human_labels) -> dict:
     F1_i = their harmonic mean (0.0 when there is no hit).  Rows with no true label are skipped.
     Returns {"precision", "recall", "f1", "num_samples"} (num_samples = rows averaged over).
     """
-    p = _as_human_labels(predicted)
-    y = _as_human_labels(human_labels)
-    _check_same_shape(p, y)
+    p = as_human_labels(predicted)
+    y = as_human_labels(human_labels)
+    check_same_shape(p, y)
     num_true = np.count_nonzero(y, axis=1)
     keep = num_true > 0
     num_true = num_true[keep]
@@ -222,9 +211,9 @@ def per_label_report(predicted, human_labels, *, label_names: Sequence[str] | No
     counts), "std": {precision, recall, f1} (population std over the C labels)}.
     Zero division gives 0.0.  label_names default to "0", "1", ...
     """
-    p = _as_human_labels(predicted)
-    y = _as_human_labels(human_labels)
-    _check_same_shape(p, y)
+    p = as_human_labels(predicted)
+    y = as_human_labels(human_labels)
+    check_same_shape(p, y)
     names = _names(label_names, y.shape[1])
     tp = np.count_nonzero(p & y, axis=0)
     num_pred = np.count_nonzero(p, axis=0)
@@ -286,38 +275,6 @@ def decide(energies, *, rule: str, human_labels=None, thresholds=None) -> np.nda
     raise ValueError(f"unknown rule {rule!r}; expected one of {RULES}")
 
 
-def tune_thresholds(energies, human_labels, *, grid=None) -> np.ndarray:
-    """Per-label thresholds that maximise each label's F1 (rule energy >= h) on the given split.
-
-    Tune on validation, never on test.  grid: candidate thresholds (default THRESHOLD_GRID,
-    0.0 .. 10.0 step 0.1); sorted and de-duplicated.  Ties go to the lower threshold.  A label
-    where no grid value yields any true positive (in particular a label without positives in the
-    split) gets the highest grid value (10.0 by default): the most conservative choice, which
-    predicts (almost) nothing.  NaN energies never pass a threshold.
-    energies: (N, C) float; human_labels: (N, C) bool.  Returns (C,) float64.
-    """
-    e, y = _energies_and_labels(energies, human_labels)
-    g = THRESHOLD_GRID if grid is None else np.unique(np.asarray(grid, dtype=np.float64).reshape(-1))
-    if g.size == 0 or not np.isfinite(g).all():
-        raise ValueError("grid must hold at least one finite threshold")
-    # compare in the energies' precision, exactly as binarize() will
-    g_cmp = g.astype(e.dtype)
-    out = np.empty(e.shape[1], dtype=np.float64)
-    for j in range(e.shape[1]):
-        col = e[:, j]
-        valid = ~np.isnan(col)
-        all_sorted = np.sort(col[valid])
-        pos_sorted = np.sort(col[valid & y[:, j]])
-        num_pos = int(np.count_nonzero(y[:, j]))
-        # number of energies >= g: size minus how many are < g
-        num_pred = all_sorted.size - np.searchsorted(all_sorted, g_cmp, side="left")
-        tp = pos_sorted.size - np.searchsorted(pos_sorted, g_cmp, side="left")
-        f1 = _ratio(2 * tp, num_pred + num_pos)
-        best = int(np.argmax(f1))  # first maximum = lowest threshold
-        out[j] = g[best] if f1[best] > 0 else g[-1]
-    return out
-
-
 def label_changes(energies, human_labels, thresholds, *, label_names: Sequence[str] | None = None) -> dict:
     """Per label, how many texts a threshold rule changes against the human labels.
 
@@ -339,7 +296,7 @@ def single_label_scores(energies, label_ids, *, label_names: Sequence[str] | Non
     Returns {"accuracy", "macro_precision", "macro_recall", "macro_f1", "num_samples",
     "per_label": per_label_report(...) of the one-hot prediction}.
     """
-    e = _as_energies(energies)
+    e = as_energies(energies)
     ids = np.asarray(label_ids).reshape(-1)
     n, c = e.shape
     if ids.shape[0] != n:
@@ -370,7 +327,7 @@ def pearson_matrix(energies) -> np.ndarray:
     Constant columns (or fewer than 2 samples) correlate 0.0 with every other column; the
     diagonal is 1.0; no NaN.  energies: (N, C) finite float.  Returns (C, C) float64.
     """
-    e = _as_energies(energies).astype(np.float64)
+    e = as_energies(energies).astype(np.float64)
     if not np.isfinite(e).all():
         raise ValueError("energies must be finite for pearson_matrix")
     c = e.shape[1]
@@ -447,7 +404,7 @@ def evaluate_energies(
     for key, h in (("global", global_threshold), ("tuned", thresholds)):
         if h is None:
             continue
-        _as_thresholds(h, e)  # validates the shape before any work
+        check_thresholds(h, e.shape[1], on_scale=False)  # validates the shape before any work
         predicted = binarize(e, h)
         report["global_threshold" if key == "global" else "thresholds"] = np.asarray(h, dtype=np.float64)
         report[f"per_label_{key}"] = per_label_report(predicted, y, label_names=names)
@@ -463,3 +420,17 @@ def evaluate_energies(
         report["pearson"] = {"matrix": r, "order": cluster_order(r)}
     return to_jsonable(report)
 
+
+def topk_tables(energies: np.ndarray, human_labels: np.ndarray) -> dict:
+    """The paper's threshold-free figures of one split, as tables for display.
+
+    Returns {"topk": sample-level top-k P/R/F1 (eq. 9-15), "hit_rates": DataFrame (Table 4),
+    "top_n": DataFrame (Table 5, single-label texts)}.
+    """
+    import pandas as pd
+
+    return {
+        "topk": sample_topk_scores(energies, human_labels),
+        "hit_rates": pd.DataFrame(hit_rates_by_label_count(energies, human_labels)),
+        "top_n": pd.DataFrame(top_n_hit_rates(energies, human_labels)),
+    }

@@ -6,6 +6,9 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from .thresholds import check_thresholds, reaches
+from .workspace import Workspace
+
 SUGGESTED = "suggested"
 LOW_ENERGY_HUMAN = "low-energy human label"
 SUGGESTION_KINDS = (SUGGESTED, LOW_ENERGY_HUMAN)
@@ -16,6 +19,7 @@ OVERALL = "all labels"
 __all__ = [
     "SUGGESTED", "LOW_ENERGY_HUMAN", "SUGGESTION_KINDS", "MEMBERSHIPS",
     "suggest_micro_emotions", "review_queue", "bulk_accept", "reviewer_agreement", "apply_decisions",
+    "latest_decisions", "reviewer_counts",
     "filter_texts", "top_energies", "label_lists",
 ]
 
@@ -23,25 +27,13 @@ __all__ = [
 # --------------------------------------------------------------------------- checks
 
 
-def _energies64(energies) -> np.ndarray:
-    """(N, C) float64 copy of the energies: comparisons are made in double precision, as export.py's SQL
-    does (``e.energies[i]::DOUBLE >= h``), so a float32 0.7 (0.69999999) is below a threshold of 0.7."""
+def _energies(energies) -> np.ndarray:
+    """(N, C) float64 copy of the energies, for display and arithmetic; whether an energy reaches h is
+    decided by thresholds.reaches (float32 on both sides), as everywhere else."""
     values = np.asarray(energies)
     if values.ndim != 2:
         raise ValueError(f"energies must be 2-D (N, C), got shape {values.shape}")
     return values.astype(np.float64)
-
-
-def _thresholds64(thresholds, num_labels: int) -> np.ndarray:
-    """Thresholds as a (C,) float64 array (a scalar is broadcast)."""
-    values = np.asarray(thresholds, dtype=np.float64)
-    if values.ndim == 0:
-        values = np.full(num_labels, float(values))
-    if values.shape != (num_labels,):
-        raise ValueError(f"thresholds must be a scalar or of shape ({num_labels},), got shape {values.shape}")
-    if not np.isfinite(values).all():
-        raise ValueError(f"thresholds must be finite, got {values.tolist()}")
-    return values
 
 
 def _human_labels(human_labels, shape: tuple[int, int]) -> np.ndarray:
@@ -58,8 +50,11 @@ def _label_names(label_names: Sequence[str], num_labels: int) -> list[str]:
     return names
 
 
-def _latest(reviews_df: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
-    """The last decision per key: the highest id when the frame has one (workspace.reviews), else the last row."""
+def latest_decisions(reviews_df: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """The last decision per key: the highest id when the frame has one (workspace.reviews), else the last row.
+
+    workspace.reviews() already keeps each reviewer's latest word; this picks among reviewers (keys without
+    "reviewer") or within one frame of any origin."""
     ordered = reviews_df.sort_values("id", kind="stable") if "id" in reviews_df.columns else reviews_df
     return ordered.drop_duplicates(keys, keep="last")
 
@@ -78,15 +73,15 @@ def suggest_micro_emotions(energies, human_labels, thresholds, *, label_names: S
     Returns columns row_idx, label, label_id, energy, threshold, kind; "suggested" rows first, each
     kind sorted by energy descending (ties: row, then label id).
     """
-    values = _energies64(energies)  # (N, C)
+    values = _energies(energies)  # (N, C)
     num_labels = values.shape[1]
     names = _label_names(label_names, num_labels)
     labels = _human_labels(human_labels, values.shape)  # (N, C)
-    h = _thresholds64(thresholds, num_labels)  # (C,)
-    low = h if low_energy is None else _thresholds64(low_energy, num_labels)  # (C,)
+    h = check_thresholds(thresholds, num_labels, on_scale=False)  # (C,)
+    low = h if low_energy is None else check_thresholds(low_energy, num_labels, on_scale=False)  # (C,)
 
     frames = []
-    for kind, mask in ((SUGGESTED, (values >= h) & ~labels), (LOW_ENERGY_HUMAN, labels & (values < low))):
+    for kind, mask in ((SUGGESTED, reaches(energies, h) & ~labels), (LOW_ENERGY_HUMAN, labels & ~reaches(energies, low))):
         rows, label_ids = np.nonzero(mask)
         frame = pd.DataFrame({
             "row_idx": rows.astype(np.int64), "label": [names[i] for i in label_ids],
@@ -105,7 +100,7 @@ def review_queue(suggestions: pd.DataFrame, reviews_df: pd.DataFrame, *, reviewe
     `reviewer`'s latest decision per (text, label) counts. Returns the suggestions' columns plus
     decision, decided_energy and note (empty for undecided rows); include_decided keeps decided rows too.
     """
-    mine = _latest(reviews_df[reviews_df["reviewer"] == reviewer], ["row_idx", "label"])
+    mine = latest_decisions(reviews_df[reviews_df["reviewer"] == reviewer], ["row_idx", "label"])
     mine = mine[["row_idx", "label", "decision", "energy", "note"]].rename(columns={"energy": "decided_energy"})
     mine = mine.astype({"row_idx": np.int64, "decided_energy": np.float64})
     queue = suggestions.astype({"row_idx": np.int64}).merge(mine, on=["row_idx", "label"], how="left")
@@ -114,16 +109,16 @@ def review_queue(suggestions: pd.DataFrame, reviews_df: pd.DataFrame, *, reviewe
     return queue.reset_index(drop=True)
 
 
-def bulk_accept(workspace, suggestions_subset: pd.DataFrame, *, run_id: str, split: str, reviewer: str,
+def bulk_accept(workspace: Workspace, suggestions_subset: pd.DataFrame, *, run_id: str, split: str, reviewer: str,
                 min_energy: float, note: str | None = None) -> int:
     """Record "accept" (with the energy shown) for every suggestion whose energy >= min_energy; returns how many.
 
-    Uses ``workspace.record_reviews(decisions)`` (one transaction) when the workspace has it, else one
-    ``record_review`` per decision (each committed at once; a failure leaves the earlier ones stored).
+    The decisions are stored in one transaction: all or none.
     """
     if not isinstance(reviewer, str) or not reviewer.strip():
         raise ValueError("Bulk accept needs the reviewer's name.")
-    chosen = suggestions_subset[suggestions_subset["energy"].astype(np.float64) >= float(min_energy)]
+    energies = suggestions_subset["energy"].to_numpy(dtype=np.float64).reshape(-1, 1)  # (N, 1)
+    chosen = suggestions_subset[reaches(energies, min_energy)[:, 0]]
     chosen = chosen.drop_duplicates(["row_idx", "label"])
     note = f"bulk accept (energy >= {float(min_energy):g})" if note is None else note
     decisions = [{"run_id": run_id, "split": split, "row_idx": int(row.row_idx), "label": str(row.label),
@@ -131,12 +126,7 @@ def bulk_accept(workspace, suggestions_subset: pd.DataFrame, *, run_id: str, spl
                  for row in chosen.itertuples(index=False)]
     if not decisions:
         return 0
-    record_reviews = getattr(workspace, "record_reviews", None)
-    if callable(record_reviews):
-        record_reviews(decisions)
-    else:
-        for decision in decisions:
-            workspace.record_review(**decision)
+    workspace.record_reviews(decisions)
     return len(decisions)
 
 
@@ -170,7 +160,7 @@ def reviewer_agreement(reviews_df: pd.DataFrame, reviewer_a: str, reviewer_b: st
     gave every item the same answer).
     """
     keys = [column for column in ("run_id", "split") if column in reviews_df.columns] + ["row_idx", "label"]
-    latest = _latest(reviews_df, keys + ["reviewer"])
+    latest = latest_decisions(reviews_df, keys + ["reviewer"])
     sides = []
     for reviewer in (reviewer_a, reviewer_b):
         decisions = latest[latest["reviewer"] == reviewer]
@@ -203,18 +193,18 @@ def apply_decisions(energies, thresholds, reviews_df: pd.DataFrame, label_names:
     reviews_df: decisions on this run and split (row_idx, label, decision, energy; id orders them).
     Returns (N, C) float64.
     """
-    values = _energies64(energies)  # (N, C)
+    values = _energies(energies)  # (N, C)
     num_rows, num_labels = values.shape
     names = _label_names(label_names, num_labels)
-    h = _thresholds64(thresholds, num_labels)  # (C,)
-    reviewed = np.where(values >= h, values, 0.0)  # (N, C)
+    h = check_thresholds(thresholds, num_labels, on_scale=False)  # (C,)
+    reviewed = np.where(reaches(energies, h), values, 0.0)  # (N, C)
     if not len(reviews_df):
         return reviewed
     if "run_id" in reviews_df.columns and "split" in reviews_df.columns:
         sources = reviews_df[["run_id", "split"]].drop_duplicates()
         if len(sources) > 1:
             raise ValueError(f"reviews_df mixes {len(sources)} runs/splits; pass the decisions of one run and split.")
-    latest = _latest(reviews_df, ["row_idx", "label"])
+    latest = latest_decisions(reviews_df, ["row_idx", "label"])
     label_index = {name: i for i, name in enumerate(names)}
     unknown = sorted(set(latest["label"]) - set(label_index))
     if unknown:
@@ -235,6 +225,23 @@ def apply_decisions(energies, thresholds, reviews_df: pd.DataFrame, label_names:
     return reviewed
 
 
+def reviewer_counts(reviews_df: pd.DataFrame) -> pd.DataFrame:
+    """Per text, how many (label, reviewer) decisions count and who made them.
+
+    reviews_df: workspace.reviews() rows of one run and split. Returns columns row_idx, review_count,
+    reviewers ("ana,ben": sorted, distinct), one row per text with at least one decision.
+    """
+    if not len(reviews_df):
+        return pd.DataFrame({"row_idx": pd.Series(dtype=np.int64), "review_count": pd.Series(dtype=np.int64),
+                             "reviewers": pd.Series(dtype=str)})
+    latest = latest_decisions(reviews_df, ["row_idx", "label", "reviewer"])
+    grouped = latest.groupby("row_idx")
+    counts = pd.DataFrame({"review_count": grouped.size(),
+                           "reviewers": grouped["reviewer"].agg(lambda names: ",".join(sorted(set(names))))})
+    counts = counts.reset_index()
+    return counts.astype({"row_idx": np.int64, "review_count": np.int64})
+
+
 # --------------------------------------------------------------------------- browsing texts
 
 
@@ -249,16 +256,16 @@ def filter_texts(energies, human_labels, thresholds, *, label_id: int | None = N
     suggestion: None, "suggested", "low-energy human label" or "any" (either kind), for the chosen
     label or any label. energies: (N, C); human_labels: (N, C) bool; thresholds: scalar or (C,).
     """
-    values = _energies64(energies)  # (N, C)
+    values = _energies(energies)  # (N, C)
     num_labels = values.shape[1]
     labels = _human_labels(human_labels, values.shape)  # (N, C)
-    h = _thresholds64(thresholds, num_labels)  # (C,)
+    h = check_thresholds(thresholds, num_labels, on_scale=False)  # (C,)
     if membership not in MEMBERSHIPS:
         raise ValueError(f"Unknown membership {membership!r}; use one of {MEMBERSHIPS}.")
     if label_id is None and (membership != "any" or energy_range is not None):
         raise ValueError("Filtering by membership or energy range needs a label_id.")
     keep = np.ones(values.shape[0], dtype=bool)  # (N,)
-    predicted = values >= h  # (N, C)
+    predicted = reaches(energies, h)  # (N, C)
     if label_id is not None:
         human, model = labels[:, label_id], predicted[:, label_id]  # (N,)
         keep &= {"any": np.ones_like(keep), "human": human, "predicted": model, "both": human & model,
@@ -267,8 +274,8 @@ def filter_texts(energies, human_labels, thresholds, *, label_id: int | None = N
             low, high = float(energy_range[0]), float(energy_range[1])
             keep &= (values[:, label_id] >= low) & (values[:, label_id] <= high)
     if suggestion is not None:
-        low_h = h if low_energy is None else _thresholds64(low_energy, num_labels)
-        kinds = {SUGGESTED: predicted & ~labels, LOW_ENERGY_HUMAN: labels & (values < low_h)}
+        low_h = h if low_energy is None else check_thresholds(low_energy, num_labels, on_scale=False)
+        kinds = {SUGGESTED: predicted & ~labels, LOW_ENERGY_HUMAN: labels & ~reaches(energies, low_h)}
         if suggestion == "any":
             flagged = kinds[SUGGESTED] | kinds[LOW_ENERGY_HUMAN]
         elif suggestion in kinds:
@@ -281,7 +288,7 @@ def filter_texts(energies, human_labels, thresholds, *, label_id: int | None = N
 
 def top_energies(energies, label_names: Sequence[str], *, k: int = 3) -> list[str]:
     """Each text's k highest energies as "joy 9.1 · anger 6.0". energies: (N, C). Returns N strings."""
-    values = _energies64(energies)
+    values = _energies(energies)
     names = _label_names(label_names, values.shape[1])
     order = np.argsort(-values, axis=1, kind="stable")[:, :k]  # (N, k)
     return [" · ".join(f"{names[j]} {values[i, j]:.1f}" for j in row) for i, row in enumerate(order)]

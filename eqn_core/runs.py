@@ -1,33 +1,37 @@
-"""Run folders: prepare a run from the workspace, execute it without touching DuckDB, ingest what it wrote.
+"""Run folders and the run lifecycle: prepare a run from the workspace, start, stop, ingest and delete it.
 
 A training process never opens the workspace's DuckDB file (only one process may hold it for writing):
-prepare_run() copies the data splits into the run folder, execute_run() writes only into that folder
-(status.json, progress.jsonl, weights, energies, metrics), and ingest_run() brings the results back.
+prepare_run() copies the data splits into the run folder, execute.execute_run() (in its own process, see
+start_run_process) writes only into that folder, and ingest_run() brings the results back.
 """
 from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 import os
 import secrets
 import shutil
-import signal
 import subprocess
 import sys
-import time
-import traceback
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from .config import TrainConfig
+from .config import TrainConfig, is_scratch_encoder
 from .data import LabeledDataset, LabeledSplit
 from .labels import labels_from_ids
-from .metrics import evaluate_energies, tune_thresholds
 
-DEFAULT_GLOBAL_THRESHOLD = 3.0  # energy h; equals the BCE baseline's usual 0.3 on the shared 0-10 scale
 ACTIVE_STATUSES = ("queued", "running")
+MODEL1_SUFFIX = ".model1"  # an EQN run's Model 1 (CoEQN) is stored as the run "<run_id>.model1"
+PARENT_KEY = "derived_from"  # in a Model 1 run's config: the EQN run it belongs to
+
+
+def parent_run(config: Mapping | None) -> str | None:
+    """The EQN run a Model 1 run belongs to (its config names it), or None for a run trained on its own."""
+    return (config or {}).get(PARENT_KEY) or None
 
 
 def now_iso() -> str:
@@ -178,138 +182,6 @@ def prepare_run(workspace, config: TrainConfig, *, run_id: str | None = None) ->
     return folder
 
 
-def execute_run(run_dir: str | Path, *, cache_dir: str | Path | None = None, show_progress: bool = False) -> dict:
-    """Train and annotate; writes only into the run folder. Returns the final status dict; never raises for a
-    failed or stopped run (the status says what happened)."""
-    import torch
-
-    from .inference import device_name, outputs_to_energies, pick_device, predict_outputs
-    from .regression import run_method
-    from .training import RunStopped, batch_reporter
-
-    folder = RunFolder(run_dir)
-    config = folder.config()
-    status = {**read_json(folder.status_file, {}), "status": "running", "pid": os.getpid(), "started_at": now_iso()}
-    write_json_atomic(folder.status_file, status)
-    stop_signal = {"seen": False}
-
-    def on_signal(signum, frame):  # SIGTERM / Ctrl-C: stop at the next batch, leave a clean "stopped" record
-        stop_signal["seen"] = True
-
-    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)} \
-        if threading_main() else {}
-    bar = None
-    progress_log = folder.progress_file.open("a")
-
-    def on_progress(event: dict) -> None:
-        nonlocal bar
-        event = {"time": time.time(), **event}
-        progress_log.write(json.dumps(event) + "\n")
-        progress_log.flush()
-        if show_progress and event["event"] == "step":
-            bar = update_bar(bar, event)
-        elif show_progress and event["event"] == "epoch":
-            print(f"  {event['phase']}: epoch {event['epoch']}/{event.get('epochs', '?')} train loss "
-                  f"{event['train_loss']:.4f}, dev loss {event['val_loss']:.4f}, dev top-k F1 "
-                  f"{event['val_topk_f1']:.4f} (best epoch {event['best_epoch']})", file=sys.stderr)
-
-    started = time.monotonic()
-    try:
-        dataset = load_dataset_from_folder(folder.data_dir)
-        device = pick_device(config.device)
-        torch.set_num_threads(max(1, os.cpu_count() or 1))
-
-        def annotate_splits(model, features, split_names) -> dict[str, np.ndarray]:
-            energies = {}
-            for split_name in split_names:
-                texts = dataset.splits[split_name].texts
-                report = batch_reporter(on_progress, f"annotating {split_name}")
-                report(0, len(texts))
-                # frozen / partial: the fixed encoder part is the slow pass and comes from (or goes to) the cache
-                outputs = predict_outputs(model, features(model, texts, phase=f"annotating {split_name}",
-                                                          on_progress=on_progress),
-                                          batch_size=256, device=device, amp=config.amp, on_batch=report)
-                report(len(texts), len(texts))  # also when the features came from the cache
-                energies[split_name] = outputs_to_energies(outputs, mode=config.mode, scale=config.energy_scale)
-            return energies
-
-        def keep_model1(model, features) -> None:  # an EQN run's CoEQN model: dev/test annotations, a child run
-            model1 = annotate_splits(model, features, [s for s in ("dev", "test") if s in dataset.splits])
-            for split_name, values in model1.items():
-                save_energies(folder.model1_energies_file(split_name), values, dataset.label_names)
-            write_json_atomic(folder.model1_metrics_file, run_metrics(dataset, model1, []))
-
-        result = run_method(config, dataset, device=device, cache_dir=cache_dir, on_progress=on_progress,
-                            should_stop=lambda: stop_signal["seen"] or folder.stop_requested(),
-                            on_model1=keep_model1)
-        train_seconds = time.monotonic() - started
-        model = result.model
-        from safetensors.torch import save_file
-
-        save_file(model.trainable_state_dict(), str(folder.weights_file) + ".tmp")
-        os.replace(str(folder.weights_file) + ".tmp", folder.weights_file)
-        if config.is_scratch:
-            folder.vocabulary_file.write_text(model.vocabulary.to_json())
-        energies = annotate_splits(model, result.features,
-                                   [s for s in dataset.splits if s != "train" or config.annotate_train])
-        if result.regressed_targets is not None and "train" in energies:  # the regressed training set (Figure 5)
-            energies["train"][result.train_rows] = result.regressed_targets
-        for split_name, values in energies.items():
-            save_energies(folder.energies_file(split_name), values, dataset.label_names)
-        metrics = run_metrics(dataset, energies, result.phases)
-        metrics["timing"] = {"train_seconds": train_seconds, "total_seconds": time.monotonic() - started,
-                             "device": device_name(device), "torch_threads": torch.get_num_threads()}
-        write_json_atomic(folder.metrics_file, metrics)
-        status.update(status="finished", finished_at=now_iso())
-    except RunStopped:
-        status.update(status="stopped", finished_at=now_iso(), error="stopped by the user")
-    except Exception as error:  # the record must say failed, whatever broke
-        status.update(status="failed", finished_at=now_iso(), error=f"{type(error).__name__}: {error}")
-        (folder.path / "error.txt").write_text(traceback.format_exc())
-    finally:
-        progress_log.close()
-        if bar is not None:
-            bar.close()
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-        write_json_atomic(folder.status_file, status)
-    return status
-
-
-def threading_main() -> bool:
-    import threading
-
-    return threading.current_thread() is threading.main_thread()
-
-
-def update_bar(bar, event: dict):
-    from tqdm import tqdm
-
-    if bar is None or bar.desc != event["phase"]:
-        if bar is not None:
-            bar.close()
-        bar = tqdm(total=event["total_steps"], desc=event["phase"], unit="step", file=sys.stderr)
-    bar.n = event["step"]
-    if "loss" in event:
-        bar.set_postfix(loss=f"{event['loss']:.4f}", refresh=False)
-    bar.refresh()
-    return bar
-
-
-def run_metrics(dataset: LabeledDataset, energies: dict[str, np.ndarray], phases: list[dict]) -> dict:
-    """Metrics per split; per-label thresholds tuned on dev only, then applied to every split."""
-    dev_labels = dataset.splits["dev"].human_labels
-    thresholds = tune_thresholds(energies["dev"], dev_labels)
-    metrics = {"thresholds": [float(t) for t in thresholds], "global_threshold": DEFAULT_GLOBAL_THRESHOLD,
-               "label_names": dataset.label_names, "phases": phases, "splits": {}}
-    for split_name in ("dev", "test"):
-        if split_name in energies:
-            metrics["splits"][split_name] = evaluate_energies(
-                energies[split_name], dataset.splits[split_name].human_labels, label_names=dataset.label_names,
-                thresholds=thresholds, global_threshold=DEFAULT_GLOBAL_THRESHOLD, multi_label=dataset.multi_label)
-    return metrics
-
-
 def ingest_run(workspace, run_id: str) -> dict:
     """Bring a run folder's state into the workspace; idempotent. Returns the folder's status."""
     run = workspace.get_run(run_id)
@@ -342,10 +214,10 @@ def ingest_run(workspace, run_id: str) -> dict:
 def ingest_model1(workspace, run: dict, folder: RunFolder) -> None:
     """An EQN run's Model 1 (CoEQN) becomes a finished run of its own, "<run_id>.model1", for side-by-side views."""
     metrics = read_json(folder.model1_metrics_file)
-    child_id = f"{run['run_id']}.model1"
+    child_id = f"{run['run_id']}{MODEL1_SUFFIX}"
     if metrics is None or child_id in set(workspace.list_runs()["run_id"]):
         return
-    config = {**run["config"], "mode": "coeqn", "derived_from": run["run_id"]}
+    config = {**run["config"], "mode": "coeqn", PARENT_KEY: run["run_id"]}
     workspace.create_run(child_id, dataset=run["dataset"], mode="coeqn", encoder=run["encoder"], config=config,
                          run_dir=folder.path)
     for split_name in ("dev", "test"):
@@ -398,10 +270,10 @@ def delete_run(workspace, run_id: str, *, delete_reviews: bool = False) -> list[
         raise ValueError(f"Run {run_id!r} is still {run['status']}; stop it first (`eqn stop --run {run_id}`).")
     runs = workspace.list_runs()
     derived = [rid for rid, config in zip(runs["run_id"], runs["config"])
-               if (config or {}).get("derived_from") == run_id]
+               if parent_run(config) == run_id]
     workspace.delete_runs([*derived, run_id], delete_reviews=delete_reviews)
     folder = Path(run["run_dir"]).resolve()
-    if not run["config"].get("derived_from") and folder.is_relative_to(workspace.runs_dir.resolve()) \
+    if not parent_run(run["config"]) and folder.is_relative_to(workspace.runs_dir.resolve()) \
             and folder != workspace.runs_dir.resolve():
         shutil.rmtree(folder, ignore_errors=True)
     return [*derived, run_id]
@@ -411,7 +283,7 @@ def start_run_process(run_dir: str | Path, *, cache_dir: str | Path) -> int:
     """Execute a prepared run in a separate process that outlives the caller's script run (the web app)."""
     folder = RunFolder(run_dir)
     log = folder.log_file.open("ab")
-    process = subprocess.Popen([sys.executable, "-m", "eqn_core.runs", str(folder.path), "--cache-dir", str(cache_dir)],
+    process = subprocess.Popen([sys.executable, "-m", "eqn_core.execute", str(folder.path), "--cache-dir", str(cache_dir)],
                                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
     status = read_json(folder.status_file, {})
     if status.get("status") == "queued":  # record the pid now so a crash before start is visible
@@ -438,15 +310,115 @@ def load_run_model(run_dir: str | Path, *, device=None):
     return model, config, label_names
 
 
-def main(argv: list[str] | None = None) -> int:
-    import argparse
+# ---------------------------------------------------------------------------------------------------------------------
+# Progress and run tables for display
 
-    parser = argparse.ArgumentParser(description="Execute a prepared EQN run folder (used by the web app).")
-    parser.add_argument("run_dir")
-    parser.add_argument("--cache-dir", default=None)
-    args = parser.parse_args(argv)
-    status = execute_run(args.run_dir, cache_dir=args.cache_dir)
-    return 0 if status["status"] in ("finished", "stopped") else 1
+
+def progress_state(events: Sequence[Mapping]) -> dict:
+    """What a progress.jsonl says so far.
+
+    Returns {"latest": the last "step" event or None, "fraction": its step / total_steps (0..1),
+    "epochs": DataFrame(phase, epoch, train_loss, val_loss, val_topk_f1, best_epoch, order) of "epoch" events,
+    where order counts epochs across phases (Model 1 then Model 2 ...)}.
+    """
+    steps = [event for event in events if event.get("event") == "step"]
+    latest = steps[-1] if steps else None
+    fraction = 0.0
+    if latest and latest.get("total_steps"):
+        fraction = min(1.0, max(0.0, latest.get("step", 0) / latest["total_steps"]))
+    columns = ["phase", "epoch", "train_loss", "val_loss", "val_topk_f1", "best_epoch"]
+    epochs = pd.DataFrame([{c: event.get(c) for c in columns} for event in events if event.get("event") == "epoch"],
+                          columns=columns)
+    epochs["order"] = np.arange(1, len(epochs) + 1)
+    return {"latest": latest, "fraction": fraction, "epochs": epochs}
+
+
+def describe_step(event: Mapping | None) -> str:
+    """One line for a progress bar: phase, step / total, loss, time left."""
+    if not event:
+        return "starting: loading the encoder and data"
+    text = f"{event.get('phase', '')}: step {event.get('step', 0):,} of {event.get('total_steps', 0):,}"
+    if event.get("epoch") is not None and event.get("epochs"):
+        text += f" (epoch {event['epoch']} of {event['epochs']})"
+    if event.get("loss") is not None:
+        text += f", loss {event['loss']:.4f}"
+    if event.get("eta_s") is not None:
+        text += f", about {format_seconds(event['eta_s'])} left"
+    return text
+
+
+def format_seconds(seconds: float) -> str:
+    seconds = max(0, round(seconds))
+    if seconds < 90:
+        return f"{seconds} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+def run_key_metrics(metrics: Mapping | None) -> dict:
+    """The headline numbers of a finished run on test (dev when there is no test split):
+    macro-F1 with per-label thresholds tuned on dev, sample-level top-k F1, total hit rate (Table 4)."""
+    splits = (metrics or {}).get("splits") or {}
+    split = "test" if "test" in splits else ("dev" if "dev" in splits else None)
+    report = splits.get(split) or {}
+    hit_rates = report.get("hit_rates") or []
+    return {
+        "metrics_split": split,
+        "macro_f1_tuned": _get(report, "per_label_tuned", "macro", "f1"),
+        "topk_f1": _get(report, "topk", "f1"),
+        "hit_rate": hit_rates[-1].get("hit_rate", math.nan) if hit_rates else math.nan,
+    }
+
+
+def runs_table(runs: pd.DataFrame) -> pd.DataFrame:
+    """One display row per run (newest first): status, settings and key metrics."""
+    rows = []
+    for _, run in runs.iterrows():
+        config = run["config"] or {}
+        row = {
+            "run": run["run_id"], "status": run["status"], "data set": run["dataset"], "mode": run["mode"],
+            "encoder": Path(str(run["encoder"])).name if os.sep in str(run["encoder"]) else run["encoder"],
+            "encoder mode": encoder_mode_label(config),
+            "epochs": config.get("epochs"), "batch": config.get("batch_size"), "lr": config.get("learning_rate"),
+            "train rows": config.get("max_train_rows") or "all", "best epoch": run.get("best_epoch"),
+        }
+        row.update({k: v for k, v in run_key_metrics(run["metrics"]).items() if k != "metrics_split"})
+        row["created"] = run["created_at"]
+        row["error"] = run.get("error") or ""
+        if parent_run(config):
+            row["note"] = f"Model 1 of {parent_run(config)}"
+        rows.append(row)
+    frame = pd.DataFrame(rows)
+    if not frame.empty:
+        frame = frame.rename(columns={"macro_f1_tuned": "macro-F1 (tuned)", "topk_f1": "top-k F1",
+                                      "hit_rate": "hit rate"})
+    return frame
+
+
+def encoder_mode_label(config: Mapping) -> str:
+    """How a run trained its encoder, in words (a from-scratch backbone always fine-tunes)."""
+    if is_scratch_encoder(str(config.get("encoder", ""))):
+        return "fine-tune"
+    mode = config.get("encoder_mode")
+    if mode == "partial":
+        return f"top {config.get('trained_layers', 2)} layers"
+    return "frozen" if mode == "frozen" else "fine-tune"
+
+
+def _get(values: Mapping, *keys, default=math.nan):
+    for key in keys:
+        if not isinstance(values, Mapping) or key not in values:
+            return default
+        values = values[key]
+    return values
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m eqn_core.runs RUN_DIR` still executes a run folder: the same as `python -m eqn_core.execute`."""
+    from .execute import main as execute_main
+
+    return execute_main(argv)
 
 
 if __name__ == "__main__":

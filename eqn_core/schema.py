@@ -13,7 +13,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from eqn_core.data import LabeledDataset, LabeledSplit
+from eqn_core.data import SPLIT_ORDER, LabeledDataset, LabeledSplit
+from eqn_core.thresholds import ENERGY_MAX, ENERGY_MIN
 
 SCHEMA_VERSION = 1
 
@@ -98,16 +99,14 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {}
 
 RUN_STATUSES = ("queued", "running", "finished", "failed", "stopped")
 REVIEW_DECISIONS = ("accept", "reject", "set")
-SPLIT_ORDER = ("train", "dev", "test")
-ENERGY_MIN, ENERGY_MAX = 0.0, 10.0
-_REVIEW_BATCH_SCHEMA = pa.schema([("run_id", pa.string()), ("dataset", pa.string()), ("split", pa.string()),
+REVIEW_BATCH_SCHEMA = pa.schema([("run_id", pa.string()), ("dataset", pa.string()), ("split", pa.string()),
                                   ("row_idx", pa.int32()), ("label", pa.string()), ("decision", pa.string()),
                                   ("energy", pa.float64()), ("note", pa.string()), ("reviewer", pa.string()),
                                   ("position", pa.int64())])
 
 
 # -------------------------------------------------------------------- row values: checks and conversions
-def _review_values(dataset: str, label_names: list[str], num_rows: int, *, run_id: str, split: str, row_idx: int,
+def review_values(dataset: str, label_names: list[str], num_rows: int, *, run_id: str, split: str, row_idx: int,
                    label: str, decision: str, reviewer: str, energy: float | None = None, note: str = "") -> dict:
     """One review decision checked against its run's data set; ValueError says what is wrong."""
     if decision not in REVIEW_DECISIONS:
@@ -129,25 +128,13 @@ def _review_values(dataset: str, label_names: list[str], num_rows: int, *, run_i
             "decision": decision, "energy": energy, "note": note or "", "reviewer": reviewer.strip()}
 
 
-def check_thresholds(thresholds: np.ndarray | float, label_names: list[str]) -> np.ndarray:
-    """Thresholds h as a (C,) float64 array: a scalar is broadcast; each must be finite and in [0, 10]."""
-    values = np.asarray(thresholds, dtype=np.float64)
-    if values.ndim == 0:
-        values = np.full(len(label_names), float(values))
-    if values.shape != (len(label_names),):
-        raise ValueError(f"Thresholds have shape {values.shape}; expected one per label: ({len(label_names)},).")
-    if not (np.isfinite(values).all() and (values >= ENERGY_MIN).all() and (values <= ENERGY_MAX).all()):
-        raise ValueError(f"Thresholds must be finite and in [0, 10], got {values.tolist()}.")
-    return values
-
-
-def _check_name(value: str, what: str) -> None:
+def check_name(value: str, what: str) -> None:
     if not isinstance(value, str) or not value.strip():
         raise ValueError(f"The {what} must be a non-empty string, got {value!r}.")
 
 
-def _check_dataset(dataset: LabeledDataset) -> None:
-    _check_name(dataset.name, "data set name")
+def check_dataset(dataset: LabeledDataset) -> None:
+    check_name(dataset.name, "data set name")
     labels = list(dataset.label_names)
     if not labels or any(not isinstance(label, str) or not label.strip() for label in labels):
         raise ValueError(f"Data set {dataset.name!r}: label names must be non-empty strings, got {labels}.")
@@ -156,7 +143,7 @@ def _check_dataset(dataset: LabeledDataset) -> None:
     if not dataset.splits:
         raise ValueError(f"Data set {dataset.name!r} has no splits.")
     for split_name, split in dataset.splits.items():
-        _check_name(split_name, "split name")
+        check_name(split_name, "split name")
         human_labels = np.asarray(split.human_labels)
         where = f"data set {dataset.name!r} split {split_name!r}"
         if human_labels.ndim != 2 or human_labels.shape != (len(split.texts), len(labels)):
@@ -170,7 +157,7 @@ def _check_dataset(dataset: LabeledDataset) -> None:
                 raise ValueError(f"{where}, row {bad}: the {what} is {values[bad]!r}, not a string.")
 
 
-def _texts_table(name: str, split_name: str, split: LabeledSplit) -> pa.Table:
+def texts_table(name: str, split_name: str, split: LabeledSplit) -> pa.Table:
     human_labels = np.asarray(split.human_labels).astype(bool)  # (N, C)
     num_rows = human_labels.shape[0]
     _, label_ids = np.nonzero(human_labels)  # row-major: grouped by row, ascending label id
@@ -185,7 +172,7 @@ def _texts_table(name: str, split_name: str, split: LabeledSplit) -> pa.Table:
     })
 
 
-def _in_row_order(rows: pa.Table) -> pa.Table:
+def in_row_order(rows: pa.Table) -> pa.Table:
     """Sort by row_idx in Arrow, only when needed: rows come back in insertion order, and a SQL ORDER BY
     over list columns costs more than the whole fetch."""
     row_idx = rows.column("row_idx").to_numpy()
@@ -194,7 +181,7 @@ def _in_row_order(rows: pa.Table) -> pa.Table:
     return rows
 
 
-def _label_matrix(label_ids: pa.ChunkedArray, num_labels: int) -> np.ndarray:
+def label_matrix(label_ids: pa.ChunkedArray, num_labels: int) -> np.ndarray:
     """list<int> label ids per text -> (N, C) bool."""
     lengths = pc.list_value_length(label_ids).to_numpy(zero_copy_only=False)
     flat = pc.list_flatten(label_ids).to_numpy(zero_copy_only=False)
@@ -203,15 +190,15 @@ def _label_matrix(label_ids: pa.ChunkedArray, num_labels: int) -> np.ndarray:
     return human_labels
 
 
-def _split_sort_key(split: str) -> tuple[int, str]:
+def split_sort_key(split: str) -> tuple[int, str]:
     return (SPLIT_ORDER.index(split) if split in SPLIT_ORDER else len(SPLIT_ORDER), split)
 
 
-def _utc_now() -> datetime:
+def utc_now() -> datetime:
     return datetime.now(timezone.utc).replace(tzinfo=None)
 
 
-def _to_timestamp(value) -> datetime | None:
+def to_timestamp(value) -> datetime | None:
     """datetime (aware ones converted to UTC), ISO string or epoch seconds -> naive UTC datetime."""
     if value is None:
         return None
@@ -242,15 +229,15 @@ def _json_ready(value):
     return value
 
 
-def _to_json(value) -> str:
+def to_json(value) -> str:
     return json.dumps(_json_ready(value), allow_nan=False)
 
 
-def _none_if_nan(value):
+def none_if_nan(value):
     return None if value is None or (isinstance(value, float) and math.isnan(value)) else value
 
 
-def _run_record(row: dict) -> dict:
+def run_record(row: dict) -> dict:
     for column in ("config", "metrics"):
         row[column] = json.loads(row[column]) if isinstance(row[column], str) else None
     for column in ("error", "started_at", "finished_at"):

@@ -62,11 +62,42 @@ def read_table(
 
     Raises DataError naming file, row and column for any bad input; nothing is returned partially.
     """
-    texts, labels, names, ids, _ = _read(
+    texts, labels, names, ids, _ = read_table_and_format(
         path, text_column=text_column, label_format=label_format, labels_column=labels_column,
         label_columns=label_columns, label_names=label_names, id_column=id_column, sep=sep, has_header=has_header,
     )  # fmt: skip
     return texts, labels, names, ids
+
+
+def preview_table(path: str | Path, *, has_header: bool = True, rows: int = 5) -> pd.DataFrame:
+    """The first rows of a CSV/TSV/TXT/Parquet/JSONL/JSON file, to choose its columns from.
+
+    Without a header the columns are 0-based positions, as eqn_core.data.read_table numbers them.
+    Only a preview: the real read (read_table / load_files) checks every row and says what is wrong.
+    """
+    path = Path(path)
+    suffix = path.suffix.lower()
+    header = 0 if has_header else None
+    if suffix == ".parquet":
+        import pyarrow.parquet as pq
+
+        frame = next(pq.ParquetFile(path).iter_batches(batch_size=rows)).to_pandas()
+    elif suffix == ".jsonl":
+        frame = pd.read_json(path, lines=True, nrows=rows)
+    elif suffix == ".json":
+        frame = pd.read_json(path).head(rows)
+    elif suffix == ".csv":
+        frame = pd.read_csv(path, nrows=rows, header=header, dtype=str, keep_default_na=False)
+    elif suffix in (".tsv", ".txt"):
+        first = next((line for line in path.open(encoding="utf-8", errors="replace") if line.strip()), "")
+        sep = "\t" if suffix == ".tsv" else next((s for s in ("\t", ";", ",") if s in first), ",")
+        frame = pd.read_csv(path, nrows=rows, header=header, sep=sep, quoting=csv.QUOTE_NONE, dtype=str,
+                            keep_default_na=False)
+    else:
+        raise ValueError(f"{path.name}: unknown file type {suffix or '(no suffix)'!r}")
+    if not has_header or suffix in (".parquet", ".jsonl", ".json"):
+        frame.columns = list(range(frame.shape[1])) if not has_header else [str(c) for c in frame.columns]
+    return frame
 
 
 def read_texts(
@@ -127,7 +158,7 @@ class _Roles:
     id: int | None = None
 
 
-def _read(
+def read_table_and_format(
     path: str | Path,
     *,
     text_column: str | int | None = None,
@@ -670,7 +701,7 @@ def _label_names_arg(label_names: list[str] | str | Path | None) -> list[str] | 
         path = Path(label_names)
         if not path.is_file():
             raise DataError("label names file not found", file=path)
-        names = _read_label_names_file(path)
+        names = read_label_names_file(path)
     else:
         names = [str(name) for name in label_names]
     duplicated = [name for name, n in Counter(names).items() if n > 1]
@@ -681,7 +712,7 @@ def _label_names_arg(label_names: list[str] | str | Path | None) -> list[str] | 
     return names
 
 
-def _read_label_names_file(path: Path) -> list[str]:
+def read_label_names_file(path: Path) -> list[str]:
     """One name per line; blank lines ignored (GoEmotions' labels.txt has no final newline)."""
     try:
         text = path.read_bytes().decode("utf-8-sig")

@@ -15,14 +15,14 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from eqn_core.data import LabeledDataset, LabeledSplit
+from eqn_core.data import SPLIT_ORDER, LabeledDataset, LabeledSplit, Progress, fetch_goemotions, load_goemotions
 from eqn_core.shipped import install_shipped_runs
-from eqn_core.schema import (  # noqa: F401  (REVIEW_DECISIONS: re-exported)
-    _REVIEW_BATCH_SCHEMA, ENERGY_MAX, ENERGY_MIN, MIGRATIONS, REVIEW_DECISIONS, RUN_STATUSES, SCHEMA,
-    SCHEMA_VERSION, SPLIT_ORDER, _check_dataset, _check_name, _in_row_order, _label_matrix, _none_if_nan,
-    _review_values, _run_record, _split_sort_key, _texts_table, _to_json, _to_timestamp, _utc_now,
-    check_thresholds,
+from eqn_core.schema import (  # noqa: F401  (REVIEW_DECISIONS, SCHEMA_VERSION: re-exported)
+    MIGRATIONS, REVIEW_BATCH_SCHEMA, REVIEW_DECISIONS, RUN_STATUSES, SCHEMA, SCHEMA_VERSION, check_dataset,
+    check_name, in_row_order, label_matrix, none_if_nan, review_values, run_record, split_sort_key, texts_table,
+    to_json, to_timestamp, utc_now,
 )
+from eqn_core.thresholds import ENERGY_MAX, ENERGY_MIN, check_thresholds
 
 DB_FILENAME = "eqn.duckdb"
 
@@ -119,7 +119,7 @@ class Workspace:
             with self._transaction() as con:
                 for statement in SCHEMA:
                     con.execute(statement)
-                con.execute("INSERT INTO schema_version VALUES (?, ?)", [SCHEMA_VERSION, _utc_now()])
+                con.execute("INSERT INTO schema_version VALUES (?, ?)", [SCHEMA_VERSION, utc_now()])
             return
         version = self.con.execute("SELECT max(version) FROM schema_version").fetchall()[0][0]
         if version > SCHEMA_VERSION:
@@ -133,7 +133,7 @@ class Workspace:
                 for next_version in range(version + 1, SCHEMA_VERSION + 1):
                     for statement in MIGRATIONS[next_version]:
                         con.execute(statement)
-                    con.execute("INSERT INTO schema_version VALUES (?, ?)", [next_version, _utc_now()])
+                    con.execute("INSERT INTO schema_version VALUES (?, ?)", [next_version, utc_now()])
 
     def schema_version(self) -> int:
         with self._lock:
@@ -166,8 +166,8 @@ class Workspace:
     # ---------------------------------------------------------------- data sets
     def add_dataset(self, dataset: LabeledDataset, *, replace: bool = False) -> None:
         """Store a data set with all its splits, atomically. ValueError if the name exists (unless replace)."""
-        _check_dataset(dataset)
-        split_tables = [_texts_table(dataset.name, split_name, split) for split_name, split in dataset.splits.items()]
+        check_dataset(dataset)
+        split_tables = [texts_table(dataset.name, split_name, split) for split_name, split in dataset.splits.items()]
         with self._transaction() as con:
             exists = con.execute("SELECT count(*) FROM datasets WHERE name = ?", [dataset.name]).fetchall()[0][0]
             if exists:
@@ -183,7 +183,7 @@ class Workspace:
                 con.execute("DELETE FROM datasets WHERE name = ?", [dataset.name])
             con.execute("INSERT INTO datasets VALUES (?, ?, ?, ?, ?, ?)",
                         [dataset.name, list(dataset.label_names), list(dataset.splits), bool(dataset.multi_label),
-                         str(dataset.source), _utc_now()])
+                         str(dataset.source), utc_now()])
             for rows in split_tables:
                 self._insert_arrow(con, "texts", rows)
         install_shipped_runs(self)  # a shipped model evaluated on this data set gets its energies now
@@ -202,6 +202,17 @@ class Workspace:
             con.execute(f"DELETE FROM {table} WHERE run_id IN (SELECT run_id FROM runs WHERE dataset = ? AND "
                         "coalesce(json_extract(config, '$.shipped')::BOOLEAN, false))", [dataset])
 
+    def add_goemotions(self, *, from_dir: str | Path | None = None, progress: Progress | None = None) -> LabeledDataset:
+        """Fetch GoEmotions into <workspace>/cache/downloads (copied from from_dir, else downloaded), store it as
+        data set "goemotions" and return it. ValueError when the workspace already holds a data set of that name."""
+        if "goemotions" in self.dataset_names():
+            raise ValueError("The workspace already holds a data set named 'goemotions'.")
+        folder = fetch_goemotions(self.cache_dir / "downloads", from_dir=from_dir, progress=progress)
+        dataset = load_goemotions(folder)
+        dataset.source = str(from_dir) if from_dir is not None else f"{dataset.source} (downloaded)"
+        self.add_dataset(dataset)
+        return dataset
+
     def dataset_names(self) -> list[str]:
         return [row[0] for row in self._all("SELECT name FROM datasets ORDER BY name")]
 
@@ -210,7 +221,7 @@ class Workspace:
         datasets = self._df("SELECT name, len(label_names) AS num_labels, multi_label, source, created_at "
                             "FROM datasets ORDER BY name")
         counts = self._df("SELECT dataset, split, count(*) AS n FROM texts GROUP BY dataset, split")
-        splits = sorted(set(counts["split"]) | set(SPLIT_ORDER), key=_split_sort_key)
+        splits = sorted(set(counts["split"]) | set(SPLIT_ORDER), key=split_sort_key)
         per_split = counts.pivot(index="dataset", columns="split", values="n").reindex(columns=splits)
         for split in splits:
             datasets[f"{split}_rows"] = datasets["name"].map(per_split[split]).fillna(0).astype("int64")
@@ -250,10 +261,10 @@ class Workspace:
             raise KeyError(f"Data set {name!r} has no split(s) {missing}; it has {stored_splits}.")
         loaded = {}
         for split in wanted:
-            rows = _in_row_order(self._arrow("SELECT row_idx, text_id, text, label_ids FROM texts "
+            rows = in_row_order(self._arrow("SELECT row_idx, text_id, text, label_ids FROM texts "
                                              "WHERE dataset = ? AND split = ?", [name, split]))
             loaded[split] = LabeledSplit(texts=rows.column("text").to_pylist(),
-                                         human_labels=_label_matrix(rows.column("label_ids"), len(label_names)),
+                                         human_labels=label_matrix(rows.column("label_ids"), len(label_names)),
                                          text_ids=rows.column("text_id").to_pylist())
         return LabeledDataset(name=name, label_names=label_names, splits=loaded, multi_label=multi_label,
                               source=source)
@@ -307,24 +318,24 @@ class Workspace:
     def create_run(self, run_id: str, *, dataset: str, mode: str, encoder: str, config: Mapping | Any,
                    run_dir: str | Path) -> None:
         """Register a run with status "queued"; ValueError if run_id exists, KeyError if the data set does not."""
-        _check_name(run_id, "run_id")
+        check_name(run_id, "run_id")
         self._dataset_row(dataset)
         with self._transaction() as con:
             if con.execute("SELECT count(*) FROM runs WHERE run_id = ?", [run_id]).fetchall()[0][0]:
                 raise ValueError(f"A run with id {run_id!r} already exists in {self.db_path}.")
             con.execute("INSERT INTO runs (run_id, dataset, mode, encoder, status, config, run_dir, created_at) "
                         "VALUES (?, ?, ?, ?, 'queued', ?, ?, ?)",
-                        [run_id, dataset, mode, encoder, _to_json(config), str(run_dir), _utc_now()])
+                        [run_id, dataset, mode, encoder, to_json(config), str(run_dir), utc_now()])
 
     def add_finished_run(self, run_id: str, *, dataset: str, mode: str, encoder: str, config: Mapping,
                          run_dir: str | Path, metrics: dict) -> None:
         """Register a finished run made elsewhere (a shipped model); its data set need not be loaded yet."""
-        _check_name(run_id, "run_id")
-        now = _utc_now()
+        check_name(run_id, "run_id")
+        now = utc_now()
         with self._transaction() as con:
             con.execute("INSERT INTO runs (run_id, dataset, mode, encoder, status, config, metrics, run_dir, created_at, "
                         "finished_at) VALUES (?, ?, ?, ?, 'finished', ?, ?, ?, ?, ?)",
-                        [run_id, dataset, mode, encoder, _to_json(config), _to_json(metrics), str(run_dir), now, now])
+                        [run_id, dataset, mode, encoder, to_json(config), to_json(metrics), str(run_dir), now, now])
 
     def set_run_dir(self, run_id: str, run_dir: str | Path) -> None:
         with self._transaction() as con:
@@ -335,9 +346,9 @@ class Workspace:
         """Set the given fields (None = leave unchanged). Times: datetime, ISO string or epoch seconds."""
         if status is not None and status not in RUN_STATUSES:
             raise ValueError(f"Unknown run status {status!r}; use one of {RUN_STATUSES}.")
-        updates = {"status": status, "started_at": _to_timestamp(started_at),
-                   "finished_at": _to_timestamp(finished_at),
-                   "metrics": None if metrics is None else _to_json(metrics), "error": error,
+        updates = {"status": status, "started_at": to_timestamp(started_at),
+                   "finished_at": to_timestamp(finished_at),
+                   "metrics": None if metrics is None else to_json(metrics), "error": error,
                    "best_epoch": None if best_epoch is None else int(best_epoch)}
         updates = {column: value for column, value in updates.items() if value is not None}
         self.get_run(run_id)
@@ -352,7 +363,7 @@ class Workspace:
         if frame.empty:
             known = [row[0] for row in self._all("SELECT run_id FROM runs ORDER BY created_at DESC LIMIT 20")]
             raise KeyError(f"No run {run_id!r} in {self.db_path}; recent runs: {known}")
-        return _run_record(frame.iloc[0].to_dict())
+        return run_record(frame.iloc[0].to_dict())
 
     def list_runs(self, *, dataset: str | None = None) -> pd.DataFrame:
         """All runs (newest first), config and metrics as dicts."""
@@ -417,7 +428,7 @@ class Workspace:
 
     def load_energies(self, run_id: str, split: str) -> np.ndarray:
         """(N, C) float32 energies in the split's row order; KeyError if none stored."""
-        rows = _in_row_order(self._arrow("SELECT row_idx, energies FROM energies WHERE run_id = ? AND split = ?",
+        rows = in_row_order(self._arrow("SELECT row_idx, energies FROM energies WHERE run_id = ? AND split = ?",
                                          [run_id, split]))
         if rows.num_rows == 0:
             self.get_run(run_id)
@@ -430,18 +441,18 @@ class Workspace:
 
     def energy_splits(self, run_id: str) -> list[str]:
         splits = [row[0] for row in self._all("SELECT DISTINCT split FROM energies WHERE run_id = ?", [run_id])]
-        return sorted(splits, key=_split_sort_key)
+        return sorted(splits, key=split_sort_key)
 
     # ---------------------------------------------------------------- threshold profiles
     def save_threshold_profile(self, name: str, *, run_id: str, thresholds: np.ndarray,
                                global_threshold: float | None = None, note: str = "") -> None:
         """Create or replace the named per-label thresholds (C,) for a run's labels."""
-        _check_name(name, "profile name")
+        check_name(name, "profile name")
         label_names = self.label_names(self.get_run(run_id)["dataset"])
-        thresholds = check_thresholds(thresholds, label_names)
+        thresholds = check_thresholds(thresholds, len(label_names))
         if global_threshold is not None:
-            global_threshold = float(check_thresholds(global_threshold, label_names)[0])
-        now = _utc_now()
+            global_threshold = float(check_thresholds(global_threshold, len(label_names))[0])
+        now = utc_now()
         with self._transaction() as con:
             earlier = con.execute("SELECT created_at FROM threshold_profiles WHERE name = ?", [name]).fetchall()
             earlier = earlier[0] if earlier else None
@@ -457,7 +468,7 @@ class Workspace:
             raise KeyError(f"No threshold profile {name!r}; known: {known}")
         profile = frame.iloc[0].to_dict()
         profile["thresholds"] = np.asarray(profile["thresholds"], dtype=np.float64)  # (C,)
-        profile["global_threshold"] = _none_if_nan(profile["global_threshold"])
+        profile["global_threshold"] = none_if_nan(profile["global_threshold"])
         return profile
 
     def list_threshold_profiles(self, *, run_id: str | None = None) -> pd.DataFrame:
@@ -487,11 +498,11 @@ class Workspace:
             key = (decision.get("run_id"), decision.get("split"))
             if key not in shapes:
                 shapes[key] = self._run_shape(*key)
-            rows.append(_review_values(*shapes[key], **decision))
+            rows.append(review_values(*shapes[key], **decision))
         if not rows:
             return []
         batch = pa.Table.from_pylist([{**row, "position": position} for position, row in enumerate(rows)],
-                                     schema=_REVIEW_BATCH_SCHEMA)
+                                     schema=REVIEW_BATCH_SCHEMA)
         view = "eqn_review_batch"
         with self._transaction() as con:
             con.register(view, batch)
@@ -501,7 +512,7 @@ class Workspace:
                     "reviewer, decided_at) SELECT b.run_id, b.dataset, b.split, b.row_idx, t.text_id, b.label, "
                     f"b.decision, b.energy, b.note, b.reviewer, ? FROM {view} b JOIN texts t ON t.dataset = b.dataset "
                     "AND t.split = b.split AND t.row_idx = b.row_idx ORDER BY b.position RETURNING id",
-                    [_utc_now()]).fetchall()
+                    [utc_now()]).fetchall()
             finally:
                 con.unregister(view)
         if len(ids) != len(rows):

@@ -1,8 +1,8 @@
 """Home: what EQN Studio does, what the workspace holds, the next step (GoEmotions on a first open)."""
 import streamlit as st
 
-from eqn_core.app_support import find_local_goemotions, runs_table
-from eqn_core.runs import refresh_runs
+from eqn_core.data import find_local_goemotions
+from eqn_core.runs import refresh_runs, runs_table
 from ui.common import add_goemotions_with_progress, get_workspace, show_flash, workspace_root
 
 st.set_page_config(page_title="EQN Studio", page_icon="🎚️", layout="wide")

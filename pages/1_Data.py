@@ -6,8 +6,9 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from eqn_core.app_support import dataset_name_from, find_local_goemotions, guess_split, preview_table
-from eqn_core.data import LABEL_FORMATS, SPLIT_ORDER, DataError, load_files
+from eqn_core.data import (LABEL_FORMATS, SPLIT_ORDER, DataError, dataset_name_from, find_local_goemotions, guess_split,
+                           load_files)
+from eqn_core.tables import preview_table
 from ui.common import add_goemotions_with_progress, bump_data_version, flash, get_workspace, show_flash
 
 st.set_page_config(page_title="Data · EQN Studio", layout="wide")

@@ -5,10 +5,10 @@ import plotly.graph_objects as go
 import streamlit as st
 import torch
 
-from eqn_core.app_support import describe_step, progress_state, run_key_metrics, runs_table, training_defaults
-from eqn_core.config import BUNDLED_ENCODER, SCRATCH_BACKBONES, TrainConfig
+from eqn_core.config import BUNDLED_ENCODER, SCRATCH_BACKBONES, TrainConfig, is_scratch_encoder, training_defaults
 from eqn_core.inference import device_name, pick_device
-from eqn_core.runs import ACTIVE_STATUSES, RunFolder, delete_run, ingest_run, prepare_run, refresh_runs, start_run_process
+from eqn_core.runs import (ACTIVE_STATUSES, RunFolder, delete_run, describe_step, ingest_run, parent_run, prepare_run,
+                           progress_state, refresh_runs, run_key_metrics, runs_table, start_run_process)
 from ui.common import bump_data_version, flash, get_workspace, show_flash
 
 st.set_page_config(page_title="Train · EQN Studio", layout="wide")
@@ -49,7 +49,7 @@ with left:
         encoder = st.text_input("Folder with a transformers model", key="train_folder").strip()
     else:
         encoder = st.selectbox("Backbone", SCRATCH_BACKBONES, key="train_scratch")
-    scratch = encoder.lower() in SCRATCH_BACKBONES
+    scratch = is_scratch_encoder(encoder)
     encoder_mode = st.radio(
         "Encoder training", ["partial", "frozen", "finetune"], index=2 if cuda else 0, horizontal=True,
         disabled=scratch, key="train_encoder_mode",
@@ -138,7 +138,7 @@ refresh_runs(workspace)  # brings in runs that ended while nobody watched
 runs = workspace.list_runs()
 if was_active - active_ids(runs):
     bump_data_version()
-runs = runs[runs["config"].map(lambda config: not (config or {}).get("derived_from"))]  # Model 1 rows: see list
+runs = runs[runs["config"].map(lambda config: not parent_run(config))]  # Model 1 rows: see list
 if runs.empty:
     st.stop()
 st.divider()

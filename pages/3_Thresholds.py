@@ -4,8 +4,8 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from eqn_core.app_support import effective_thresholds, overrides_from, threshold_report
-from eqn_core.metrics import tune_thresholds
+from eqn_core.thresholds import (DEFAULT_THRESHOLD, ENERGY_MAX, ENERGY_MIN, effective_thresholds, overrides_from,
+                                 threshold_report, tune_thresholds)
 from ui.common import (
     bump_data_version,
     flash,
@@ -60,15 +60,15 @@ def load_profile() -> None:
     profile = workspace.load_threshold_profile(name)
     if profile["global_threshold"] is not None:
         state["th_global"] = float(profile["global_threshold"])
-    replace_overrides(overrides_from(profile["thresholds"], state.get("th_global", 3.0), label_names),
+    replace_overrides(overrides_from(profile["thresholds"], state.get("th_global", DEFAULT_THRESHOLD), label_names),
                       f"Loaded threshold profile {name!r}.")
 
 
 # ------------------------------------------------------------------------------------------------ controls
 controls, editor_column = st.columns([2, 1])
 with controls:
-    state.setdefault("th_global", 3.0)  # set here, not as the slider's value, so loading a profile can move it
-    global_threshold = st.slider("Global energy threshold h", 0.0, 10.0, step=0.1, key="th_global",
+    state.setdefault("th_global", DEFAULT_THRESHOLD)  # set here, not as the slider's value, so loading a profile can move it
+    global_threshold = st.slider("Global energy threshold h", ENERGY_MIN, ENERGY_MAX, step=0.1, key="th_global",
                                  persist_state="session")  # still there after a visit to another page
     buttons = st.columns(3)
     buttons[0].button("Tune per label on dev", on_click=tune_on_dev, key="th_tune", type="primary",

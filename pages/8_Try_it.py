@@ -4,6 +4,8 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from eqn_core.inference import annotate
+from eqn_core.runs import parent_run
+from eqn_core.thresholds import DEFAULT_THRESHOLD, ENERGY_MAX, ENERGY_MIN
 from ui.common import get_workspace, load_run_model_cached, pick_run
 
 st.set_page_config(page_title="Try it · EQN Studio", layout="wide")
@@ -18,7 +20,7 @@ def use_run(run_id: str) -> None:
     st.session_state.pop("run_select", None)  # the picker starts again from st.session_state["run"]
 
 
-parent = (run["config"] or {}).get("derived_from")
+parent = parent_run(run["config"])
 if parent:
     st.warning(f"This run is the CoEQN model (Model 1) of EQN run **{parent}**. Only its energies were kept, "
                "not its weights, so it cannot annotate new text. The EQN run's model can.")
@@ -27,7 +29,7 @@ if parent:
 
 EXAMPLE = "I can't believe you remembered my birthday!"  # answered on first open: the page shows what it does
 text = st.text_area("Text", value=EXAMPLE, key="try_text", height=110, help="Ctrl+Enter applies an edited text.")
-threshold = st.slider("Threshold h (a line on the chart)", 0.0, 10.0, 3.0, 0.1, key="try_threshold")
+threshold = st.slider("Threshold h (a line on the chart)", ENERGY_MIN, ENERGY_MAX, DEFAULT_THRESHOLD, 0.1, key="try_threshold")
 try:  # loaded while the user types, so the first text is answered at once
     with st.spinner("Loading the model ..."):
         model, config, label_names = load_run_model_cached(run["run_dir"])

@@ -76,3 +76,22 @@ def make_dataset(name: str = "tiny", *, rows_per_split=(48, 16, 16), seed: int =
 @pytest.fixture
 def tiny_dataset():
     return make_dataset()
+
+
+def tiny_config(encoder: str, **overrides):
+    """A quick EQN run on the tiny data set: frozen encoder, 2 epochs, CPU."""
+    from eqn_core.config import TrainConfig
+
+    values = dict(dataset="tiny", mode="eqn", encoder=encoder, encoder_mode="frozen", epochs=2, batch_size=16,
+                  learning_rate=0.05, device="cpu")
+    values.update(overrides)
+    return TrainConfig(**values)
+
+
+@pytest.fixture
+def workspace_with_tiny(tmp_path, tiny_dataset):
+    from eqn_core.workspace import Workspace
+
+    with Workspace(tmp_path / "ws") as workspace:
+        workspace.add_dataset(tiny_dataset)
+    return tmp_path / "ws"

@@ -15,17 +15,12 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from eqn_core.app_support import (
-    dataset_name_from,
-    effective_thresholds,
-    guess_split,
-    overrides_from,
-    preview_table,
-)
 from eqn_core.config import TrainConfig
 from eqn_core.data import GOEMOTIONS_LABELS, LabeledDataset, LabeledSplit
-from eqn_core.metrics import decide, per_label_report, tune_thresholds
-from eqn_core.runs import RunFolder, execute_run, ingest_run, prepare_run
+from eqn_core.metrics import decide, per_label_report
+from eqn_core.thresholds import tune_thresholds
+from eqn_core.execute import execute_run
+from eqn_core.runs import RunFolder, ingest_run, prepare_run
 from eqn_core.workspace import Workspace
 
 APP = Path(__file__).resolve().parents[1] / "app.py"
@@ -188,19 +183,6 @@ def test_goemotions_from_a_missing_folder_says_so(data_workspace):
     at.button(key="data_load_goemotions").click().run()
     assert any("No folder at '/no/such/folder'" in e.value for e in at.error)
     assert app_workspace().dataset_names() == ["tiny"]
-
-
-def test_app_support_helpers_behind_the_widgets(tmp_path):
-    assert [guess_split(n) for n in ("train.csv", "my_val.tsv", "dev.jsonl", "x-test.parquet", "data.csv")] == [
-        "train", "dev", "dev", "test", "train"]
-    assert dataset_name_from("my emotions_train.csv") == "my-emotions"
-    names = ["joy", "anger", "fear"]
-    thresholds = effective_thresholds(3.0, {"anger": 1.5, "fear": float("nan")}, names)
-    assert thresholds.tolist() == [3.0, 1.5, 3.0]
-    assert overrides_from(thresholds, 3.0, names) == {"anger": 1.5}
-    (tmp_path / "plain.tsv").write_text('a "quoted" text\t1,2\tid-1\n')
-    preview = preview_table(tmp_path / "plain.tsv", has_header=False)
-    assert list(preview.columns) == [0, 1, 2] and preview.iloc[0, 0] == 'a "quoted" text'
 
 
 # ------------------------------------------------------------------------------------------------ Thresholds

@@ -68,7 +68,8 @@ def macro_f1(energies: np.ndarray, human_labels: np.ndarray, h: float) -> str:
 def served_workspace(tmp_path, tiny_dataset, tiny_encoder_dir) -> dict:
     """A closed workspace holding the tiny data set and a finished frozen CoEQN run, plus its test figures."""
     from eqn_core.config import TrainConfig
-    from eqn_core.runs import execute_run, ingest_run, prepare_run
+    from eqn_core.execute import execute_run
+    from eqn_core.runs import ingest_run, prepare_run
     from eqn_core.workspace import Workspace
 
     root = tmp_path / "workspace"

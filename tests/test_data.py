@@ -14,7 +14,8 @@ import pandas as pd
 import pytest
 
 from eqn_core import data
-from eqn_core.data import DataError, LabeledDataset, LabeledSplit, read_table
+from eqn_core.data import DataError, LabeledDataset, LabeledSplit, dataset_name_from, guess_split, read_table
+from eqn_core.tables import preview_table
 
 
 def shared_data() -> Path:
@@ -472,3 +473,12 @@ def test_headerless_label_file_names_column_positions(tmp_path):
     path = write(tmp_path / "h.tsv", "a\t1\nb\t2\n")
     with pytest.raises(DataError, match="h.tsv, column '5': no column 5: the file has no header and 2 columns"):
         read_table(path, labels_column=5, has_header=False)
+
+
+def test_upload_naming_and_file_preview_behind_the_data_page(tmp_path):
+    assert [guess_split(n) for n in ("train.csv", "my_val.tsv", "dev.jsonl", "x-test.parquet", "data.csv")] == [
+        "train", "dev", "dev", "test", "train"]
+    assert dataset_name_from("my emotions_train.csv") == "my-emotions"
+    (tmp_path / "plain.tsv").write_text('a "quoted" text\t1,2\tid-1\n')
+    preview = preview_table(tmp_path / "plain.tsv", has_header=False)
+    assert list(preview.columns) == [0, 1, 2] and preview.iloc[0, 0] == 'a "quoted" text'

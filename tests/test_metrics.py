@@ -9,7 +9,6 @@ import pytest
 from eqn_core.labels import binarize, labels_from_ids, top_k_mask
 from eqn_core.metrics import (
     RULES,
-    THRESHOLD_GRID,
     cluster_order,
     decide,
     evaluate_energies,
@@ -23,7 +22,6 @@ from eqn_core.metrics import (
     to_jsonable,
     top_k_predictions,
     top_n_hit_rates,
-    tune_thresholds,
 )
 
 approx = pytest.approx
@@ -259,7 +257,7 @@ def test_per_label_report_matches_sklearn():
         assert report[avg] == {"precision": approx(p), "recall": approx(r), "f1": approx(f)}
 
 
-# --------------------------------------------------------------------------- decisions and thresholds
+# --------------------------------------------------------------------------- decisions
 
 
 def test_decide_rules():
@@ -298,71 +296,6 @@ def test_label_changes():
     ch = label_changes(E, Y, [0.0, 11.0, 0.0, 11.0])
     assert ch["0"] == {"gained": 4, "lost": 0}  # 6 rows - 2 true
     assert ch["1"] == {"gained": 0, "lost": 3}
-
-
-def test_tune_thresholds_obvious_case():
-    energies = np.array(
-        [
-            # label 0: positives 9, 8; negatives 2, 3 -> F1 = 1 for any h in (3, 8]; lowest grid value 3.1
-            # label 1: no positives -> the top of the grid, 10.0 (predicts (almost) nothing)
-            # label 2: positives 5, 1; negatives 6, 0 -> h = 0: 4 predicted, 2 hits, F1 = 4/6;
-            #          0 < h <= 1: 3 predicted, 2 hits, F1 = 4/5; 1 < h <= 5: 2 predicted, 1 hit,
-            #          F1 = 2/4; above: 0 -> best F1 0.8 on 0.1 .. 1.0, the lowest is 0.1
-            # label 3: positive float32 0.7, negatives 0.6, 0.2, 0.1 -> h = 0.7 keeps exactly the positive
-            [9.0, 1.0, 5.0, 0.7],
-            [8.0, 2.0, 1.0, 0.6],
-            [2.0, 3.0, 6.0, 0.2],
-            [3.0, 9.0, 0.0, 0.1],
-        ],
-        dtype=np.float32,
-    )
-    human = np.array(
-        [
-            [1, 0, 1, 1],
-            [1, 0, 1, 0],
-            [0, 0, 0, 0],
-            [0, 0, 0, 0],
-        ],
-        dtype=bool,
-    )
-    h = tune_thresholds(energies, human)
-    assert h.shape == (4,) and h.dtype == np.float64
-    np.testing.assert_allclose(h, [3.1, 10.0, 0.1, 0.7])
-    # the tuned thresholds reproduce the tuned F1 through binarize (same float32 comparison)
-    f1 = [row["f1"] for row in per_label_report(binarize(energies, h), human)["labels"]]
-    assert f1 == approx([1.0, 0.0, 0.8, 1.0])
-    # a custom grid is sorted and de-duplicated to [1, 5]; label 0:
-    # h=1: 4 predicted, 2 hits, F1 4/6; h=5: 2 predicted, 2 hits, F1 1 -> 5
-    np.testing.assert_allclose(tune_thresholds(energies, human, grid=[5, 1, 5])[0], 5.0)
-
-
-def test_tune_thresholds_ties_go_to_lower_threshold():
-    energies = np.array([[4.0], [1.0]])
-    human = np.array([[True], [False]])
-    # F1 = 1 for every h in (1, 4]: grid 1.1 .. 4.0 -> lowest, 1.1
-    assert tune_thresholds(energies, human)[0] == approx(1.1)
-
-
-def test_tune_thresholds_matches_brute_force():
-    rng = np.random.default_rng(5)
-    human = rng.random((400, 6)) < 0.2
-    energies = np.clip(human * 4 + rng.normal(2, 2, (400, 6)), 0, 10).astype(np.float32)
-    grid = THRESHOLD_GRID
-    f1 = np.array(
-        [[row["f1"] for row in per_label_report(energies >= np.float32(g), human)["labels"]] for g in grid]
-    )  # (G, C)
-    expected = grid[np.argmax(f1, axis=0)]
-    np.testing.assert_allclose(tune_thresholds(energies, human), expected)
-
-
-def test_tune_thresholds_speed():
-    rng = np.random.default_rng(6)
-    energies = (rng.random((5426, 28)) * 10).astype(np.float32)
-    human = rng.random((5426, 28)) < 0.05
-    tune_thresholds(energies, human)
-    start = time.perf_counter()
-    tune_thresholds(energies, human)
-    assert time.perf_counter() - start < 0.5
 
 
 # --------------------------------------------------------------------------- single-label (Table 3)

@@ -50,10 +50,11 @@ def test_suggestions_scalar_threshold_and_low_energy_option():
         [2, "fear", SUGGESTED], [0, "anger", SUGGESTED], [1, "fear", SUGGESTED], [3, "anger", LOW_ENERGY_HUMAN]]
 
 
-def test_suggestion_threshold_compared_in_double_precision_like_the_export():
-    # float32(0.7) is 0.69999999: below h = 0.7 in export.py's SQL, so no suggestion here either
+def test_suggestion_threshold_compared_in_float32_like_the_export():
+    # an energy stored as 0.7 (float32 0.69999999) reaches h = 0.7, as in the metrics and the export
     energies = np.array([[0.7, 0.0]], dtype=np.float32)
-    assert suggest_micro_emotions(energies, np.zeros((1, 2), bool), 0.7, label_names=["a", "b"]).empty
+    suggested = suggest_micro_emotions(energies, np.zeros((1, 2), bool), 0.7, label_names=["a", "b"])
+    assert suggested[["row_idx", "label", "kind"]].values.tolist() == [[0, "a", SUGGESTED]]
 
 
 def test_suggestions_shape_errors():
@@ -85,9 +86,8 @@ class RecordingWorkspace:
     def __init__(self):
         self.calls = []
 
-    def record_review(self, **decision):
-        self.calls.append(decision)
-        return len(self.calls)
+    def record_reviews(self, decisions):
+        self.calls.extend(decisions)
 
 
 class BatchWorkspace(RecordingWorkspace):
@@ -178,7 +178,7 @@ def test_apply_decisions_matches_the_reviewed_export(tmp_path):
     dataset = LabeledDataset(name="tiny", label_names=LABELS, splits={"test": split}, multi_label=True,
                              source="memory")
     energies = ENERGIES.copy()
-    energies[3, 2] = 0.7  # float32 0.7 against h = 0.7 (double): both sides must say "below"
+    energies[3, 2] = 0.7  # float32 0.7 against h = 0.7: both sides must say "reaches h"
     thresholds = np.array([3.0, 3.0, 0.7])
     with Workspace(tmp_path / "ws") as ws:
         ws.add_dataset(dataset)

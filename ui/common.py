@@ -8,6 +8,7 @@ import numpy as np
 import streamlit as st
 
 from eqn_core.runs import default_run_id, refresh_runs
+from eqn_core.thresholds import DEFAULT_THRESHOLD, ENERGY_MAX, ENERGY_MIN
 from eqn_core.workspace import Workspace
 
 DEFAULT_WORKSPACE = "eqn-workspace"
@@ -106,7 +107,7 @@ def load_label_names(dataset: str) -> list[str]:
 
 @st.cache_data(show_spinner=False, max_entries=16)
 def _topk_tables(root: str, run_id: str, split: str, dataset: str, version: int) -> dict:
-    from eqn_core.app_support import topk_tables
+    from eqn_core.metrics import topk_tables
 
     return topk_tables(_energies(root, run_id, split, version), _human_labels(root, dataset, split, version))
 
@@ -134,7 +135,6 @@ def load_run_model_cached(run_dir: str | Path):
 def add_goemotions_with_progress(workspace: Workspace, *, from_dir: str | Path | None = None) -> None:
     """Fetch and store GoEmotions with a progress bar, then rerun the page with a success note;
     on failure show the error where the button was (nothing is stored)."""
-    from eqn_core.app_support import add_goemotions
     from eqn_core.data import DataError
 
     where = f"from {from_dir}" if from_dir else "from GitHub (about 4 MB)"
@@ -145,7 +145,7 @@ def add_goemotions_with_progress(workspace: Workspace, *, from_dir: str | Path |
 
     try:
         with st.spinner("Reading and storing GoEmotions ..."):
-            dataset = add_goemotions(workspace, from_dir=from_dir, progress=on_progress)
+            dataset = workspace.add_goemotions(from_dir=from_dir, progress=on_progress)
     except (DataError, ValueError, OSError) as error:
         bar.empty()
         hint = "" if from_dir else (" Without internet access, point the Data page at a local folder holding "
@@ -180,9 +180,9 @@ ENERGY_BAR_STYLES = {  # category -> (colour, bar pattern): human labels hatched
 
 
 def run_global_threshold(run: dict) -> float:
-    """The run's recorded global threshold h (metrics["global_threshold"]), else 3.0."""
+    """The run's recorded global threshold h (metrics["global_threshold"]), else the default h."""
     value = (run.get("metrics") or {}).get("global_threshold")
-    return float(value) if value is not None else 3.0
+    return float(value) if value is not None else DEFAULT_THRESHOLD
 
 
 def pick_thresholds(workspace: Workspace, run: dict, label_names: list[str], *, key: str) -> dict:
@@ -204,7 +204,7 @@ def pick_thresholds(workspace: Workspace, run: dict, label_names: list[str], *, 
                 "describe": f"profile {name!r}"}
     if profiles.empty:
         st.caption("No saved threshold profile for this run yet (save one on the Thresholds page).")
-    value = st.slider("Global threshold h", 0.0, 10.0, value=run_global_threshold(run), step=0.1,
+    value = st.slider("Global threshold h", ENERGY_MIN, ENERGY_MAX, value=run_global_threshold(run), step=0.1,
                       key=f"{key}_threshold_global",
                       help="An energy at or above h counts as the emotion being present (paper eq. 8).")
     return {"thresholds": np.full(len(label_names), float(value)), "profile": None, "global_threshold": float(value),

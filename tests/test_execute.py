@@ -1,4 +1,4 @@
-"""Run folders and the `eqn` command line: a full round trip, stop, failure, and the real bundled encoder."""
+"""The training process (eqn_core.execute): a full run, progress, stop, failure, and the real bundled encoder."""
 from __future__ import annotations
 
 import json
@@ -6,27 +6,14 @@ import re
 import shutil
 
 import numpy as np
-import pandas as pd
 import pytest
 
-from eqn_core.cli import main as eqn
 from eqn_core.config import TrainConfig
-from eqn_core.runs import RunFolder, delete_run, execute_run, ingest_run, prepare_run
+from eqn_core.execute import execute_run
+from eqn_core.runs import ingest_run, prepare_run
 from eqn_core.workspace import Workspace
 
-
-def tiny_config(encoder: str, **overrides) -> TrainConfig:
-    values = dict(dataset="tiny", mode="eqn", encoder=encoder, encoder_mode="frozen", epochs=2, batch_size=16,
-                  learning_rate=0.05, device="cpu")
-    values.update(overrides)
-    return TrainConfig(**values)
-
-
-@pytest.fixture
-def workspace_with_tiny(tmp_path, tiny_dataset):
-    with Workspace(tmp_path / "ws") as workspace:
-        workspace.add_dataset(tiny_dataset)
-    return tmp_path / "ws"
+from conftest import tiny_config
 
 
 def test_eqn_run_is_ingested_with_energies_metrics_and_its_model1(workspace_with_tiny, tiny_encoder_dir):
@@ -85,74 +72,6 @@ def test_a_failing_run_says_failed_and_why(workspace_with_tiny, tmp_path):
         assert (folder.path / "error.txt").exists()
         ingest_run(workspace, folder.path.name)
         assert workspace.get_run(folder.path.name)["status"] == "failed"
-
-
-def test_a_dead_training_process_is_reported_failed(tmp_path):
-    folder = RunFolder(tmp_path)
-    folder.status_file.write_text(json.dumps({"status": "running", "pid": 2**22 + 12345}))
-    assert folder.status()["status"] == "failed"
-
-
-def test_cli_round_trip_fetch_train_evaluate_annotate_export(tmp_path, shared_data, tiny_encoder_dir, capsys):
-    ws = str(tmp_path / "ws")
-    assert eqn(["-w", ws, "fetch", "goemotions", "--from", str(shared_data / "goemotions")]) == 0
-    assert "train 43,410" in capsys.readouterr().out
-    assert eqn(["-w", ws, "train", "--mode", "eqn", "--encoder", tiny_encoder_dir, "--encoder-mode", "frozen",
-                "--epochs", "1", "--max-train-rows", "300", "--run-id", "r1", "--quiet"]) == 0
-    assert "run r1 finished" in capsys.readouterr().out
-    assert eqn(["-w", ws, "evaluate", "--run", "r1", "--split", "test", "--json"]) == 0
-    report = json.loads(capsys.readouterr().out)
-    assert [row["label_count"] for row in report["hit_rates"]] == ["1", "2", "3", "4+", "total"]
-    assert report["hit_rates"][0]["num_texts"] == 4590
-    texts = tmp_path / "texts.csv"
-    pd.DataFrame({"text": ["I love this so much", "what a terrible day"]}).to_csv(texts, index=False)
-    assert eqn(["-w", ws, "annotate", "--run", "r1", str(texts), "-o", str(tmp_path / "out.jsonl")]) == 0
-    annotated = pd.read_json(tmp_path / "out.jsonl", lines=True)
-    assert len(annotated) == 2 and "admiration" in annotated.columns
-    assert eqn(["-w", ws, "export", "--run", "r1", "--split", "train", "--content", "thresholded", "--tuned",
-                "-o", str(tmp_path / "train.parquet")]) == 0
-    train = pd.read_parquet(tmp_path / "train.parquet")
-    assert len(train) == 43410 and train["admiration"].between(0, 10).all()
-
-
-def test_cli_bad_input_names_the_problem_and_changes_nothing(tmp_path, capsys):
-    ws = str(tmp_path / "ws")
-    bad = tmp_path / "bad.csv"
-    bad.write_text("text,label\nhello,joy\n,anger\n")
-    assert eqn(["-w", ws, "add", "mine", "--train", str(bad), "--label-format", "single"]) == 2
-    err = capsys.readouterr().err
-    assert "bad.csv" in err and "row 2" in err and "text" in err
-    assert eqn(["-w", ws, "datasets"]) == 0
-    assert "no data sets yet" in capsys.readouterr().out
-
-
-def test_delete_takes_the_run_its_model1_and_folder_but_never_silently_its_reviews(workspace_with_tiny,
-                                                                                   tiny_encoder_dir, capsys):
-    ws = str(workspace_with_tiny)
-    with Workspace(ws) as workspace:
-        folder = prepare_run(workspace, tiny_config(tiny_encoder_dir), run_id="r1")
-        execute_run(folder.path, cache_dir=workspace.cache_dir)
-        ingest_run(workspace, "r1")
-        workspace.record_review(run_id="r1", split="test", row_idx=0, label="joy", decision="accept", reviewer="ana")
-        with pytest.raises(ValueError, match="1 review decisions"):
-            delete_run(workspace, "r1")
-        assert {"r1", "r1.model1"} <= set(workspace.list_runs()["run_id"]) and folder.path.is_dir()  # unchanged
-    assert eqn(["-w", ws, "delete", "--dataset", "tiny"]) == 2
-    assert "used by runs" in capsys.readouterr().err
-    assert eqn(["-w", ws, "delete", "--run", "r1", "--with-reviews"]) == 0
-    assert "r1.model1, r1" in capsys.readouterr().out
-    assert not folder.path.exists()
-    assert eqn(["-w", ws, "delete", "--dataset", "tiny"]) == 0
-    with Workspace(ws) as workspace:
-        assert workspace.list_runs().empty and workspace.reviews().empty and workspace.dataset_names() == []
-
-
-def test_a_run_in_progress_cannot_be_deleted(workspace_with_tiny, tiny_encoder_dir):
-    with Workspace(workspace_with_tiny) as workspace:
-        folder = prepare_run(workspace, tiny_config(tiny_encoder_dir), run_id="r1")  # queued, not started yet
-        with pytest.raises(ValueError, match="still queued; stop it first"):
-            delete_run(workspace, "r1")
-        assert workspace.get_run("r1")["status"] == "queued" and folder.path.is_dir()
 
 
 @pytest.mark.slow

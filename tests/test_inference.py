@@ -1,4 +1,4 @@
-"""Inference and training helpers: order kept, energies on the 0-10 scale, batches cover every row once."""
+"""Inference (eqn_core.inference): order kept, energies on the 0-10 scale, batches cover every row once."""
 from __future__ import annotations
 
 import numpy as np
@@ -7,7 +7,6 @@ import torch
 from eqn_core.config import TrainConfig
 from eqn_core.inference import annotate, length_ordered_batches, outputs_to_energies, predict_outputs
 from eqn_core.models import TokenizedTexts, build_model
-from eqn_core.training import compute_loss, shuffled_batches
 
 
 def test_length_ordered_batches_cover_each_row_once_and_group_similar_lengths():
@@ -15,19 +14,6 @@ def test_length_ordered_batches_cover_each_row_once_and_group_similar_lengths():
     batches = length_ordered_batches(lengths, 2)
     assert sorted(np.concatenate(batches).tolist()) == list(range(6))
     assert [lengths[b].tolist() for b in batches] == [[1, 2], [3, 5], [7, 9]]
-
-
-def test_shuffled_batches_cover_each_row_once_and_reduce_padding():
-    lengths = np.random.default_rng(0).integers(1, 100, size=1000)
-    grouped = shuffled_batches(lengths, 32, np.random.default_rng(1))
-    plain = shuffled_batches(lengths, 32, np.random.default_rng(1), group_by_length=False)
-    for batches in (grouped, plain):
-        assert sorted(np.concatenate(batches).tolist()) == list(range(1000))
-
-    def padded_tokens(batches):
-        return sum(len(b) * lengths[b].max() for b in batches)
-
-    assert padded_tokens(grouped) < 0.7 * padded_tokens(plain)
 
 
 def test_outputs_to_energies_share_one_scale():
@@ -57,10 +43,3 @@ def test_annotate_scores_any_text_with_one_energy_per_label(tiny_encoder_dir):
     energies = annotate(model, ["", "a", "a much longer text " * 40], mode="coeqn", batch_size=2)
     assert energies.shape == (3, 5)
     assert (energies >= 0).all() and (energies <= 10).all()
-
-
-def test_losses_match_their_definitions():
-    outputs = torch.tensor([[1.0, -1.0]])
-    assert torch.isclose(compute_loss(outputs, torch.tensor([[3.0, 0.0]]), "mse"), torch.tensor(2.5))
-    ce = compute_loss(outputs, torch.tensor([[1.0, 0.0]]), "softmax")
-    assert torch.isclose(ce, -torch.log_softmax(outputs, 1)[0, 0])
