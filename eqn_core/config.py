@@ -29,7 +29,7 @@ class TrainConfig:
     #   train (paper-level quality in minutes on a CPU); frozen: cached pooled embeddings, head only (fastest,
     #   weakest); finetune: end to end (best with a GPU)
     encoder_mode: str = "partial"
-    trained_layers: int = 2  # partial: how many top transformer layers train (measured in benchmarks/partial_layers.py)
+    trained_layers: int = 2  # partial: how many top transformer layers train (more: slower, closer to fine-tuning)
     cache_budget_gb: float = 2.0  # partial: above this the lower layers run per batch instead of being cached
     epochs: int | None = None  # None: 30 frozen, 2 partial, 3 finetune, 10 from scratch
     model2_epochs: int | None = None  # EQN's Model 2 ("additional training"); None: 1 partial, else the same as epochs

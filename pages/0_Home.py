@@ -27,6 +27,9 @@ if datasets.empty:
     if st.button("Load GoEmotions", type="primary", key="home_load_goemotions"):
         add_goemotions_with_progress(workspace, from_dir=local)
     st.page_link("pages/1_Data.py", label="Data: add your own files", icon=":material/upload_file:")
+    if not finished.empty:
+        st.write("Or annotate your own sentences now with the ready GoEmotions EQN model that ships with EQN Studio.")
+        st.page_link("pages/8_Try_it.py", label="Try it", icon=":material/edit_note:")
     st.caption(f"Workspace: `{workspace_root()}`")
     st.stop()
 
@@ -34,7 +37,8 @@ st.subheader("Next step")
 if finished.empty:
     active = runs[runs["status"].isin(["queued", "running"])]
     if active.empty:
-        st.write("Train a model: frozen EQN with the bundled MiniLM encoder takes minutes on a CPU.")
+        st.write("Train a model: EQN with the bundled MiniLM encoder (its top layers trained, the lower ones cached) "
+                 "runs on a CPU; a quick look on a few thousand rows takes minutes.")
     else:
         st.write(f"Training is under way ({len(active)} run(s)); follow it on the Train page.")
     st.page_link("pages/2_Train.py", label="Train a model", icon=":material/model_training:")

@@ -72,7 +72,7 @@ def pick_run(workspace: Workspace, *, key: str = "run", label: str = "Run", data
     runs = finished_runs(workspace, dataset=dataset)
     if runs.empty:
         if stop_if_none:
-            st.info("No finished run yet. Train one on the **Train** page (frozen CoEQN/EQN takes minutes on a CPU).")
+            st.info("No finished run yet. Train one on the **Train** page.")
             st.stop()
         return None
     ids = runs["run_id"].tolist()
@@ -89,7 +89,15 @@ def pick_run(workspace: Workspace, *, key: str = "run", label: str = "Run", data
 def pick_split(workspace: Workspace, run_id: str, *, key: str = "split", default: str = "test") -> str:
     splits = workspace.energy_splits(run_id)
     if not splits:
-        st.warning("This run has no stored energies.")
+        from eqn_core.shipped import is_shipped
+
+        run = workspace.get_run(run_id)
+        if is_shipped(run):
+            st.info(f"**{run_id}** is the ready model that ships with EQN Studio. Its energies of the "
+                    f"{run['dataset']} texts appear here once that data set is loaded (Home or Data page); "
+                    "**Try it** annotates your own texts with it now.")
+        else:
+            st.warning("This run has no stored energies.")
         st.stop()
     index = splits.index(default) if default in splits else 0
     return st.selectbox("Split", splits, index=index, key=key)
