@@ -321,6 +321,12 @@ def single_label_scores(energies, label_ids, *, label_names: Sequence[str] | Non
 # --------------------------------------------------------------------------- correlations (Figures 8-9)
 
 
+def mean_off_diagonal(matrix: np.ndarray) -> float:
+    """Mean of a (C, C) matrix without its diagonal: how strongly the emotions move together on average."""
+    matrix = np.asarray(matrix)
+    return float(matrix[~np.eye(len(matrix), dtype=bool)].mean()) if len(matrix) > 1 else float("nan")
+
+
 def pearson_matrix(energies) -> np.ndarray:
     """Pearson correlation between the energy columns over the samples.
 

@@ -7,6 +7,7 @@ import torch
 
 from eqn_core.config import BUNDLED_ENCODER, SCRATCH_BACKBONES, TrainConfig, is_scratch_encoder, training_defaults
 from eqn_core.inference import device_name, pick_device
+from eqn_core.shipped import is_shipped
 from eqn_core.runs import (ACTIVE_STATUSES, RunFolder, delete_run, describe_step, ingest_run, parent_run, prepare_run,
                            progress_state, refresh_runs, run_key_metrics, runs_table, start_run_process)
 from ui.common import bump_data_version, flash, get_workspace, show_flash
@@ -186,6 +187,27 @@ def live() -> None:
     curves(state["epochs"])
 
 
+
+def delete_section(run: dict) -> None:
+    with st.expander("Delete this run"):
+        n_reviews = len(workspace.reviews(run_id=run_id))
+        st.caption("Removes the run, its energies, threshold profiles and weights"
+                   + (" and its Model 1 (CoEQN) row." if run["mode"] == "eqn" else "."))
+        with_reviews = n_reviews > 0 and st.checkbox(
+            f"Also delete its {n_reviews} review decisions (export them first on the Export page)",
+            key="train_delete_reviews")
+        if st.button("Delete run", key="train_delete", disabled=n_reviews > 0 and not with_reviews):
+            try:
+                deleted = delete_run(workspace, run_id, delete_reviews=with_reviews)
+            except (ValueError, KeyError) as error:
+                st.error(str(error))
+            else:
+                st.session_state.pop("train_watch", None)
+                bump_data_version()
+                flash(f"Deleted {', '.join(deleted)}.")
+                st.rerun()
+
+
 if run["status"] in ACTIVE_STATUSES:
     st.fragment(live, run_every=1.5)()
 else:
@@ -204,23 +226,11 @@ else:
             with st.expander("Traceback"):
                 st.code(details.read_text()[-4000:])
     curves(progress_state(folder.progress())["epochs"])
-    with st.expander("Delete this run"):
-        n_reviews = len(workspace.reviews(run_id=run_id))
-        st.caption("Removes the run, its energies, threshold profiles and weights"
-                   + (" and its Model 1 (CoEQN) row." if run["mode"] == "eqn" else "."))
-        with_reviews = n_reviews > 0 and st.checkbox(
-            f"Also delete its {n_reviews} review decisions (export them first on the Export page)",
-            key="train_delete_reviews")
-        if st.button("Delete run", key="train_delete", disabled=n_reviews > 0 and not with_reviews):
-            try:
-                deleted = delete_run(workspace, run_id, delete_reviews=with_reviews)
-            except (ValueError, KeyError) as error:
-                st.error(str(error))
-            else:
-                st.session_state.pop("train_watch", None)
-                bump_data_version()
-                flash(f"Deleted {', '.join(deleted)}.")
-                st.rerun()
+    if is_shipped(run):
+        st.caption(f"{run_id} ships with EQN Studio and is read-only. Its model card: `{folder.path / 'MODEL_CARD.md'}`.")
+    else:
+        delete_section(run)
+
 
 # ------------------------------------------------------------------------------------------------ all runs
 st.subheader("Runs")

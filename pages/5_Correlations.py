@@ -3,16 +3,12 @@ import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
-from eqn_core.metrics import cluster_order, pearson_matrix
+from eqn_core.metrics import cluster_order, mean_off_diagonal, pearson_matrix
 from ui.common import finished_runs, get_workspace, load_energies, load_label_names, pick_run
 
 st.set_page_config(page_title="Correlations · EQN Studio", layout="wide")
 
 ORDERS = {"labels": "label order", "a": "clustered on run A", "b": "clustered on run B"}
-
-
-def mean_off_diagonal(matrix: np.ndarray) -> float:
-    return float(matrix[~np.eye(len(matrix), dtype=bool)].mean()) if len(matrix) > 1 else float("nan")
 
 
 def heatmap(matrix: np.ndarray, labels: list[str], *, title: str, limit: float = 1.0) -> go.Figure:

@@ -462,3 +462,11 @@ def test_slider_path_speed():
     assert best_of(lambda: per_label_report(decide(energies, rule="threshold", thresholds=h), human)) < 0.05
     assert best_of(lambda: per_label_report(decide(energies, rule="threshold", thresholds=3.0), human)) < 0.05
     assert best_of(lambda: per_label_report(decide(energies, rule="top_k", human_labels=human), human)) < 0.05
+
+
+def test_mean_off_diagonal_ignores_the_diagonal_of_ones():
+    from eqn_core.metrics import mean_off_diagonal
+
+    matrix = np.array([[1.0, 0.2, -0.4], [0.2, 1.0, 0.5], [-0.4, 0.5, 1.0]])
+    assert mean_off_diagonal(matrix) == pytest.approx((0.2 - 0.4 + 0.5) / 3)
+    assert np.isnan(mean_off_diagonal(np.ones((1, 1))))
