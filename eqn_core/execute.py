@@ -85,9 +85,16 @@ def _train_and_annotate(folder: RunFolder, config: TrainConfig, *, cache_dir: st
     os.replace(str(folder.weights_file) + ".tmp", folder.weights_file)
     if config.is_scratch:
         folder.vocabulary_file.write_text(model.vocabulary.to_json())
-    energies = annotate(model, result.features, [s for s in dataset.splits if s != "train" or config.annotate_train])
-    if result.regressed_targets is not None and "train" in energies:  # the regressed training set (Figure 5)
-        energies["train"][result.train_rows] = result.regressed_targets
+    # EQN stores the regressed training set it trained on (Figure 5); when it covers every training row, annotating
+    # the training split again would be overwritten entirely, so that pass is skipped
+    regressed = result.regressed_targets
+    covers_train = regressed is not None and len(result.train_rows) == len(dataset.splits["train"].texts)
+    energies = annotate(model, result.features, [s for s in dataset.splits
+                                                 if s != "train" or (config.annotate_train and not covers_train)])
+    if regressed is not None and config.annotate_train:
+        train = energies.get("train", np.zeros((len(dataset.splits["train"].texts), regressed.shape[1]), np.float32))
+        train[result.train_rows] = regressed
+        energies["train"] = train
     for split_name, values in energies.items():
         save_energies(folder.energies_file(split_name), values, dataset.label_names)
     metrics = run_metrics(dataset, energies, result.phases)
