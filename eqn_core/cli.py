@@ -239,6 +239,10 @@ def cmd_annotate(args) -> int:
         texts, ids = read_texts(args.input, text_column=args.text_column)
     else:
         raise ValueError("give an input file or --text TEXT")
+    if args.output:  # check the target before the slow part
+        from .export import resolve_export_path
+
+        resolve_export_path(args.output, None, overwrite=args.force, workspace_root=workspace_path(args))
     model, config, label_names = load_run_model(run["run_dir"], device=args.device)
     energies = annotate(model, texts, mode=config.mode, batch_size=args.batch_size, cpu_bf16=not args.fp32)
     frame = pd.DataFrame(energies.round(4), columns=label_names)
@@ -246,7 +250,8 @@ def cmd_annotate(args) -> int:
     frame.insert(0, "text_id", ids)
     frame.insert(0, "run_id", args.run)
     if args.output:
-        write_frame(frame, args.output)
+        write_frame(frame, args.output, overwrite=args.force, workspace_root=workspace_path(args),
+                    neutralize_formulas=not args.keep_formulas)
         print(f"wrote {len(frame):,} rows to {args.output}", file=sys.stderr)
     else:
         for _, row in frame.iterrows():
@@ -263,7 +268,8 @@ def cmd_export(args) -> int:
         thresholds, profile = thresholds_from_args(workspace, run, args)
         result = export_annotations(workspace, run_id=args.run, split=args.split, path=args.output, fmt=args.format,
                                     content=args.content, thresholds=thresholds,
-                                    profile=args.profile if args.profile else None)
+                                    profile=args.profile if args.profile else None, overwrite=args.force,
+                                    neutralize_formulas=not args.keep_formulas)
     print(f"wrote {result['rows']:,} rows ({result['content']}, {result['format']}) to {result['path']}")
     return 0
 
@@ -365,6 +371,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dataset")
     p.set_defaults(func=cmd_runs)
 
+    def add_output_options(p):
+        p.add_argument("--force", action="store_true", help="overwrite the output file if it exists")
+        p.add_argument("--keep-formulas", action="store_true",
+                       help="CSV: write texts as they are; by default a cell starting with = + - @ tab or CR gets a "
+                            "leading ' so spreadsheets do not run it as a formula (Parquet and JSONL are always raw)")
+
     def add_threshold_options(p):
         group = p.add_mutually_exclusive_group()
         group.add_argument("--threshold", type=float, help="one global energy threshold h (eq. 8)")
@@ -394,6 +406,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int, default=128)
     p.add_argument("--device", default=None)
     p.add_argument("--top", type=int, default=5)
+    add_output_options(p)
     p.add_argument("--fp32", action="store_true",
                    help="full precision on CPU (default: bf16 on CPUs with native bf16 units, energies within ~0.05)")
     p.set_defaults(func=cmd_annotate)
@@ -404,6 +417,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output", "-o", required=True)
     p.add_argument("--format", choices=["csv", "parquet", "jsonl"])
     p.add_argument("--content", default="energies", choices=["energies", "thresholded", "binary", "reviewed"])
+    add_output_options(p)
     add_threshold_options(p)
     p.set_defaults(func=cmd_export)
 
@@ -422,17 +436,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     from .data import DataError
+    from .workspace import WorkspaceBusyError, WorkspaceDamagedError
 
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        from .workspace import WorkspaceBusyError
-    except ImportError:  # pragma: no cover
-        WorkspaceBusyError = RuntimeError
-    try:
         return args.func(args)
-    except (DataError, WorkspaceBusyError, ValueError, KeyError, FileNotFoundError) as error:
+    except (DataError, WorkspaceBusyError, WorkspaceDamagedError, ValueError, KeyError, OSError) as error:
         message = error.args[0] if isinstance(error, KeyError) and error.args else error
+        if isinstance(error, OSError) and not isinstance(error, FileNotFoundError):
+            message = f"{error.strerror or type(error).__name__}: {error.filename or error}"
         print(f"eqn: error: {message}", file=sys.stderr)
         return 2
 

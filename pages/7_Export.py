@@ -70,11 +70,18 @@ elif rows is not None and not rows:
 if problem:
     st.warning(problem)
 
+left, right = st.columns(2)
+overwrite = left.checkbox("Replace the file if it exists", value=False, key="export_overwrite")
+neutralize = right.checkbox("CSV: make formula-like cells inert", value=True, key="export_neutralize",
+                            disabled=fmt != "csv",
+                            help="A cell that starts with = + - @ tab or CR gets a leading ' so a spreadsheet shows it "
+                                 "as text instead of running it as a formula. Parquet and JSONL keep the raw text.")
 if st.button("Export", type="primary", disabled=problem is not None, key="export_go"):
     options = {"profile": choice["profile"]} if choice["profile"] else {"thresholds": choice["global_threshold"]}
     try:
         result = export_annotations(workspace, run_id=run_id, split=split, path=workspace.exports_dir / name,
-                                    fmt=fmt, content=content, rows=rows, reviewer=reviewer, **options)
+                                    fmt=fmt, content=content, rows=rows, reviewer=reviewer, overwrite=overwrite,
+                                    neutralize_formulas=neutralize, **options)
     except (ValueError, KeyError, OSError) as error:
         st.error(f"Export failed: {error}")
     else:
