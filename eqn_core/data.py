@@ -253,14 +253,16 @@ def load_files(
         )
     kwargs = dict(read_table_kwargs)
     texts, labels, names, ids, fmt = read_table_and_format(files["train"], **kwargs)
+    names_from = None
     splits = {"train": LabeledSplit(texts, labels, ids)}
     if kwargs.get("label_names") is None and fmt != "onehot":
         # labels that only occur outside train could never be learnt: make them an error, not a new column
         kwargs.update(label_names=names, label_format=fmt)
+        names_from = f"the train file {Path(files['train']).name}"
     for split in ("dev", "test"):
         if split not in files:
             continue
-        texts, labels, split_names, ids, _ = read_table_and_format(files[split], **kwargs)
+        texts, labels, split_names, ids, _ = read_table_and_format(files[split], names_from=names_from, **kwargs)
         if split_names != names:
             labels = _align_label_columns(labels, split_names, names, files[split], files["train"])
         splits[split] = LabeledSplit(texts, labels, ids)

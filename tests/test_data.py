@@ -292,7 +292,8 @@ def test_load_files_carves_dev_and_checks_label_names(tmp_path):
     write(test, "text,label\nfine,joyy\n")
     with pytest.raises(DataError) as err:
         data.load_files("mine", {"train": train, "test": test})
-    assert str(err.value) == "test.csv, row 1 (line 2), column 'label': unknown label 'joyy' (labels: anger, joy)"
+    assert str(err.value) == ("test.csv, row 1 (line 2), column 'label': unknown label 'joyy' "
+                              "(labels: anger, joy, from the train file train.csv)")
 
 
 def test_load_files_onehot_splits_align_or_fail(tmp_path):
