@@ -362,7 +362,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rounds", type=int)
     p.add_argument("--select-by", choices=SELECTION_METRICS)
     p.add_argument("--patience", type=int)
-    p.add_argument("--max-train-rows", type=int, help="train on a random subset (quick looks)")
+    p.add_argument("--max-train-rows", type=int,
+                   help="a quick look: train on this many random training texts and skip annotating the whole "
+                        "training split (dev and test are still annotated in full)")
     p.add_argument("--run-id")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=cmd_train)

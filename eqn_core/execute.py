@@ -29,7 +29,7 @@ from .thresholds import DEFAULT_THRESHOLD, tune_thresholds
 def execute_run(run_dir: str | Path, *, cache_dir: str | Path | None = None, show_progress: bool = False) -> dict:
     """Train and annotate; writes only into the run folder. Returns the final status dict; never raises for a
     failed or stopped run (the status says what happened)."""
-    from .training import RunStopped  # imports torch: only in the process that trains
+    from .inference import RunStopped  # imports torch: only in the process that trains
 
     folder = RunFolder(run_dir)
     config = folder.config()
@@ -69,7 +69,8 @@ def _train_and_annotate(folder: RunFolder, config: TrainConfig, *, cache_dir: st
     torch.set_num_threads(max(1, os.cpu_count() or 1))
 
     def annotate(model, features, split_names) -> dict[str, np.ndarray]:
-        return annotate_splits(model, features, dataset, config, split_names, device=device, on_progress=on_progress)
+        return annotate_splits(model, features, dataset, config, split_names, device=device, on_progress=on_progress,
+                               should_stop=should_stop)
 
     def keep_model1(model, features) -> None:  # an EQN run's CoEQN model: dev/test annotations, a child run
         model1 = annotate(model, features, [s for s in ("dev", "test") if s in dataset.splits])
@@ -85,7 +86,7 @@ def _train_and_annotate(folder: RunFolder, config: TrainConfig, *, cache_dir: st
     os.replace(str(folder.weights_file) + ".tmp", folder.weights_file)
     if config.is_scratch:
         folder.vocabulary_file.write_text(model.vocabulary.to_json())
-    energies = annotate(model, result.features, [s for s in dataset.splits if s != "train" or config.annotate_train])
+    energies = annotate(model, result.features, [s for s in dataset.splits if s != "train" or annotates_train(config)])
     if result.regressed_targets is not None and "train" in energies:  # the regressed training set (Figure 5)
         energies["train"][result.train_rows] = result.regressed_targets
     for split_name, values in energies.items():
@@ -96,8 +97,16 @@ def _train_and_annotate(folder: RunFolder, config: TrainConfig, *, cache_dir: st
     return metrics
 
 
+def annotates_train(config: TrainConfig) -> bool:
+    """Whether a run stores energies for its whole training split. A row limit (max_train_rows) makes the run a
+    quick look: it embeds and trains on that many training texts and skips annotating the rest of the training
+    split (minutes on GoEmotions); dev and test are annotated in full, so thresholds and metrics stay comparable."""
+    return config.annotate_train and config.max_train_rows is None
+
+
 def annotate_splits(model, features, dataset: LabeledDataset, config: TrainConfig, split_names, *, device,
-                    on_progress: Callable[[dict], None]) -> dict[str, np.ndarray]:
+                    on_progress: Callable[[dict], None],
+                    should_stop: Callable[[], bool] | None = None) -> dict[str, np.ndarray]:
     """Energies (N, C) float32 of each named split, reporting "annotating <split>" steps.
 
     features: the run's regression.FeatureSource; frozen and partial runs take the fixed encoder part from
@@ -113,7 +122,8 @@ def annotate_splits(model, features, dataset: LabeledDataset, config: TrainConfi
         report = batch_reporter(on_progress, phase)
         report(0, len(texts))
         outputs = predict_outputs(model, features(model, texts, phase=phase, on_progress=on_progress),
-                                  batch_size=256, device=device, amp=config.amp, on_batch=report)
+                                  batch_size=256, device=device, amp=config.amp, on_batch=report,
+                                  should_stop=should_stop)
         report(len(texts), len(texts))  # also when the features came from the cache
         energies[split_name] = outputs_to_energies(outputs, mode=config.mode, scale=config.energy_scale)
     return energies

@@ -73,7 +73,12 @@ with right:
     learning_rate = cells[0].text_input("Learning rate", f"{defaults.learning_rate:g}", key=f"train_lr_{kind}")
     seed = cells[1].number_input("Seed", 0, 2**31 - 1, TrainConfig.seed, key="train_seed")
     max_rows = st.number_input("Training rows (0 = all; a few thousand give a quick look)", 0, 10**8, 0,
-                               step=1000, key="train_max_rows")
+                               step=1000, key="train_max_rows",
+                               help="A quick look trains on this many random training texts and skips annotating "
+                                    "the whole training split (no train energies); dev and test are still "
+                                    "annotated in full, so thresholds and metrics stay comparable.")
+    if max_rows:
+        st.caption(f"Quick look: {int(max_rows):,} training texts; the training split is not annotated.")
     eqn = {}
     if mode == "eqn":
         with st.expander("EQN options", expanded=True):
