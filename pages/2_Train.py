@@ -9,7 +9,7 @@ from eqn_core.config import BUNDLED_ENCODER, SCRATCH_BACKBONES, TrainConfig, is_
 from eqn_core.inference import device_name, pick_device
 from eqn_core.runs import (ACTIVE_STATUSES, RunFolder, delete_run, describe_step, ingest_run, parent_run, prepare_run,
                            progress_state, refresh_runs, run_key_metrics, runs_table, start_run_process)
-from ui.common import bump_data_version, flash, get_workspace, show_flash
+from ui.common import bump_data_version, escape_markdown, flash, get_workspace, show_flash
 
 st.set_page_config(page_title="Train · EQN Studio", layout="wide")
 st.title("Train")
@@ -130,7 +130,7 @@ if st.button("Start training", type="primary", key="train_start"):
             folder = prepare_run(workspace, config)
             start_run_process(folder.path, cache_dir=workspace.cache_dir)
         except (ValueError, KeyError, OSError) as error:
-            st.error(f"Could not start the run: {error}")
+            st.error(f"Could not start the run: {escape_markdown(error)}")
         else:
             st.session_state["train_watch"] = folder.path.name
             bump_data_version()
@@ -201,9 +201,9 @@ else:
         cells[1].metric("Top-k F1", f"{key['topk_f1']:.4f}")
         cells[2].metric("Total hit rate (Table 4)", f"{key['hit_rate']:.4f}")
     elif run["status"] == "stopped":
-        st.warning(f"Run stopped: {run['error'] or 'stopped by the user'}. Its curves show how far it got.")
+        st.warning(f"Run stopped: {escape_markdown(run['error'] or 'stopped by the user')}. Its curves show how far it got.")
     elif run["error"]:
-        st.error(f"Run {run['status']}: {run['error']}")
+        st.error(f"Run {run['status']}: {escape_markdown(run['error'])}")
         details = folder.path / "error.txt"
         if details.exists():
             with st.expander("Traceback"):
@@ -220,7 +220,7 @@ else:
             try:
                 deleted = delete_run(workspace, run_id, delete_reviews=with_reviews)
             except (ValueError, KeyError) as error:
-                st.error(str(error))
+                st.error(escape_markdown(error))
             else:
                 st.session_state.pop("train_watch", None)
                 bump_data_version()

@@ -7,7 +7,7 @@ import streamlit as st
 
 from eqn_core.export import export_annotations
 from eqn_core.review import LOW_ENERGY_HUMAN, SUGGESTED, suggest_micro_emotions
-from ui.common import (get_workspace, load_energies, load_human_labels, load_label_names, pick_run, pick_split,
+from ui.common import (escape_markdown, get_workspace, load_energies, load_human_labels, load_label_names, pick_run, pick_split,
                        pick_thresholds)
 
 st.set_page_config(page_title="Export · EQN Studio", layout="wide")
@@ -83,13 +83,14 @@ if st.button("Export", type="primary", disabled=problem is not None, key="export
                                     fmt=fmt, content=content, rows=rows, reviewer=reviewer, overwrite=overwrite,
                                     neutralize_formulas=neutralize, **options)
     except (ValueError, KeyError, OSError) as error:
-        st.error(f"Export failed: {error}")
+        st.error(f"Export failed: {escape_markdown(error)}")
     else:
         st.session_state["export_last"] = {**result, "path": str(result["path"])}
 
 last = st.session_state.get("export_last")
 if last:
-    st.success(f"Saved {last['rows']:,} rows ({CONTENTS[last['content']].lower()}) to `{last['path']}`.")
+    st.success(f"Saved {last['rows']:,} rows ({CONTENTS[last['content']].lower()}) to "
+               f"{escape_markdown(last['path'])}.")
     saved = Path(last["path"])
     try:
         data = saved.read_bytes()

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import numpy as np
@@ -150,7 +151,7 @@ def add_goemotions_with_progress(workspace: Workspace, *, from_dir: str | Path |
         bar.empty()
         hint = "" if from_dir else (" Without internet access, point the Data page at a local folder holding "
                                     "train.tsv, dev.tsv and test.tsv.")
-        st.error(f"Could not load GoEmotions: {error}{hint}")
+        st.error(f"Could not load GoEmotions: {escape_markdown(error)}{hint}")
         return None
     bump_data_version()
     st.session_state["dataset"] = dataset.name
@@ -229,6 +230,7 @@ def energy_bar_figure(energies, human_labels, label_names: list[str], thresholds
     """
     import plotly.graph_objects as go
 
+    label_names = [plot_text(name) for name in label_names]  # plotly renders some HTML: show names as typed
     energies = np.asarray(energies, dtype=np.float64)  # (C,)
     human_labels = np.asarray(human_labels, dtype=bool)  # (C,)
     thresholds = np.asarray(thresholds, dtype=np.float64)  # (C,)
@@ -249,16 +251,25 @@ def energy_bar_figure(energies, human_labels, label_names: list[str], thresholds
     else:
         figure.add_hline(y=float(thresholds[0]), line_dash="dash", line_color="#d62728",
                          annotation_text=f"threshold h = {thresholds[0]:g}", annotation_position="top left")
-    figure.update_layout(title=title or None, barmode="overlay", height=height, yaxis_title="energy",
+    figure.update_layout(title=plot_text(title) if title else None, barmode="overlay", height=height, yaxis_title="energy",
                          yaxis_range=[0, 10.5], legend_orientation="h", legend_y=-0.3,
                          xaxis={"categoryorder": "array", "categoryarray": list(label_names), "tickangle": -45},
                          margin={"t": 40 if title else 10, "b": 10})
     return figure
 
 
+def escape_markdown(text) -> str:
+    """Any user string (label, text id, reviewer, file name) made safe for st.markdown / st.caption / st.error and
+    widget labels: Markdown and HTML characters are escaped, so "[link](http://x)" or "<b>" show as typed."""
+    return re.sub(r"([\\`*_{}\[\]()#+\-.!|<>~$:=])", r"\\\1", str(text)).replace("\n", " ")
+
+
+def plot_text(text) -> str:
+    """A user string for plotly labels and hover text, which render a few HTML tags (<b>, <a href>): shown as typed."""
+    return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
 def quote_text(text: str) -> str:
     """A data set text as a Markdown block quote, its Markdown characters escaped (shown as typed)."""
-    import re
-
     escaped = re.sub(r"([\\`*_{}\[\]()#+\-.!|<>~$:])", r"\\\1", text)
     return "> " + escaped.replace("\n", "  \n> ")
