@@ -46,6 +46,10 @@ LOCK_WAIT_SECONDS = 60.0
 # sessions) and several Workspace objects over the same folder take turns instead of clashing.
 # A connection stays open this long after the last call, so the calls of one page run share it; then it closes.
 LINGER_SECONDS = 0.25
+# A process that keeps calling closes its connection once it is this old and pauses COURTESY_SECONDS before
+# opening again, so a waiting process (retrying every few ms) gets its turn: nobody is starved.
+MAX_HOLD_SECONDS = 1.0
+COURTESY_SECONDS = 0.05
 _FILE_LOCKS: dict[Path, threading.RLock] = {}
 _FILE_LOCKS_GUARD = threading.Lock()
 
@@ -77,6 +81,8 @@ class Workspace:
         self._con: duckdb.DuckDBPyConnection | None = None
         self._depth = 0  # nested connection() calls in progress
         self._last_used = 0.0
+        self._opened_at = 0.0
+        self._reopen_after = 0.0
         self._timer: threading.Timer | None = None
         self._closed = False
         if read_only:
@@ -121,7 +127,11 @@ class Workspace:
             if self._closed:
                 raise RuntimeError(f"The workspace {self.root} is closed.")
             if self._con is None:
+                pause = self._reopen_after - time.monotonic()
+                if pause > 0:
+                    time.sleep(pause)
                 self._con = _connect(self.db_path, read_only=self.read_only, lock_wait=self.lock_wait)
+                self._opened_at = time.monotonic()
             self._depth += 1
             try:
                 yield self._con
@@ -133,7 +143,11 @@ class Workspace:
                 self._depth -= 1
                 if self._depth == 0:
                     self._last_used = time.monotonic()
-                    self._schedule_release()
+                    if self._last_used - self._opened_at >= MAX_HOLD_SECONDS:
+                        self._release()
+                        self._reopen_after = time.monotonic() + COURTESY_SECONDS
+                    else:
+                        self._schedule_release()
 
     def _schedule_release(self) -> None:
         if self._timer is None:
@@ -686,4 +700,4 @@ def _connect(db_path: Path, *, read_only: bool, lock_wait: float = LOCK_WAIT_SEC
                     f"The workspace database {db_path} stayed busy for {lock_wait:.0f} s: another EQN Studio "
                     f"process{holder} is in the middle of a long operation. Try again when it is done.") from error
             time.sleep(pause)
-            pause = min(pause * 2, 0.1)
+            pause = min(pause * 2, 0.02)

@@ -480,3 +480,34 @@ def test_damaged_database_says_which_file_and_what_to_do(run_workspace, damage):
                          capture_output=True, text=True, cwd=REPO_ROOT, timeout=120)
     assert cli.returncode == 2 and "Traceback" not in cli.stderr
     assert "damaged" in cli.stderr and str(db) in cli.stderr
+
+
+# ------------------------------------------------------------------------ a killed process loses nothing confirmed
+def test_killing_a_process_mid_review_loses_no_confirmed_decision(run_workspace):
+    """A process that records decisions as the Review page does is killed (SIGKILL) while writing: every decision
+    it confirmed (record_review returned) is in the workspace afterwards, and the workspace opens cleanly."""
+    import signal
+    import time
+
+    run_workspace.store_energies("r1", "test", np.ones((4, 3), dtype=np.float32))
+    code = textwrap.dedent("""
+        import sys
+        from eqn_core.workspace import Workspace
+        ws = Workspace(sys.argv[1])
+        for i in range(100000):
+            review_id = ws.record_review(run_id="r1", split="test", row_idx=i % 4, label="joy", decision="accept",
+                                         reviewer=f"r{i}")
+            print(review_id, flush=True)
+    """)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO_ROOT), os.environ.get("PYTHONPATH", "")])}
+    writer = subprocess.Popen([sys.executable, "-c", code, str(run_workspace.root)], stdout=subprocess.PIPE,
+                              text=True, env=env)
+    confirmed = []
+    deadline = time.monotonic() + 60
+    while len(confirmed) < 30 and time.monotonic() < deadline:
+        confirmed.append(int(writer.stdout.readline()))
+    writer.send_signal(signal.SIGKILL)
+    writer.wait()
+    stored = set(run_workspace.reviews(run_id="r1", latest_only=False)["id"])
+    assert len(confirmed) == 30 and set(confirmed) <= stored
+    run_workspace.record_review(run_id="r1", split="test", row_idx=0, label="joy", decision="reject", reviewer="z")
