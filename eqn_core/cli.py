@@ -31,8 +31,15 @@ def cmd_fetch(args) -> int:
 
     if args.dataset != "goemotions":
         raise ValueError("only 'goemotions' can be fetched; add other data sets with `eqn add`")
+    from .errors import DataError
+
     with open_workspace(args) as workspace:
-        folder = fetch_goemotions(workspace.cache_dir / "downloads", from_dir=args.from_dir, force=args.force)
+        try:
+            folder = fetch_goemotions(workspace.cache_dir / "downloads", from_dir=args.from_dir, force=args.force)
+        except DataError as error:
+            if args.from_dir is None and "could not download" in error.message:
+                raise DataError(f"{error.message}: `eqn fetch goemotions --from DIR`", file=error.file) from None
+            raise
         dataset = load_goemotions(folder)
         workspace.add_dataset(dataset, replace=args.replace)
     rows = ", ".join(f"{name} {len(split.texts):,}" for name, split in dataset.splits.items())

@@ -147,7 +147,7 @@ def fetch_goemotions(
             source = Path(from_dir) / target.name
             if not source.is_file():
                 raise DataError(
-                    "not found: the --from folder must hold train.tsv, dev.tsv and test.tsv", file=source
+                    "not found: the folder must hold train.tsv, dev.tsv and test.tsv", file=source
                 )
             with source.open("rb") as stream:
                 _save_verified(stream, target, expected, source.stat().st_size, progress, origin=source)
@@ -367,8 +367,8 @@ def _download_verified(url: str, target: Path, expected: str, progress: Progress
     except (OSError, http.client.HTTPException) as err:  # URLError and timeouts are OSErrors
         reason = getattr(err, "reason", None) or err
         raise DataError(
-            f"could not download {url} ({reason}). Without internet access, copy train.tsv, dev.tsv and "
-            "test.tsv from elsewhere and use --from DIR (the folder holding them)",
+            f"could not download {url} ({reason}). Without internet access, load GoEmotions from a folder that "
+            "holds train.tsv, dev.tsv and test.tsv",
             file=url,
         ) from None
 

@@ -380,3 +380,24 @@ def test_try_it_offers_the_parent_of_a_model1_run(trained_workspace):
     at.button(key="try_use_parent").click().run()
     assert not at.warning and len(at.text_area) == 1
     assert at.session_state["run"] == RUN_ID
+
+
+def test_offline_first_open_offers_a_local_folder_right_there(workspace_root, shared_data, monkeypatch, tmp_path):
+    import urllib.request
+
+    def offline(*args, **kwargs):
+        raise OSError("Temporary failure in name resolution")
+
+    import eqn_core.data
+
+    monkeypatch.setattr(eqn_core.data, "find_local_goemotions", lambda: None)  # a fresh machine: no copy nearby
+    monkeypatch.setattr(urllib.request, "urlopen", offline)
+    at = open_page()
+    at.button(key="home_load_goemotions").click().run()
+    errors = [shown(e.value) for e in at.error]
+    assert errors and "could not download" in errors[0] and "folder on this computer below" in errors[0]
+    assert "--from" not in errors[0] and "eqn " not in errors[0]  # no command-line hint on a page
+    at.text_input(key="home_goemotions_folder").input(str(shared_data / "goemotions")).run()
+    at.button(key="home_load_folder").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert any("GoEmotions is in the workspace" in s.value for s in at.success)

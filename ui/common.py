@@ -133,9 +133,11 @@ def load_run_model_cached(run_dir: str | Path):
     return _run_model(str(run_dir), weights.stat().st_mtime if weights.exists() else 0.0)
 
 
-def add_goemotions_with_progress(workspace: Workspace, *, from_dir: str | Path | None = None) -> None:
+def add_goemotions_with_progress(workspace: Workspace, *, from_dir: str | Path | None = None,
+                                 offline_hint: str | None = None) -> bool:
     """Fetch and store GoEmotions with a progress bar, then rerun the page with a success note;
-    on failure show the error where the button was (nothing is stored)."""
+    on failure show the error where the button was (nothing is stored) and return False.
+    offline_hint: what to do without internet, said after a failed download."""
     from eqn_core.data import DataError
 
     where = f"from {from_dir}" if from_dir else "from GitHub (about 4 MB)"
@@ -149,10 +151,9 @@ def add_goemotions_with_progress(workspace: Workspace, *, from_dir: str | Path |
             dataset = workspace.add_goemotions(from_dir=from_dir, progress=on_progress)
     except (DataError, ValueError, OSError) as error:
         bar.empty()
-        hint = "" if from_dir else (" Without internet access, point the Data page at a local folder holding "
-                                    "train.tsv, dev.tsv and test.tsv.")
-        st.error(f"Could not load GoEmotions: {escape_markdown(error)}{hint}")
-        return None
+        hint = "" if from_dir or not offline_hint else f" {offline_hint}"
+        st.error(f"Could not load GoEmotions: {escape_markdown(error)}.{hint}")
+        return False
     bump_data_version()
     st.session_state["dataset"] = dataset.name
     rows = ", ".join(f"{name} {len(split.texts):,}" for name, split in dataset.splits.items())
