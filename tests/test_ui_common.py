@@ -72,3 +72,14 @@ def test_hostile_names_render_as_text_not_links_or_markup(hostile_root, page_fil
         spec = json.loads(chart.proto.spec)
         labels = [str(x) for trace in spec["data"] for x in (trace.get("x") or [])]
         assert labels and not any("<b>" in label for label in labels)
+
+
+def test_energy_bars_colour_an_energy_of_exactly_h_as_a_label():
+    """The one threshold rule: 0.7 stored as float32 reaches h = 0.7 in the bars as on the Thresholds page."""
+    from ui.common import energy_bar_figure
+
+    energies = np.array([0.7, 0.2], dtype=np.float32)
+    figure = energy_bar_figure(energies, np.array([False, False]), ["joy", "fear"], np.array([0.7, 0.7]),
+                               per_label=False)
+    suggested = [trace for trace in figure.data if trace.name == "suggested micro-emotion"]
+    assert suggested and list(suggested[0].x) == ["joy"]

@@ -9,7 +9,7 @@ import numpy as np
 import streamlit as st
 
 from eqn_core.runs import default_run_id, refresh_runs
-from eqn_core.thresholds import DEFAULT_THRESHOLD, ENERGY_MAX, ENERGY_MIN
+from eqn_core.thresholds import DEFAULT_THRESHOLD, ENERGY_MAX, ENERGY_MIN, reaches
 from eqn_core.workspace import Workspace
 
 DEFAULT_WORKSPACE = "eqn-workspace"
@@ -235,7 +235,7 @@ def energy_bar_figure(energies, human_labels, label_names: list[str], thresholds
     energies = np.asarray(energies, dtype=np.float64)  # (C,)
     human_labels = np.asarray(human_labels, dtype=bool)  # (C,)
     thresholds = np.asarray(thresholds, dtype=np.float64)  # (C,)
-    above = energies >= thresholds
+    above = reaches(energies[None, :], thresholds)[0]  # the one threshold rule (float32, energy >= h)
     category = np.where(human_labels, np.where(above, "human label", "human label, low energy"),
                         np.where(above, "suggested micro-emotion", "below threshold"))
     figure = go.Figure()
