@@ -1,4 +1,5 @@
-"""Streamlit glue shared by the pages: the one workspace connection, run and split pickers, cached reads."""
+"""Streamlit glue shared by the pages: the app's workspace, run and split pickers, cached reads, escaping of user
+strings for Markdown and plotly."""
 from __future__ import annotations
 
 import os
@@ -21,7 +22,8 @@ def workspace_root() -> Path:
 
 @st.cache_resource(show_spinner=False)
 def _open_workspace(root: str) -> Workspace:
-    # one DuckDB connection per app process (DuckDB allows one writer); the Workspace serialises its methods
+    # one Workspace object per app process; it opens the database only for bursts of calls, so CLI commands
+    # can use the same workspace meanwhile (eqn_core.workspace)
     return Workspace(root)
 
 
