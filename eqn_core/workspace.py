@@ -436,7 +436,8 @@ class Workspace:
     def _stored_run_dir(self, run_dir: str | Path) -> str:
         """Run folders inside the workspace are stored relative to it ("runs/<id>"), so a moved or copied
         workspace uses its own folders; others (a shipped model inside the package) stay absolute."""
-        path = Path(run_dir).expanduser().resolve()
+        path = Path(run_dir).expanduser()
+        path = (path if path.is_absolute() else self.root / path).resolve()  # a relative folder: in the workspace
         return path.relative_to(self.root).as_posix() if path.is_relative_to(self.root) else str(path)
 
     def run_dir(self, stored: str) -> str:

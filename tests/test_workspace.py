@@ -511,3 +511,29 @@ def test_killing_a_process_mid_review_loses_no_confirmed_decision(run_workspace)
     stored = set(run_workspace.reviews(run_id="r1", latest_only=False)["id"])
     assert len(confirmed) == 30 and set(confirmed) <= stored
     run_workspace.record_review(run_id="r1", split="test", row_idx=0, label="joy", decision="reject", reviewer="z")
+
+
+def test_a_shipped_model_keeps_its_package_folder_and_follows_a_reinstall(tmp_path, monkeypatch):
+    """A shipped model lives in the installed package, outside every workspace: its folder stays absolute and is
+    refreshed on open when the package moved; trained runs beside it stay relative."""
+    import json as json_module
+
+    from eqn_core import shipped
+
+    def package_at(folder):
+        run = folder / "goemotions-eqn"
+        run.mkdir(parents=True)
+        (run / "model.safetensors").write_bytes(b"weights")
+        (run / "config.json").write_text(json_module.dumps({"mode": "eqn", "encoder": "m"}))
+        (run / "metrics.json").write_text("{}")
+        (run / "shipped.json").write_text(json_module.dumps({"dataset": "goemotions", "fingerprints": {}}))
+        monkeypatch.setattr(shipped, "ASSETS_DIR", folder)
+        return run
+
+    first = package_at(tmp_path / "site-a" / "assets")
+    with Workspace(tmp_path / "ws") as ws:
+        assert ws.get_run("goemotions-eqn")["run_dir"] == str(first)
+        assert query_value(ws, "SELECT run_dir FROM runs WHERE run_id = 'goemotions-eqn'") == str(first)
+    second = package_at(tmp_path / "site-b" / "assets")
+    with Workspace(tmp_path / "ws") as ws:
+        assert ws.get_run("goemotions-eqn")["run_dir"] == str(second)
