@@ -1,6 +1,8 @@
 """EQN Studio: the entry point. It names the pages and routes between them; each page is a thin script in pages/."""
 import streamlit as st
 
+from eqn_core.workspace import WorkspaceBusyError, WorkspaceDamagedError
+
 st.set_page_config(page_title="EQN Studio", page_icon="🎚️", layout="wide")
 
 PAGES = [  # (file, sidebar label, icon, URL path); the home page is served at /
@@ -14,5 +16,12 @@ PAGES = [  # (file, sidebar label, icon, URL path); the home page is served at /
     ("pages/7_Export.py", "Export", ":material/download:", "Export"),
     ("pages/8_Try_it.py", "Try it", ":material/edit_note:", "Try_it"),
 ]
-st.navigation([st.Page(file, title=title, icon=icon, url_path=url_path, default=url_path is None)
-               for file, title, icon, url_path in PAGES]).run()
+page = st.navigation([st.Page(file, title=title, icon=icon, url_path=url_path, default=url_path is None)
+                      for file, title, icon, url_path in PAGES])
+try:
+    page.run()
+except WorkspaceBusyError as error:  # a long CLI command holds the database: say so, offer to try again
+    st.warning(str(error))
+    st.button("Try again", key="workspace_busy_retry")
+except WorkspaceDamagedError as error:
+    st.error(str(error))

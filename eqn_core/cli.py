@@ -31,8 +31,15 @@ def cmd_fetch(args) -> int:
 
     if args.dataset != "goemotions":
         raise ValueError("only 'goemotions' can be fetched; add other data sets with `eqn add`")
+    from .errors import DataError
+
     with open_workspace(args) as workspace:
-        folder = fetch_goemotions(workspace.cache_dir / "downloads", from_dir=args.from_dir, force=args.force)
+        try:
+            folder = fetch_goemotions(workspace.cache_dir / "downloads", from_dir=args.from_dir, force=args.force)
+        except DataError as error:
+            if args.from_dir is None and "could not download" in error.message:
+                raise DataError(f"{error.message}: `eqn fetch goemotions --from DIR`", file=error.file) from None
+            raise
         dataset = load_goemotions(folder)
         workspace.add_dataset(dataset, replace=args.replace)
     rows = ", ".join(f"{name} {len(split.texts):,}" for name, split in dataset.splits.items())
@@ -239,6 +246,10 @@ def cmd_annotate(args) -> int:
         texts, ids = read_texts(args.input, text_column=args.text_column)
     else:
         raise ValueError("give an input file or --text TEXT")
+    if args.output:  # check the target before the slow part
+        from .export import resolve_export_path
+
+        resolve_export_path(args.output, None, overwrite=args.force, workspace_root=workspace_path(args))
     model, config, label_names = load_run_model(run["run_dir"], device=args.device)
     energies = annotate(model, texts, mode=config.mode, batch_size=args.batch_size, cpu_bf16=not args.fp32)
     frame = pd.DataFrame(energies.round(4), columns=label_names)
@@ -246,7 +257,8 @@ def cmd_annotate(args) -> int:
     frame.insert(0, "text_id", ids)
     frame.insert(0, "run_id", args.run)
     if args.output:
-        write_frame(frame, args.output)
+        write_frame(frame, args.output, overwrite=args.force, workspace_root=workspace_path(args),
+                    neutralize_formulas=not args.keep_formulas)
         print(f"wrote {len(frame):,} rows to {args.output}", file=sys.stderr)
     else:
         for _, row in frame.iterrows():
@@ -263,7 +275,8 @@ def cmd_export(args) -> int:
         thresholds, profile = thresholds_from_args(workspace, run, args)
         result = export_annotations(workspace, run_id=args.run, split=args.split, path=args.output, fmt=args.format,
                                     content=args.content, thresholds=thresholds,
-                                    profile=args.profile if args.profile else None)
+                                    profile=args.profile if args.profile else None, overwrite=args.force,
+                                    neutralize_formulas=not args.keep_formulas)
     print(f"wrote {result['rows']:,} rows ({result['content']}, {result['format']}) to {result['path']}")
     return 0
 
@@ -356,7 +369,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rounds", type=int)
     p.add_argument("--select-by", choices=SELECTION_METRICS)
     p.add_argument("--patience", type=int)
-    p.add_argument("--max-train-rows", type=int, help="train on a random subset (quick looks)")
+    p.add_argument("--max-train-rows", type=int,
+                   help="a quick look: train on this many random training texts and skip annotating the whole "
+                        "training split (dev and test are still annotated in full)")
     p.add_argument("--run-id")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=cmd_train)
@@ -364,6 +379,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("runs", help="list runs")
     p.add_argument("--dataset")
     p.set_defaults(func=cmd_runs)
+
+    def add_output_options(p):
+        p.add_argument("--force", action="store_true", help="overwrite the output file if it exists")
+        p.add_argument("--keep-formulas", action="store_true",
+                       help="CSV: write texts as they are; by default a cell starting with = + - @ tab or CR gets a "
+                            "leading ' so spreadsheets do not run it as a formula (Parquet and JSONL are always raw)")
 
     def add_threshold_options(p):
         group = p.add_mutually_exclusive_group()
@@ -394,6 +415,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int, default=128)
     p.add_argument("--device", default=None)
     p.add_argument("--top", type=int, default=5)
+    add_output_options(p)
     p.add_argument("--fp32", action="store_true",
                    help="full precision on CPU (default: bf16 on CPUs with native bf16 units, energies within ~0.05)")
     p.set_defaults(func=cmd_annotate)
@@ -404,6 +426,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output", "-o", required=True)
     p.add_argument("--format", choices=["csv", "parquet", "jsonl"])
     p.add_argument("--content", default="energies", choices=["energies", "thresholded", "binary", "reviewed"])
+    add_output_options(p)
     add_threshold_options(p)
     p.set_defaults(func=cmd_export)
 
@@ -422,17 +445,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     from .data import DataError
+    from .workspace import WorkspaceBusyError, WorkspaceDamagedError
 
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        from .workspace import WorkspaceBusyError
-    except ImportError:  # pragma: no cover
-        WorkspaceBusyError = RuntimeError
-    try:
         return args.func(args)
-    except (DataError, WorkspaceBusyError, ValueError, KeyError, FileNotFoundError) as error:
+    except (DataError, WorkspaceBusyError, WorkspaceDamagedError, ValueError, KeyError, OSError) as error:
         message = error.args[0] if isinstance(error, KeyError) and error.args else error
+        if isinstance(error, OSError) and not isinstance(error, FileNotFoundError):
+            message = f"{error.strerror or type(error).__name__}: {error.filename or error}"
         print(f"eqn: error: {message}", file=sys.stderr)
         return 2
 

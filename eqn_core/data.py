@@ -147,7 +147,7 @@ def fetch_goemotions(
             source = Path(from_dir) / target.name
             if not source.is_file():
                 raise DataError(
-                    "not found: the --from folder must hold train.tsv, dev.tsv and test.tsv", file=source
+                    "not found: the folder must hold train.tsv, dev.tsv and test.tsv", file=source
                 )
             with source.open("rb") as stream:
                 _save_verified(stream, target, expected, source.stat().st_size, progress, origin=source)
@@ -253,14 +253,16 @@ def load_files(
         )
     kwargs = dict(read_table_kwargs)
     texts, labels, names, ids, fmt = read_table_and_format(files["train"], **kwargs)
+    names_from = None
     splits = {"train": LabeledSplit(texts, labels, ids)}
     if kwargs.get("label_names") is None and fmt != "onehot":
         # labels that only occur outside train could never be learnt: make them an error, not a new column
         kwargs.update(label_names=names, label_format=fmt)
+        names_from = f"the train file {Path(files['train']).name}"
     for split in ("dev", "test"):
         if split not in files:
             continue
-        texts, labels, split_names, ids, _ = read_table_and_format(files[split], **kwargs)
+        texts, labels, split_names, ids, _ = read_table_and_format(files[split], names_from=names_from, **kwargs)
         if split_names != names:
             labels = _align_label_columns(labels, split_names, names, files[split], files["train"])
         splits[split] = LabeledSplit(texts, labels, ids)
@@ -365,8 +367,8 @@ def _download_verified(url: str, target: Path, expected: str, progress: Progress
     except (OSError, http.client.HTTPException) as err:  # URLError and timeouts are OSErrors
         reason = getattr(err, "reason", None) or err
         raise DataError(
-            f"could not download {url} ({reason}). Without internet access, copy train.tsv, dev.tsv and "
-            "test.tsv from elsewhere and use --from DIR (the folder holding them)",
+            f"could not download {url} ({reason}). Without internet access, load GoEmotions from a folder that "
+            "holds train.tsv, dev.tsv and test.tsv",
             file=url,
         ) from None
 

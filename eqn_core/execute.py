@@ -29,7 +29,7 @@ from .thresholds import DEFAULT_THRESHOLD, tune_thresholds
 def execute_run(run_dir: str | Path, *, cache_dir: str | Path | None = None, show_progress: bool = False) -> dict:
     """Train and annotate; writes only into the run folder. Returns the final status dict; never raises for a
     failed or stopped run (the status says what happened)."""
-    from .training import RunStopped  # imports torch: only in the process that trains
+    from .inference import RunStopped  # imports torch: only in the process that trains
 
     folder = RunFolder(run_dir)
     config = folder.config()
@@ -69,7 +69,8 @@ def _train_and_annotate(folder: RunFolder, config: TrainConfig, *, cache_dir: st
     torch.set_num_threads(max(1, os.cpu_count() or 1))
 
     def annotate(model, features, split_names) -> dict[str, np.ndarray]:
-        return annotate_splits(model, features, dataset, config, split_names, device=device, on_progress=on_progress)
+        return annotate_splits(model, features, dataset, config, split_names, device=device, on_progress=on_progress,
+                               should_stop=should_stop)
 
     def keep_model1(model, features) -> None:  # an EQN run's CoEQN model: dev/test annotations, a child run
         model1 = annotate(model, features, [s for s in ("dev", "test") if s in dataset.splits])
@@ -85,16 +86,13 @@ def _train_and_annotate(folder: RunFolder, config: TrainConfig, *, cache_dir: st
     os.replace(str(folder.weights_file) + ".tmp", folder.weights_file)
     if config.is_scratch:
         folder.vocabulary_file.write_text(model.vocabulary.to_json())
-    # EQN stores the regressed training set it trained on (Figure 5); when it covers every training row, annotating
-    # the training split again would be overwritten entirely, so that pass is skipped
+    # EQN stores the regressed training set it trained on (Figure 5): without a row limit that is every training
+    # row, in order, so annotating the training split again would be overwritten entirely and is skipped
     regressed = result.regressed_targets
-    covers_train = regressed is not None and len(result.train_rows) == len(dataset.splits["train"].texts)
     energies = annotate(model, result.features, [s for s in dataset.splits
-                                                 if s != "train" or (config.annotate_train and not covers_train)])
-    if regressed is not None and config.annotate_train:
-        train = energies.get("train", np.zeros((len(dataset.splits["train"].texts), regressed.shape[1]), np.float32))
-        train[result.train_rows] = regressed
-        energies["train"] = train
+                                                 if s != "train" or (annotates_train(config) and regressed is None)])
+    if regressed is not None and annotates_train(config):
+        energies["train"] = regressed
     for split_name, values in energies.items():
         save_energies(folder.energies_file(split_name), values, dataset.label_names)
     metrics = run_metrics(dataset, energies, result.phases)
@@ -103,8 +101,16 @@ def _train_and_annotate(folder: RunFolder, config: TrainConfig, *, cache_dir: st
     return metrics
 
 
+def annotates_train(config: TrainConfig) -> bool:
+    """Whether a run stores energies for its whole training split. A row limit (max_train_rows) makes the run a
+    quick look: it embeds and trains on that many training texts and skips annotating the rest of the training
+    split (minutes on GoEmotions); dev and test are annotated in full, so thresholds and metrics stay comparable."""
+    return config.annotate_train and config.max_train_rows is None
+
+
 def annotate_splits(model, features, dataset: LabeledDataset, config: TrainConfig, split_names, *, device,
-                    on_progress: Callable[[dict], None]) -> dict[str, np.ndarray]:
+                    on_progress: Callable[[dict], None],
+                    should_stop: Callable[[], bool] | None = None) -> dict[str, np.ndarray]:
     """Energies (N, C) float32 of each named split, reporting "annotating <split>" steps.
 
     features: the run's regression.FeatureSource; frozen and partial runs take the fixed encoder part from
@@ -120,7 +126,8 @@ def annotate_splits(model, features, dataset: LabeledDataset, config: TrainConfi
         report = batch_reporter(on_progress, phase)
         report(0, len(texts))
         outputs = predict_outputs(model, features(model, texts, phase=phase, on_progress=on_progress),
-                                  batch_size=256, device=device, amp=config.amp, on_batch=report)
+                                  batch_size=256, device=device, amp=config.amp, on_batch=report,
+                                  should_stop=should_stop)
         report(len(texts), len(texts))  # also when the features came from the cache
         energies[split_name] = outputs_to_energies(outputs, mode=config.mode, scale=config.energy_scale)
     return energies

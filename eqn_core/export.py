@@ -12,7 +12,7 @@ import pandas as pd
 
 from .review import apply_decisions, reviewer_counts
 from .thresholds import check_thresholds
-from .workspace import Workspace
+from .workspace import DB_FILENAME, Workspace
 
 EXPORT_FORMATS = ("csv", "parquet", "jsonl")
 CONTENTS = ("energies", "thresholded", "binary", "reviewed")
@@ -27,7 +27,7 @@ REVIEWED_VIEW = "eqn_export_reviewed"
 def export_annotations(workspace: Workspace, *, run_id: str, split: str, path: str | Path, fmt: str | None = None,
                        content: str = "energies", thresholds: np.ndarray | float | None = None,
                        profile: str | None = None, rows: list[int] | None = None,
-                       reviewer: str | None = None) -> dict:
+                       reviewer: str | None = None, overwrite: bool = False, neutralize_formulas: bool = True) -> dict:
     """Write one row per text of `split` with the run's energies, one column per label.
 
     content: "energies" (raw), "thresholded" (eq. 8: an energy below its label's threshold h -> 0),
@@ -38,11 +38,14 @@ def export_annotations(workspace: Workspace, *, run_id: str, split: str, path: s
     row_idx. reviewer: apply only that reviewer's
     decisions (default: per (text, label) the most recent decision of any reviewer).
     The file is written under a temporary name and renamed, so a failed export leaves no file.
+    The target may not be one of the workspace's own files (its database, run and cache folders) and may not
+    exist unless overwrite. CSV only: neutralize_formulas (default) prefixes text cells that a spreadsheet
+    would run as a formula with a quote (neutralize_cell); Parquet and JSONL keep the raw text.
     Returns {"path", "rows", "format", "content"}.
     """
     if content not in CONTENTS:
         raise ValueError(f"Unknown export content {content!r}; use one of {CONTENTS}.")
-    path, fmt = resolve_export_path(path, fmt)
+    path, fmt = resolve_export_path(path, fmt, overwrite=overwrite, workspace_root=workspace.root)
     run = workspace.get_run(run_id)
     dataset = run["dataset"]
     label_names = workspace.label_names(dataset)
@@ -61,7 +64,8 @@ def export_annotations(workspace: Workspace, *, run_id: str, split: str, path: s
         params.update({f"h_{i}": float(h) for i, h in enumerate(thresholds)})
     if rows is not None:
         params["rows"] = _check_rows(rows, workspace.split_size(dataset, split))
-    sql = _select_sql(content, label_columns, fmt, rows is not None)
+    sql = _select_sql(content, label_columns, fmt, rows is not None,
+                      neutralize=neutralize_formulas and fmt == "csv")
     reviewed = (_reviewed_frame(workspace, run_id, split, thresholds, label_names, reviewer)
                 if content == "reviewed" else None)
 
@@ -76,14 +80,60 @@ def export_annotations(workspace: Workspace, *, run_id: str, split: str, path: s
                 if reviewed is not None:
                     con.unregister(REVIEWED_VIEW)
         os.replace(temporary, path)
+    except (duckdb.IOException, OSError) as error:
+        temporary.unlink(missing_ok=True)
+        raise ValueError(f"Cannot write the export to {path}: {_first_line(error)}") from error
     except BaseException:
         temporary.unlink(missing_ok=True)
         raise
     return {"path": path, "rows": written, "format": fmt, "content": content}
 
 
-def resolve_export_path(path: str | Path, fmt: str | None) -> tuple[Path, str]:
-    """Check the target and pick the format (from the suffix when fmt is None); create the parent folder."""
+# Spreadsheets run a cell that starts with one of these as a formula (CSV injection); a leading quote stops them.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+NO_REVIEWERS = "coalesce(r.reviewers, '')"
+NO_HUMAN_LABELS = "coalesce(h.human_labels, '')"
+
+
+def neutralize_cell(value):
+    """A CSV cell made inert for spreadsheets: "'" before a text that starts with = + - @ tab or CR."""
+    return "'" + value if isinstance(value, str) and value.startswith(FORMULA_STARTS) else value
+
+
+def neutralized_sql(expression: str) -> str:
+    """neutralize_cell in SQL, for a VARCHAR expression of the export's SELECT."""
+    return (rf"(CASE WHEN regexp_matches({expression}, '^[-=+@\t\r]') THEN '''' || {expression} "
+            f"ELSE {expression} END)")
+
+
+def check_export_target(path: Path, workspace_root: str | Path | None) -> None:
+    """Refuse a target inside the workspace's own files: its database (and WAL, backups), run and cache folders."""
+    if workspace_root is None:
+        return
+    root = Path(workspace_root).expanduser().resolve()
+    path = path.resolve()
+    if path.parent == root and path.name.startswith(DB_FILENAME):
+        raise ValueError(f"Refusing to export to {path}: it is the workspace's database file. Write the export "
+                         f"to another file, e.g. in {root / 'exports'}.")
+    for folder in ("runs", "cache"):
+        if path.is_relative_to(root / folder):
+            raise ValueError(f"Refusing to export to {path}: it is inside the workspace's {folder} folder, which "
+                             f"EQN Studio manages. Write the export elsewhere, e.g. in {root / 'exports'}.")
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip().splitlines()
+    return text[0] if text else type(error).__name__
+
+
+def resolve_export_path(path: str | Path, fmt: str | None, *, overwrite: bool = False,
+                        workspace_root: str | Path | None = None) -> tuple[Path, str]:
+    """Check the target and pick the format (from the suffix when fmt is None); create the parent folder.
+
+    ValueError (one line) when the target is one of the workspace's own files, exists and not overwrite,
+    or its folder cannot be made."""
+    if "\x00" in str(path):
+        raise ValueError(f"Export path {str(path)!r} contains a NUL character.")
     path = Path(path).expanduser().resolve()
     suffix_format = SUFFIX_FORMATS.get(path.suffix.lower())
     if fmt is None:
@@ -95,14 +145,16 @@ def resolve_export_path(path: str | Path, fmt: str | None) -> tuple[Path, str]:
         raise ValueError(f"Unknown export format {fmt!r}; use one of {EXPORT_FORMATS}.")
     if suffix_format is not None and suffix_format != fmt:
         raise ValueError(f"The file name {path.name!r} says {suffix_format} but fmt is {fmt!r}; make them agree.")
-    if "\x00" in str(path):
-        raise ValueError(f"Export path {path!r} contains a NUL character.")
+    check_export_target(path, workspace_root)
     if path.is_dir():
         raise ValueError(f"Export path {path} is a folder; give a file name.")
+    if path.exists() and not overwrite:
+        raise ValueError(f"{path} already exists; choose another file name or allow overwriting it "
+                         "(`eqn export --force`).")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as error:
-        raise ValueError(f"Cannot create the export folder {path.parent}: {error}") from error
+        raise ValueError(f"Cannot create the export folder {path.parent}: {_first_line(error)}") from error
     return path, fmt
 
 
@@ -126,8 +178,10 @@ def _reviewed_frame(workspace: Workspace, run_id: str, split: str, thresholds: n
     return frame.merge(reviewer_counts(decisions), on="row_idx", how="left")
 
 
-def _select_sql(content: str, label_columns: list[str], fmt: str, has_rows: bool) -> str:
-    """The SELECT behind the COPY. Only quoted identifiers and label positions are spliced in; values are $params."""
+def _select_sql(content: str, label_columns: list[str], fmt: str, has_rows: bool, *, neutralize: bool = False) -> str:
+    """The SELECT behind the COPY. Only quoted identifiers and label positions are spliced in; values are $params.
+    neutralize: CSV cells and label headers that a spreadsheet would run as formulas get a leading quote."""
+    text = neutralized_sql if neutralize else (lambda expression: expression)
     value_columns = []
     for i, column in enumerate(label_columns):
         energy = f"e.energies[{i + 1}]"
@@ -142,7 +196,8 @@ def _select_sql(content: str, label_columns: list[str], fmt: str, has_rows: bool
             value = f"r.reviewed_{i}::DOUBLE"  # review.apply_decisions
         if fmt == "jsonl" and content in ("energies", "thresholded"):
             value = f"({value})::VARCHAR::DOUBLE"  # JSON numbers: 0.3, not the float32's 0.30000001192092896
-        value_columns.append(f"{value} AS {column}")
+        header = _quote_identifier(neutralize_cell(_unquote_identifier(column))) if neutralize else column
+        value_columns.append(f"{value} AS {header}")
 
     ctes = ["""human AS (
         SELECT l.row_idx, string_agg(d.label_names[l.label_id + 1], ',' ORDER BY l.label_id) AS human_labels
@@ -155,11 +210,13 @@ def _select_sql(content: str, label_columns: list[str], fmt: str, has_rows: bool
     if content == "reviewed":
         joins.append(f"JOIN {REVIEWED_VIEW} r ON r.row_idx = t.row_idx")
         review_columns = ["coalesce(r.review_count, 0)::INTEGER AS review_count",
-                          "coalesce(r.reviewers, '') AS reviewers"]
+                          f"{text(NO_REVIEWERS)} AS reviewers"]
     row_filter = " AND t.row_idx IN (SELECT unnest($rows::INTEGER[]))" if has_rows else ""
-    columns = ["$run_id AS run_id", "$dataset AS dataset", "$split AS split", "t.row_idx", "t.text_id", "t.text",
-               "coalesce(h.human_labels, '') AS human_labels", *value_columns, *review_columns,
-               "$mode AS mode", "$encoder AS encoder", "$profile AS profile", "$thresholds_json AS thresholds"]
+    columns = ["$run_id AS run_id", "$dataset AS dataset", "$split AS split", "t.row_idx",
+               f"{text('t.text_id')} AS text_id", f"{text('t.text')} AS text",
+               f"{text(NO_HUMAN_LABELS)} AS human_labels", *value_columns, *review_columns,
+               "$mode AS mode", f"{text('$encoder')} AS encoder", "$profile AS profile",
+               "$thresholds_json AS thresholds"]
     return (f"WITH {', '.join(ctes)}\nSELECT {', '.join(columns)}\nFROM texts t\n"
             "JOIN energies e ON e.run_id = $run_id AND e.split = t.split AND e.row_idx = t.row_idx\n"
             + "\n".join(joins)
@@ -205,20 +262,33 @@ def _quote_identifier(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+def _unquote_identifier(quoted: str) -> str:
+    return quoted[1:-1].replace('""', '"')
+
+
 def _sql_string(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
-def write_frame(frame: pd.DataFrame, path: str | Path, *, fmt: str | None = None) -> dict:
+def write_frame(frame: pd.DataFrame, path: str | Path, *, fmt: str | None = None, overwrite: bool = False,
+                workspace_root: str | Path | None = None, neutralize_formulas: bool = True) -> dict:
     """Write any table (e.g. `eqn annotate` output) to CSV / Parquet / JSONL through the same DuckDB COPY,
-    via a temporary file so a failure leaves no half-written file."""
-    path, fmt = resolve_export_path(path, fmt)
+    via a temporary file so a failure leaves no half-written file; the same target checks and CSV
+    neutralisation as export_annotations."""
+    path, fmt = resolve_export_path(path, fmt, overwrite=overwrite, workspace_root=workspace_root)
+    if fmt == "csv" and neutralize_formulas:
+        frame = frame.rename(columns=lambda name: neutralize_cell(str(name)))
+        for column in frame.columns[frame.dtypes == object]:
+            frame[column] = frame[column].map(neutralize_cell)
     temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     con = duckdb.connect()
     try:
         con.register("annotated_frame", frame)
         written = _copy(con, "SELECT * FROM annotated_frame", {}, temporary, fmt)
         os.replace(temporary, path)
+    except (duckdb.IOException, OSError) as error:
+        temporary.unlink(missing_ok=True)
+        raise ValueError(f"Cannot write {path}: {_first_line(error)}") from error
     except BaseException:
         temporary.unlink(missing_ok=True)
         raise

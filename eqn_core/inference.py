@@ -15,6 +15,26 @@ from scipy import special
 from .models import EmbeddedTexts, EnergyModel, TokenizedTexts, TokenStates, texts_fingerprint
 
 
+class RunStopped(Exception):
+    """The user asked the run to stop; raised between two batches of any loop that takes should_stop."""
+
+
+StopCheck = Callable[[], bool]
+BatchCallback = Callable[[int, int, float], None]  # on_batch(texts done, texts in all, share of the work done)
+
+
+def check_stop(should_stop: StopCheck | None) -> None:
+    if should_stop is not None and should_stop():
+        raise RunStopped()
+
+
+def work_fractions(lengths: np.ndarray, batches: list[np.ndarray]) -> np.ndarray:
+    """Share of the work done after each batch, counted in padded tokens (batch size x its longest text), so
+    progress and time left stay true in length-sorted loops where the last batches are the longest."""
+    work = np.array([len(batch) * max(1, int(lengths[batch].max())) for batch in batches], dtype=np.float64)
+    return np.cumsum(work) / max(work.sum(), 1.0)
+
+
 def pick_device(device: str = "auto") -> torch.device:
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -85,19 +105,22 @@ def outputs_to_energies(outputs: np.ndarray, *, mode: str, scale: float = 10.0) 
 @torch.inference_mode()
 def predict_outputs(model: torch.nn.Module, features, *, batch_size: int = 128, device: torch.device | None = None,
                     amp: bool = True, pooled: bool = False, cpu_bf16: bool = False,
-                    on_batch: Callable[[int, int], None] | None = None) -> np.ndarray:
+                    on_batch: BatchCallback | None = None, should_stop: StopCheck | None = None) -> np.ndarray:
     """Run the model over all features; returns (N, C) head outputs (or (N, H) pooled vectors) in input order.
 
     cpu_bf16: bf16 autocast on CPUs with native bf16 units (energies move by ~0.01; see benchmarks/speed.py).
+    should_stop: checked before every batch; RunStopped when it says so.
     """
     device = device or next(model.parameters()).device
     was_training = model.training
     model.eval()
     batches = length_ordered_batches(features.lengths, batch_size)
+    fractions = work_fractions(features.lengths, batches) if batches else np.zeros(0)
     result = None
     done = 0
     try:
-        for indices in batches:
+        for number, indices in enumerate(batches):
+            check_stop(should_stop)
             batch = {k: v.to(device, non_blocking=True) for k, v in features.batch(indices).items()}
             with autocast_for(device, amp, cpu_bf16=cpu_bf16):
                 values = model.pooled(batch) if pooled else model(batch)
@@ -107,7 +130,7 @@ def predict_outputs(model: torch.nn.Module, features, *, batch_size: int = 128, 
             result[indices] = values
             done += len(indices)
             if on_batch:
-                on_batch(done, len(features))
+                on_batch(done, len(features), float(fractions[number]))
     finally:
         model.train(was_training)
     if result is None:
@@ -118,7 +141,7 @@ def predict_outputs(model: torch.nn.Module, features, *, batch_size: int = 128, 
 
 def embed_texts(model: EnergyModel, texts: list[str], *, cache_dir: str | Path | None = None, encoder_name: str = "",
                 batch_size: int = 128, device: torch.device | None = None, amp: bool = True,
-                on_batch: Callable[[int, int], None] | None = None) -> EmbeddedTexts:
+                on_batch: BatchCallback | None = None, should_stop: StopCheck | None = None) -> EmbeddedTexts:
     """Pooled encoder vectors for frozen mode, computed once per (encoder, texts) and cached as .npy."""
     cache_file = None
     if cache_dir is not None:
@@ -127,7 +150,7 @@ def embed_texts(model: EnergyModel, texts: list[str], *, cache_dir: str | Path |
         if cache_file.exists():
             return EmbeddedTexts(torch.from_numpy(np.load(cache_file)))
     vectors = predict_outputs(model, model.featurize(texts), batch_size=batch_size, device=device, amp=amp,
-                              pooled=True, on_batch=on_batch)
+                              pooled=True, on_batch=on_batch, should_stop=should_stop)
     if cache_file is not None:
         cache_file.parent.mkdir(parents=True, exist_ok=True)
         partial = cache_file.with_suffix(f".{os.getpid()}.tmp.npy")
@@ -143,7 +166,7 @@ def token_states_bytes(model: EnergyModel, tokens: TokenizedTexts) -> int:
 
 def token_states(model: EnergyModel, tokens: TokenizedTexts, *, texts: list[str], cache_dir: str | Path | None = None,
                  encoder_name: str = "", batch_size: int = 128, device: torch.device | None = None, amp: bool = True,
-                 on_batch: Callable[[int, int], None] | None = None) -> TokenStates:
+                 on_batch: BatchCallback | None = None, should_stop: StopCheck | None = None) -> TokenStates:
     """Token states after the fixed lower layers (partial mode), computed once per (encoder, max length, cut, texts).
 
     Cached in cache_dir as fp16 .npy files read back as memory maps, so the training split's states do not have to
@@ -172,9 +195,18 @@ def token_states(model: EnergyModel, tokens: TokenizedTexts, *, texts: list[str]
     was_training = model.training
     model.eval()
     done = 0
+    batches = length_ordered_batches(lengths, batch_size)
+    fractions = work_fractions(lengths, batches) if batches else np.zeros(0)
     try:
         with torch.inference_mode():
-            for indices in length_ordered_batches(lengths, batch_size):
+            for number, indices in enumerate(batches):
+                if should_stop is not None and should_stop():
+                    if partial is not None:
+                        del states
+                        import shutil
+
+                        shutil.rmtree(partial, ignore_errors=True)  # no half cache left behind
+                    raise RunStopped()
                 batch = {k: v.to(device) for k, v in tokens.batch(indices).items()}
                 with autocast_for(device, amp):
                     hidden = encoder.lower_states(batch["input_ids"], batch["attention_mask"])  # (B, T, H)
@@ -183,7 +215,7 @@ def token_states(model: EnergyModel, tokens: TokenizedTexts, *, texts: list[str]
                     states[offsets[index]:offsets[index + 1]] = hidden[row, : lengths[index]]
                 done += len(indices)
                 if on_batch:
-                    on_batch(done, len(lengths))
+                    on_batch(done, len(lengths), float(fractions[number]))
     finally:
         model.train(was_training)
     if partial is None:
@@ -202,9 +234,9 @@ def token_states(model: EnergyModel, tokens: TokenizedTexts, *, texts: list[str]
 
 def annotate(model: EnergyModel, texts: list[str], *, mode: str, batch_size: int = 128, device: torch.device | None = None,
              amp: bool = True, cpu_bf16: bool = False, energy_scale: float = 10.0,
-             on_batch: Callable[[int, int], None] | None = None) -> np.ndarray:
+             on_batch: BatchCallback | None = None, should_stop: StopCheck | None = None) -> np.ndarray:
     """Energies (N, C) in [0, 10] for any texts, through the full model (encoder + head)."""
     features: TokenizedTexts = model.featurize(list(texts))
     outputs = predict_outputs(model, features, batch_size=batch_size, device=device, amp=amp, cpu_bf16=cpu_bf16,
-                              on_batch=on_batch)
+                              on_batch=on_batch, should_stop=should_stop)
     return outputs_to_energies(outputs, mode=mode, scale=energy_scale)

@@ -31,6 +31,7 @@ class FeatureSource:
     device: torch.device
     cache_dir: Path | None = None
     cache_token_states: bool = True
+    should_stop: Callable[[], bool] | None = None  # checked before every batch of the slow encoder passes
 
     @classmethod
     def for_dataset(cls, model: EnergyModel, config: TrainConfig, dataset: LabeledDataset, *, device: torch.device,
@@ -48,12 +49,13 @@ class FeatureSource:
         if config.frozen:
             model.to(self.device)
             return embed_texts(model, texts, cache_dir=self._folder("embeddings"), encoder_name=config.encoder,
-                               batch_size=128, device=self.device, amp=config.amp, on_batch=report)
+                               batch_size=128, device=self.device, amp=config.amp, on_batch=report,
+                               should_stop=self.should_stop)
         tokens = model.featurize(texts)
         if config.partial and self.cache_token_states:
             return token_states(model, tokens, texts=texts, cache_dir=self._folder("token_states"),
                                 encoder_name=config.encoder, batch_size=128, device=self.device, amp=config.amp,
-                                on_batch=report)
+                                on_batch=report, should_stop=self.should_stop)
         return tokens
 
     def _folder(self, name: str) -> Path | None:
@@ -112,6 +114,7 @@ def run_method(config: TrainConfig, dataset: LabeledDataset, *, device: torch.de
     model = build_model(config, len(dataset.label_names), train_texts=train_texts)
     initial_state = copy.deepcopy(model.state_dict())  # for fresh Model 2 and for out-of-fold models
     source = FeatureSource.for_dataset(model, config, dataset, device=device, cache_dir=cache_dir)
+    source.should_stop = should_stop
     data = prepare_features(model, source, dataset, train_rows, on_progress=on_progress)
     result = MethodResult(model=model, features=source, train_rows=train_rows)
     scale = config.energy_scale
@@ -138,10 +141,12 @@ def run_method(config: TrainConfig, dataset: LabeledDataset, *, device: torch.de
     for round_number in range(1, config.rounds + 1):
         if config.regression_targets == "in_sample":  # the paper: the model annotates the set it was trained on
             outputs = predict_outputs(model, data.train, batch_size=256, device=device, amp=config.amp,
-                                      on_batch=batch_reporter(on_progress, "annotating train"))
+                                      on_batch=batch_reporter(on_progress, "annotating train"),
+                                      should_stop=should_stop)
             energies = outputs_to_energies(outputs, mode="coeqn", scale=scale)
         else:
-            energies = out_of_fold_energies(model, initial_state, config, data, targets, round_number, fit, device)
+            energies = out_of_fold_energies(model, initial_state, config, data, targets, round_number, fit, device,
+                                            should_stop)
         targets = regress_targets(energies, data.train_labels, high=scale)  # eq. 3
         if not config.continue_from_model1:
             model.load_state_dict(initial_state)
@@ -151,7 +156,8 @@ def run_method(config: TrainConfig, dataset: LabeledDataset, *, device: torch.de
 
 
 def out_of_fold_energies(model: EnergyModel, initial_state: dict, config: TrainConfig, data: PreparedData,
-                         targets: np.ndarray, round_number: int, fit, device: torch.device) -> np.ndarray:
+                         targets: np.ndarray, round_number: int, fit, device: torch.device,
+                         should_stop: Callable[[], bool] | None = None) -> np.ndarray:
     """Each training row scored by a model that did not train on it (k fresh models); the model's own weights are
     restored afterwards so Model 2 can still continue from Model 1."""
     kept_state = copy.deepcopy(model.state_dict())
@@ -163,7 +169,8 @@ def out_of_fold_energies(model: EnergyModel, initial_state: dict, config: TrainC
         model.load_state_dict(initial_state)
         fit(f"round {round_number} fold {fold + 1}/{config.folds}", data.train.subset(kept), data.train_labels[kept],
             targets[kept], "mse")
-        outputs = predict_outputs(model, data.train.subset(held_out), batch_size=256, device=device, amp=config.amp)
+        outputs = predict_outputs(model, data.train.subset(held_out), batch_size=256, device=device, amp=config.amp,
+                                  should_stop=should_stop)
         energies[held_out] = outputs_to_energies(outputs, mode="coeqn", scale=config.energy_scale)
     model.load_state_dict(kept_state)
     return energies

@@ -84,7 +84,7 @@ def suggest_micro_emotions(energies, human_labels, thresholds, *, label_names: S
     for kind, mask in ((SUGGESTED, reaches(energies, h) & ~labels), (LOW_ENERGY_HUMAN, labels & ~reaches(energies, low))):
         rows, label_ids = np.nonzero(mask)
         frame = pd.DataFrame({
-            "row_idx": rows.astype(np.int64), "label": [names[i] for i in label_ids],
+            "row_idx": rows.astype(np.int64), "label": pd.Series([names[i] for i in label_ids], dtype=object),
             "label_id": label_ids.astype(np.int64), "energy": values[rows, label_ids],
             "threshold": h[label_ids], "kind": kind})
         order = np.lexsort((frame["label_id"].to_numpy(), frame["row_idx"].to_numpy(), -frame["energy"].to_numpy()))
@@ -102,8 +102,8 @@ def review_queue(suggestions: pd.DataFrame, reviews_df: pd.DataFrame, *, reviewe
     """
     mine = latest_decisions(reviews_df[reviews_df["reviewer"] == reviewer], ["row_idx", "label"])
     mine = mine[["row_idx", "label", "decision", "energy", "note"]].rename(columns={"energy": "decided_energy"})
-    mine = mine.astype({"row_idx": np.int64, "decided_energy": np.float64})
-    queue = suggestions.astype({"row_idx": np.int64}).merge(mine, on=["row_idx", "label"], how="left")
+    mine = mine.astype({"row_idx": np.int64, "label": object, "decided_energy": np.float64})
+    queue = suggestions.astype({"row_idx": np.int64, "label": object}).merge(mine, on=["row_idx", "label"], how="left")
     if not include_decided:
         queue = queue[queue["decision"].isna()]
     return queue.reset_index(drop=True)

@@ -23,6 +23,7 @@ import pandas as pd
 from .config import TrainConfig, is_scratch_encoder
 from .data import LabeledDataset, LabeledSplit
 from .labels import labels_from_ids
+from .names import check_safe_name, safe_name_from
 
 ACTIVE_STATUSES = ("queued", "running")
 MODEL1_SUFFIX = ".model1"  # an EQN run's Model 1 (CoEQN) is stored as the run "<run_id>.model1"
@@ -52,9 +53,19 @@ def read_json(path: Path, default=None):
 
 
 def new_run_id(config: TrainConfig) -> str:
-    encoder = Path(config.encoder).name.replace("_", "-").lower()[:24]
+    encoder = safe_name_from(Path(config.encoder).name.replace("_", "-").lower(), fallback="encoder")[:24]
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-    return f"{config.dataset}-{config.mode}-{encoder}-{stamp}-{secrets.token_hex(2)}"
+    return f"{safe_name_from(config.dataset)[:60]}-{config.mode}-{encoder}-{stamp}-{secrets.token_hex(2)}"
+
+
+def run_folder_for(workspace, run_id: str) -> Path:
+    """<workspace>/runs/<run_id> for a safe run id (names.check_safe_name); never a folder elsewhere."""
+    check_safe_name(run_id, "run id")
+    runs_dir = workspace.runs_dir.resolve()
+    path = (runs_dir / run_id).resolve()
+    if path.parent != runs_dir:
+        raise ValueError(f"The run id {run_id!r} does not name a folder inside {runs_dir}.")
+    return path
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -122,10 +133,18 @@ class RunFolder:
         return TrainConfig.from_dict(read_json(self.config_file))
 
     def status(self) -> dict:
+        """status.json; a run whose process died (killed, out of memory) is reconciled to "failed" on disk."""
+        if not self.path.is_dir():
+            return {"status": "failed", "error": f"the run folder {self.path} is missing"}
         status = read_json(self.status_file, {"status": "queued"})
         pid = status.get("pid")
         if status.get("status") == "running" and pid and not process_alive(pid):
-            status = {**status, "status": "failed", "error": "the training process ended unexpectedly (see log.txt)"}
+            status = {**status, "status": "failed", "finished_at": now_iso(),
+                      "error": "the training process ended unexpectedly (killed or out of memory; see log.txt)"}
+            try:
+                write_json_atomic(self.status_file, status)
+            except OSError:
+                pass  # a read-only folder: the record is still reconciled in the workspace
         return status
 
     def progress(self) -> list[dict]:
@@ -167,18 +186,29 @@ def process_alive(pid: int) -> bool:
 
 def prepare_run(workspace, config: TrainConfig, *, run_id: str | None = None) -> RunFolder:
     """Register a queued run in the workspace and write its folder (config + data splits)."""
+    if run_id is not None:
+        check_safe_name(run_id, "run id")
     dataset = workspace.load_dataset(config.dataset)
     for needed in ("train", "dev"):
         if needed not in dataset.splits:
             raise ValueError(f"data set {config.dataset!r} has no {needed!r} split (it has {sorted(dataset.splits)})")
     run_id = run_id or new_run_id(config)
-    folder = RunFolder(workspace.runs_dir / run_id)
-    folder.path.mkdir(parents=True, exist_ok=False)
-    save_dataset_to_folder(dataset, folder.data_dir)
-    write_json_atomic(folder.config_file, config.resolved().to_dict())
-    write_json_atomic(folder.status_file, {"status": "queued", "run_id": run_id, "created_at": now_iso()})
-    workspace.create_run(run_id, dataset=config.dataset, mode=config.mode, encoder=config.encoder,
-                         config=config.resolved().to_dict(), run_dir=folder.path)
+    folder = RunFolder(run_folder_for(workspace, run_id))
+    if run_id in set(workspace.list_runs()["run_id"]):
+        raise ValueError(f"A run with id {run_id!r} already exists; choose another id.")
+    if folder.path.exists():
+        raise ValueError(f"The run folder {folder.path} already exists (left by an earlier run); choose another id "
+                         "or remove that folder.")
+    folder.path.mkdir(parents=True)
+    try:
+        save_dataset_to_folder(dataset, folder.data_dir)
+        write_json_atomic(folder.config_file, config.resolved().to_dict())
+        write_json_atomic(folder.status_file, {"status": "queued", "run_id": run_id, "created_at": now_iso()})
+        workspace.create_run(run_id, dataset=config.dataset, mode=config.mode, encoder=config.encoder,
+                             config=config.resolved().to_dict(), run_dir=folder.path)
+    except BaseException:
+        shutil.rmtree(folder.path, ignore_errors=True)  # no folder without its row
+        raise
     return folder
 
 

@@ -14,9 +14,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from eqn_core.data import SPLIT_ORDER, LabeledDataset, LabeledSplit
+from eqn_core.names import check_safe_name
 from eqn_core.thresholds import ENERGY_MAX, ENERGY_MIN
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 # The whole schema, in creation order. A change to it is a new SCHEMA_VERSION plus an entry in
 # MIGRATIONS that takes a workspace from the previous version to the new one.
@@ -95,7 +96,14 @@ SCHEMA: tuple[str, ...] = (
     )""",
 )
 # version -> statements that upgrade a workspace from version - 1 to version.
-MIGRATIONS: dict[int, tuple[str, ...]] = {}
+MIGRATIONS: dict[int, tuple[str, ...]] = {
+    # 2: run folders inside the workspace are stored relative to it ("runs/<id>"), so a copied workspace uses its
+    # own weights. Every trained run's folder is <workspace>/runs/<id> (a Model 1 run shares its EQN run's); a
+    # shipped model keeps its absolute folder inside the package (refreshed on every open).
+    2: (r"""UPDATE runs SET run_dir = 'runs/' || regexp_extract(run_dir, '[/\\]runs[/\\]([^/\\]+)[/\\]?$', 1)
+           WHERE regexp_matches(run_dir, '[/\\]runs[/\\][^/\\]+[/\\]?$')
+             AND NOT coalesce(json_extract(config, '$.shipped')::BOOLEAN, false)""",),
+}
 
 RUN_STATUSES = ("queued", "running", "finished", "failed", "stopped")
 REVIEW_DECISIONS = ("accept", "reject", "set")
@@ -134,7 +142,7 @@ def check_name(value: str, what: str) -> None:
 
 
 def check_dataset(dataset: LabeledDataset) -> None:
-    check_name(dataset.name, "data set name")
+    check_safe_name(dataset.name, "data set name")
     labels = list(dataset.label_names)
     if not labels or any(not isinstance(label, str) or not label.strip() for label in labels):
         raise ValueError(f"Data set {dataset.name!r}: label names must be non-empty strings, got {labels}.")

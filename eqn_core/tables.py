@@ -7,29 +7,22 @@ import csv
 import functools
 import io
 import json
-import os
 import re
 from collections import Counter
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import pandas as pd
 
+from .columns import ColumnRoles, Table, check_header, guess_header, header_roles, headerless_roles
 from .errors import DataError
+from .label_parsing import (  # noqa: F401  (read_label_names_file: re-exported)
+    LABEL_FORMATS, check_label_count, label_names_arg, parse_label_column, parse_onehot, read_label_names_file,
+)
 
-LABEL_FORMATS = ("auto", "ids", "names", "onehot", "single")
 SUFFIXES = (".csv", ".tsv", ".txt", ".parquet", ".jsonl", ".json")
 
-# Column names recognised (case-insensitive) when the caller does not say which column is which.
-_TEXT_NAMES = ("text", "sentence", "comment", "content", "body", "tweet", "review", "utterance", "document")
-_LABEL_NAMES = ("labels", "label", "emotions", "emotion", "sentiment", "class", "category", "target")
-_ID_NAMES = ("id", "text_id", "example_id", "comment_id")
-
-_INT = re.compile(r"\d+")
 _SURROGATE = re.compile("[\udc80-\udcff]")  # invalid bytes after decoding with surrogateescape
-_ONEHOT = {"0": False, "1": True, "0.0": False, "1.0": True, "false": False, "true": True}
 
 
 def read_table(
@@ -120,42 +113,13 @@ def read_texts(
                 label_format=None, names=None)  # fmt: skip
     table, roles = _load_table(path, sep=sep, has_header=has_header, args=args)
     if roles is None:
-        roles = _header_roles(table, **args)
+        roles = header_roles(table, **args)
     return _checked_texts(table, roles.text), _text_ids(table, roles.id)
 
 
 # ----------------------------------------------------------------------------------------------------------
 # Reading: file -> table of strings -> texts, labels, ids
 # ----------------------------------------------------------------------------------------------------------
-
-
-@dataclass
-class _Table:
-    """A file as columns of strings, with enough position information to point at any cell."""
-
-    file: str
-    columns: list[str]  # header names, or role names ("text", "labels", "id", "#3") for headerless files
-    data: list[list[str]]  # data[j][i]: column j, data row i
-    lines: list[int] | None  # line where data row i starts; None for Parquet / JSON arrays
-
-    @property
-    def num_rows(self) -> int:
-        return len(self.data[0]) if self.data else 0
-
-    def error(self, message: str, index: int | None = None, column: int | str | None = None) -> DataError:
-        """A DataError at data row `index` (0-based) and column `column` (position or name)."""
-        name = self.columns[column] if isinstance(column, int) else column
-        line = self.lines[index] if index is not None and self.lines is not None else None
-        row = None if index is None else index + 1
-        return DataError(message, file=self.file, row=row, column=name, line=line)
-
-
-@dataclass
-class _Roles:
-    text: int
-    labels: int | None = None  # one label column (ids / names / single / auto)
-    onehot: list[int] | None = None  # one 0/1 column per label
-    id: int | None = None
 
 
 def read_table_and_format(
@@ -169,21 +133,23 @@ def read_table_and_format(
     id_column: str | int | None = None,
     sep: str | None = None,
     has_header: bool | None = None,
+    names_from: str | None = None,
 ) -> tuple[list[str], np.ndarray, list[str], list[str], str]:
-    """read_table, also returning the label format actually used (load_files reads every split the same way)."""
+    """read_table, also returning the label format actually used (load_files reads every split the same way).
+    names_from: where label_names came from (another split's file), said in unknown-label errors."""
     if label_format not in LABEL_FORMATS:
         raise ValueError(f"label_format must be one of {', '.join(LABEL_FORMATS)}, got {label_format!r}")
     if label_columns is not None and label_format not in ("auto", "onehot"):
         raise ValueError("label_columns goes with label_format 'onehot' (or 'auto')")
     if label_columns is not None:
         label_format = "onehot"
-    names = _label_names_arg(label_names)
+    names = label_names_arg(label_names)
     args = dict(text_column=text_column, labels_column=labels_column, label_columns=label_columns,
                 id_column=id_column, label_format=label_format, names=names)  # fmt: skip
     path = Path(path)
     table, roles = _load_table(path, sep=sep, has_header=has_header, args=args)
     if roles is None:
-        roles = _header_roles(table, **args)
+        roles = header_roles(table, **args)
 
     texts = _checked_texts(table, roles.text)
     if roles.onehot is not None:
@@ -191,23 +157,47 @@ def read_table_and_format(
             raise DataError(
                 f"{len(names)} label names for {len(roles.onehot)} one-hot columns", file=table.file
             )
-        labels = _parse_onehot(table, roles.onehot)
+        check_label_count(len(roles.onehot), lambda message: DataError(message, file=table.file))
+        for j in roles.onehot:
+            _check_cells(table, j, "a 0/1 label")
+        labels = parse_onehot([table.data[j] for j in roles.onehot],
+                              lambda message, row, k: table.error(message, row, roles.onehot[k]))
         names = names if names is not None else [table.columns[j] for j in roles.onehot]
         label_format = "onehot"
     else:
+        _check_cells(table, roles.labels, "labels", lists=True)
         fail = functools.partial(table.error, column=roles.labels)
-        labels, names, label_format = _parse_label_column(table.data[roles.labels], label_format, names, fail)
+        labels, names, label_format = parse_label_column(table.data[roles.labels], label_format, names, fail,
+                                                         names_from=names_from)
 
     ids = _text_ids(table, roles.id)
     return texts, labels, list(names), ids, label_format
 
 
-def _checked_texts(table: _Table, column: int) -> list[str]:
+def _checked_texts(table: Table, column: int) -> list[str]:
+    _check_cells(table, column, "text")
     texts = list(table.data[column])
     bad = next((i for i, t in enumerate(texts) if not t.strip()), None)
     if bad is not None:
         raise table.error("empty text" if not texts[bad] else "text is only whitespace", bad, column)
+    nul = next((i for i, t in enumerate(texts) if "\x00" in t), None)
+    if nul is not None:
+        raise table.error("the text holds a NUL byte (\\x00): remove it or save the file as plain UTF-8 text",
+                          nul, column)
     return texts
+
+
+def _check_cells(table: Table, column: int, role: str, *, lists: bool = False) -> None:
+    """A column used as `role` must hold plain values: no nested records (Parquet structs, JSON objects), and
+    lists only where lists: True (a label column may hold a list of labels, a text column one text)."""
+    kind = table.kinds.get(column) if table.kinds else None
+    if kind is None or (kind == "list" and lists):
+        return
+    row = next(i for i, cell in enumerate(table.data[column]) if cell)
+    what = {"list": "a list of values", "record": "a nested record (a Parquet struct or a JSON object)"}[kind]
+    expected = "one text per row" if role == "text" else (
+        "label ids or names, or a list of them" if lists else f"one value per row for {role}")
+    raise table.error(f"the cell is {what}, but the {role} column must hold {expected}", row, column)
 
 
 def _read_text_lines(path: Path) -> tuple[list[str], list[str]]:
@@ -218,8 +208,8 @@ def _read_text_lines(path: Path) -> tuple[list[str], list[str]]:
 
 def _load_table(
     path: Path, *, sep: str | None, has_header: bool | None, args: dict | None
-) -> tuple[_Table, _Roles | None]:
-    """Read any supported file into a _Table; headerless files also get their column roles here.
+) -> tuple[Table, ColumnRoles | None]:
+    """Read any supported file into a Table; headerless files also get their column roles here.
 
     args None reads a .txt as one text per line.
     """
@@ -245,11 +235,11 @@ def _load_table(
     return _delimited_table(path, data, text, bad_offset, suffix=suffix, sep=sep, has_header=has_header, args=args)
 
 
-def _lines_table(path: Path, data: bytes, text: str, bad_offset: int | None) -> _Table:
+def _lines_table(path: Path, data: bytes, text: str, bad_offset: int | None) -> Table:
     numbered = [(n, line.rstrip("\r")) for n, line in enumerate(text.split("\n"), start=1) if line.strip()]
     if bad_offset is not None:
         _raise_bad_encoding(path, data, bad_offset, ["text"], [[line] for _, line in numbered])
-    return _Table(str(path), ["text"], [[line for _, line in numbered]], [n for n, _ in numbered])
+    return Table(str(path), ["text"], [[line for _, line in numbered]], [n for n, _ in numbered])
 
 
 def _decode(data: bytes) -> tuple[str, int | None]:
@@ -280,7 +270,7 @@ def _raise_bad_encoding(
     raise DataError(message, file=path, line=line)
 
 
-def _rows_of(table: _Table):
+def _rows_of(table: Table):
     return zip(*table.data) if table.data else iter(())
 
 
@@ -291,8 +281,8 @@ def _printable(text: str) -> str:
 def _delimited_table(
     path: Path, data: bytes, text: str, bad_offset: int | None, *, suffix: str, sep: str | None,
     has_header: bool | None, args: dict,
-) -> tuple[_Table, _Roles | None]:  # fmt: skip
-    """CSV (quoted) or TSV/TXT (quoting off) into a _Table, checking encoding and field counts."""
+) -> tuple[Table, ColumnRoles | None]:  # fmt: skip
+    """CSV (quoted) or TSV/TXT (quoting off) into a Table, checking encoding and field counts."""
     if sep is None:
         sep = {".csv": ",", ".tsv": "\t"}.get(suffix) or _sniff_sep(text)
     quoted = suffix == ".csv"
@@ -301,7 +291,7 @@ def _delimited_table(
         raise DataError("the file is empty", file=path)
 
     if has_header is None:
-        has_header = _guess_header(records[0], args)
+        has_header = guess_header(records[0], args)
     header = records[0] if has_header else None
     if has_header:
         records, lines = records[1:], lines[1:]
@@ -312,12 +302,12 @@ def _delimited_table(
         roles = None
     else:
         width = Counter(map(len, records)).most_common(1)[0][0]  # the usual width, not the first row's
-        columns, roles = _headerless_roles(width, path, **args)
+        columns, roles = headerless_roles(width, path, **args)
 
     if bad_offset is not None:
         _raise_bad_encoding(path, data, bad_offset, columns, records, header=header)
     if header is not None:
-        _check_header(path, columns)
+        check_header(path, columns)
 
     bad = next((i for i, r in enumerate(records) if len(r) != width), None)
     if bad is not None:
@@ -336,7 +326,7 @@ def _delimited_table(
             f"{found} fields, expected {width} ({sep_name}-separated: {', '.join(columns)}); {hint}",
             file=path, row=bad + 1, column=missing, line=lines[bad],
         )
-    table = _Table(str(path), columns, [list(c) for c in zip(*records)], lines)
+    table = Table(str(path), columns, [list(c) for c in zip(*records)], lines)
     return table, roles
 
 
@@ -370,146 +360,7 @@ def _parse_delimited(text: str, sep: str, quoted: bool, path: Path) -> tuple[lis
     return records, lines
 
 
-def _guess_header(first: list[str], args: dict) -> bool:
-    named = [args[k] for k in ("text_column", "labels_column", "id_column") if isinstance(args[k], str)]
-    if named or args["label_columns"]:
-        return True  # the caller names columns, so the file must have names
-    cells = {cell.strip().lower() for cell in first}
-    return bool(cells & {*_TEXT_NAMES, *_LABEL_NAMES, *_ID_NAMES})
-
-
-def _check_header(path: Path, columns: list[str]) -> None:
-    seen = Counter(columns)
-    duplicated = [c for c, n in seen.items() if n > 1]
-    if duplicated:
-        raise DataError(f"column name '{duplicated[0]}' appears twice in the header", file=path, column=duplicated[0])
-
-
-def _headerless_roles(
-    width: int, file: Path, *, text_column, labels_column, label_columns, id_column, label_format, names,
-) -> tuple[list[str], _Roles]:  # fmt: skip
-    """Column names and roles of a file without a header: text 0, labels 1, a third column is the id."""
-    for spec in (text_column, labels_column, id_column):
-        if spec is not None and not (isinstance(spec, int) and 0 <= spec < width):
-            raise DataError(
-                f"no column {spec!r}: the file has no header and {width} columns (0..{width - 1})",
-                file=file, column=str(spec),
-            )
-    if label_columns is not None:
-        raise DataError("label_columns names columns, but the file has no header row", file=file)
-    text = 0 if text_column is None else text_column
-    if label_format is None:  # texts only (read_texts)
-        columns = [f"#{j}" for j in range(width)]
-        columns[text] = "text"
-        if id_column is not None:
-            columns[id_column] = "id"
-        return columns, _Roles(text=text, id=id_column)
-    used = {text} | ({id_column} if id_column is not None else set())
-    columns = [f"#{j}" for j in range(width)]
-    onehot = label_format == "onehot" or (label_format == "auto" and labels_column is None and width > 3)
-    if onehot:
-        label_cols = [j for j in range(width) if j not in used]
-        if names is None:
-            raise DataError("a file without a header needs label_names to name its 0/1 label columns", file=file)
-        for j, name in zip(label_cols, names):
-            columns[j] = name
-        roles = _Roles(text=text, onehot=label_cols, id=id_column)
-    else:
-        rest = [j for j in range(width) if j not in used]
-        labels = labels_column if labels_column is not None else (rest[0] if rest else None)
-        if labels is None:
-            raise DataError(
-                f"no label column: the file has {width} column(s) and no header", file=file, column="labels"
-            )
-        rest = [j for j in rest if j != labels]
-        ident = id_column if id_column is not None else (rest[0] if len(rest) == 1 else None)
-        columns[labels] = "labels"
-        if ident is not None:
-            columns[ident] = "id"
-        roles = _Roles(text=text, labels=labels, id=ident)
-    columns[text] = "text"
-    return columns, roles
-
-
-def _header_roles(
-    table: _Table, *, text_column, labels_column, label_columns, id_column, label_format, names,
-) -> _Roles:  # fmt: skip
-    """Column roles from header names: given ones, else usual names, else the only / 0-1 columns left."""
-    find = functools.partial(_find_column, table)
-    text = find(text_column, "text") if text_column is not None else _guess_column(table.columns, _TEXT_NAMES)
-    if text is None:
-        raise DataError(
-            f"no text column: name it 'text' or pass text_column (columns found: {', '.join(table.columns)})",
-            file=table.file, column="text",
-        )
-    if id_column is not None:
-        ident = find(id_column, "id")
-    else:
-        ident = _guess_column(table.columns, _ID_NAMES, exclude={text})
-    used = {text, ident}
-
-    if label_format is None:  # texts only (read_texts)
-        return _Roles(text=text, id=ident)
-    if label_format == "onehot":
-        specs = label_columns if label_columns is not None else names
-        if specs is not None:
-            onehot = [find(spec, "label") for spec in specs]
-        else:
-            onehot = [j for j in range(len(table.columns)) if j not in used]
-        if not onehot:
-            raise DataError(f"no 0/1 label columns (columns found: {', '.join(table.columns)})", file=table.file)
-        return _Roles(text=text, onehot=onehot, id=ident)
-    if labels_column is not None:
-        return _Roles(text=text, labels=find(labels_column, "labels"), id=ident)
-    labels = _guess_column(table.columns, _LABEL_NAMES, exclude=used)
-    if labels is not None:
-        return _Roles(text=text, labels=labels, id=ident)
-    rest = [j for j in range(len(table.columns)) if j not in used]
-    if len(rest) == 1:
-        return _Roles(text=text, labels=rest[0], id=ident)
-    not_01 = next((j for j in rest if not _is_01(table.data[j])), None)
-    if label_format == "auto" and rest and not_01 is None:
-        return _Roles(text=text, onehot=rest, id=ident)
-    why = f"; column '{table.columns[not_01]}' is not 0/1" if not_01 is not None else ""
-    raise DataError(
-        "no label column: name it 'labels' or 'label', pass labels_column, or give one 0/1 column per label"
-        f"{why} (columns found: {', '.join(table.columns)})",
-        file=table.file, column="labels",
-    )
-
-
-def _find_column(table: _Table, spec: str | int, role: str) -> int:
-    """Position of a column given by 0-based position or by name (exact, else case-insensitive)."""
-    found = ", ".join(table.columns)
-    if isinstance(spec, int) and not isinstance(spec, bool):
-        if 0 <= spec < len(table.columns):
-            return spec
-        raise DataError(
-            f"no column {spec} for the {role}: the file has {len(table.columns)} columns ({found})",
-            file=table.file, column=str(spec),
-        )
-    if spec in table.columns:
-        return table.columns.index(spec)
-    folded = [j for j, c in enumerate(table.columns) if c.lower() == str(spec).strip().lower()]
-    if len(folded) == 1:
-        return folded[0]
-    raise DataError(f"no {role} column named '{spec}' (columns found: {found})", file=table.file, column=str(spec))
-
-
-def _guess_column(columns: list[str], candidates: tuple[str, ...], exclude: set | None = None) -> int | None:
-    lowered = [c.strip().lower() for c in columns]
-    for name in candidates:
-        for j, column in enumerate(lowered):
-            if column == name and j not in (exclude or set()):
-                return j
-    return None
-
-
-def _is_01(values: list[str]) -> bool:
-    return all(v.strip().lower() in _ONEHOT for v in set(values))
-
-
-def _parquet_table(path: Path, data: bytes) -> _Table:
+def _parquet_table(path: Path, data: bytes) -> Table:
     import pyarrow as pa  # imported here: only Parquet needs it, and it is slow to import
     import pyarrow.parquet as pq
 
@@ -522,12 +373,20 @@ def _parquet_table(path: Path, data: bytes) -> _Table:
     if arrow.num_rows == 0:
         raise DataError("no data rows", file=path)
     columns = [str(c) for c in arrow.column_names]
-    _check_header(path, columns)
+    check_header(path, columns)
+    kinds = {}
+    for j, field in enumerate(arrow.schema):
+        if pa.types.is_struct(field.type) or pa.types.is_map(field.type) or pa.types.is_union(field.type):
+            kinds[j] = "record"
+        elif pa.types.is_list(field.type) or pa.types.is_large_list(field.type) or \
+                pa.types.is_fixed_size_list(field.type):
+            nested = field.type.value_type
+            kinds[j] = "record" if pa.types.is_nested(nested) else "list"
     data_cols = [[_cell_str(v) for v in arrow.column(j).to_pylist()] for j in range(arrow.num_columns)]
-    return _Table(str(path), columns, data_cols, None)
+    return Table(str(path), columns, data_cols, None, kinds)
 
 
-def _json_table(path: Path, text: str, *, lines_format: bool) -> _Table:
+def _json_table(path: Path, text: str, *, lines_format: bool) -> Table:
     """JSON Lines (one object per line), or a .json array of objects / object of columns."""
     records: list = []
     lines: list[int] | None = None
@@ -559,7 +418,15 @@ def _json_table(path: Path, text: str, *, lines_format: bool) -> _Table:
         raise DataError("no data rows", file=path)
     columns = list(dict.fromkeys(key for record in records for key in record))  # first-seen order
     data_cols = [[_cell_str(record.get(key)) for record in records] for key in columns]
-    return _Table(str(path), [str(c) for c in columns], data_cols, lines)
+    kinds = {}
+    for j, key in enumerate(columns):
+        values = [record.get(key) for record in records]
+        if any(isinstance(value, dict) or (isinstance(value, list) and any(isinstance(v, (dict, list)) for v in value))
+               for value in values):
+            kinds[j] = "record"
+        elif any(isinstance(value, list) for value in values):
+            kinds[j] = "list"
+    return Table(str(path), [str(c) for c in columns], data_cols, lines, kinds)
 
 
 def _json_records(path: Path, parsed) -> list[dict]:
@@ -595,82 +462,10 @@ def _cell_str(value) -> str:
     return str(value)
 
 
-def _parse_label_column(
-    values: list[str], label_format: str, names: list[str] | None, fail: Callable[[str, int], DataError]
-) -> tuple[np.ndarray, list[str], str]:
-    """One label column (ids, names or single) as an (N, C) bool matrix, the label names and the format used."""
-    # Parse each distinct cell once (GoEmotions: ~700 distinct cells in 43k rows); uniques come in order of
-    # first appearance, so the first bad cell found is also the first bad row.
-    codes, uniques = pd.factorize(np.asarray(values, dtype=object))
-    first_row = np.unique(codes, return_index=True)[1]
-
-    tokens: list[list[str]] = []
-    for k, cell in enumerate(uniques):
-        cell = cell.strip()
-        if label_format == "single":
-            if not cell:
-                raise fail("no label: every row of a single-label file needs one", int(first_row[k]))
-            tokens.append([cell])
-            continue
-        parts = [t.strip() for t in cell.split(",")] if cell else []
-        if any(not t for t in parts):
-            raise fail(f"empty label in {cell!r} (labels are separated by single commas)", int(first_row[k]))
-        tokens.append(parts)
-    distinct = {t for parts in tokens for t in parts}
-    if not distinct:
-        raise fail("no labels on any row", 0)
-    all_ints = all(_INT.fullmatch(t) for t in distinct)
-
-    if label_format == "auto":
-        in_names = names is not None and distinct <= set(names)
-        label_format = "ids" if all_ints and not in_names else "names"
-    if label_format == "ids" and not all_ints:
-        k, token = next((k, t) for k, parts in enumerate(tokens) for t in parts if not _INT.fullmatch(t))
-        raise fail(f"label {token!r} is not a label id (a whole number); use label_format='names'", int(first_row[k]))
-    if names is None:
-        if label_format == "names" or (label_format == "single" and not all_ints):
-            names = sorted(distinct)
-        else:
-            names = [str(i) for i in range(max(int(t) for t in distinct) + 1)]
-    lookup = {name: i for i, name in enumerate(names)}
-    count = len(names)
-
-    def resolve(token: str, row: int) -> int:
-        if label_format != "ids" and token in lookup:
-            return lookup[token]
-        if label_format != "names" and _INT.fullmatch(token):  # ids, and ids in a single-label column
-            if int(token) < count:
-                return int(token)
-            raise fail(f"unknown label id {int(token)} (labels are 0..{count - 1})", row)
-        if label_format == "single" and "," in token:
-            raise fail(f"more than one label ({token!r}) in a single-label file", row)
-        raise fail(f"unknown label {token!r} (labels: {_list_names(names)})", row)
-
-    matrix = np.zeros((len(uniques), count), dtype=bool)
-    for k, parts in enumerate(tokens):
-        for token in parts:
-            matrix[k, resolve(token, int(first_row[k]))] = True
-    return matrix[codes], list(names), label_format
-
-
-def _parse_onehot(table: _Table, columns: list[int]) -> np.ndarray:
-    labels = np.empty((table.num_rows, len(columns)), dtype=bool)
-    for out, j in enumerate(columns):
-        codes, uniques = pd.factorize(np.asarray(table.data[j], dtype=object))
-        flags = []
-        for k, cell in enumerate(uniques):
-            flag = _ONEHOT.get(cell.strip().lower())
-            if flag is None:
-                first = int(np.argmax(codes == k))
-                raise table.error(f"expected 0 or 1 in a one-hot label column, got {cell!r}", first, j)
-            flags.append(flag)
-        labels[:, out] = np.asarray(flags, dtype=bool)[codes]
-    return labels
-
-
-def _text_ids(table: _Table, column: int | None) -> list[str]:
+def _text_ids(table: Table, column: int | None) -> list[str]:
     if column is None:
         return [f"row-{n}" for n in range(1, table.num_rows + 1)]
+    _check_cells(table, column, "id")
     ids = [value.strip() for value in table.data[column]]
     empty = next((i for i, value in enumerate(ids) if not value), None)
     if empty is not None:
@@ -680,45 +475,3 @@ def _text_ids(table: _Table, column: int | None) -> list[str]:
         i = int(np.argmax(duplicated))
         raise table.error(f"duplicate id {ids[i]!r} (first used on row {ids.index(ids[i]) + 1})", i, column)
     return ids
-
-
-def _list_names(names: list[str], limit: int = 30) -> str:
-    shown = ", ".join(names[:limit])
-    return shown if len(names) <= limit else f"{shown}, ... ({len(names)} in all)"
-
-
-
-# ----------------------------------------------------------------------------------------------------------
-# Label names
-# ----------------------------------------------------------------------------------------------------------
-
-
-def _label_names_arg(label_names: list[str] | str | Path | None) -> list[str] | None:
-    if label_names is None:
-        return None
-    source = Path(label_names) if isinstance(label_names, (str, os.PathLike)) else None
-    if isinstance(label_names, (str, os.PathLike)):
-        path = Path(label_names)
-        if not path.is_file():
-            raise DataError("label names file not found", file=path)
-        names = read_label_names_file(path)
-    else:
-        names = [str(name) for name in label_names]
-    duplicated = [name for name, n in Counter(names).items() if n > 1]
-    if duplicated:
-        raise DataError(f"label name {duplicated[0]!r} is listed twice", file=source)
-    if not names:
-        raise DataError("no label names given", file=source)
-    return names
-
-
-def read_label_names_file(path: Path) -> list[str]:
-    """One name per line; blank lines ignored (GoEmotions' labels.txt has no final newline)."""
-    try:
-        text = path.read_bytes().decode("utf-8-sig")
-    except UnicodeDecodeError as err:
-        raise DataError(f"not UTF-8 (byte offset {err.start})", file=path) from None
-    names = [line.strip() for line in text.split("\n") if line.strip()]
-    if not names:
-        raise DataError("the file is empty", file=path)
-    return names

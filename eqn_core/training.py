@@ -12,21 +12,28 @@ import torch
 from torch import nn
 
 from .config import TrainConfig
-from .inference import autocast_for, outputs_to_energies, predict_outputs
+from .inference import RunStopped, StopCheck, autocast_for, check_stop, outputs_to_energies, predict_outputs  # noqa: F401
 from .metrics import sample_topk_scores
 
 ProgressCallback = Callable[[dict], None]
 
 
-def batch_reporter(on_progress: ProgressCallback | None, phase: str) -> Callable[[int, int], None] | None:
-    """An on_batch(done, total) callback for inference loops that reports them as step events of one phase."""
+def batch_reporter(on_progress: ProgressCallback | None, phase: str) -> Callable[..., None] | None:
+    """An on_batch(done, total, work_fraction) callback for inference loops that reports them as step events of one
+    phase; the time left comes from the share of the work done (padded tokens), not the share of texts."""
     if on_progress is None:
         return None
-    return lambda done, total: on_progress({"event": "step", "phase": phase, "step": done, "total_steps": total})
+    started = time.monotonic()
 
+    def report(done: int, total: int, work_fraction: float | None = None) -> None:
+        event = {"event": "step", "phase": phase, "step": done, "total_steps": total}
+        fraction = work_fraction if work_fraction is not None else (done / total if total else 1.0)
+        if 0.0 < fraction < 1.0:
+            event["eta_s"] = (time.monotonic() - started) / fraction * (1.0 - fraction)
+        on_progress(event)
 
-class RunStopped(Exception):
-    """The user asked the run to stop."""
+    return report
+
 
 
 @dataclass
@@ -96,7 +103,7 @@ def shuffled_batches(lengths: np.ndarray, batch_size: int, generator: np.random.
 def train_model(model: nn.Module, *, config: TrainConfig, train_features, train_targets: np.ndarray, loss_kind: str,
                 dev_features, dev_labels: np.ndarray, device: torch.device, phase: str = "train",
                 on_progress: ProgressCallback | None = None,
-                should_stop: Callable[[], bool] | None = None) -> TrainResult:
+                should_stop: StopCheck | None = None) -> TrainResult:
     """Train in place; at the end the model holds the weights of its best epoch on the dev split.
 
     train_targets: (N, C) float32, already in the form the loss wants (see targets_for).
@@ -128,8 +135,7 @@ def train_model(model: nn.Module, *, config: TrainConfig, train_features, train_
         running, seen = 0.0, 0
         for indices in shuffled_batches(train_features.lengths, config.batch_size, generator,
                                         group_by_length=config.group_by_length):
-            if should_stop and should_stop():
-                raise RunStopped()
+            check_stop(should_stop)
             batch = {k: v.to(device, non_blocking=True) for k, v in train_features.batch(indices).items()}
             batch_targets = targets[torch.as_tensor(indices)].to(device)
             with autocast_for(device, config.amp):
@@ -150,7 +156,7 @@ def train_model(model: nn.Module, *, config: TrainConfig, train_features, train_
                              "total_steps": total_steps, "loss": running / seen,
                              "eta_s": elapsed / step * (total_steps - step)})
         dev_outputs = predict_outputs(model, dev_features, batch_size=max(config.batch_size, 128), device=device,
-                                      amp=config.amp)
+                                      amp=config.amp, should_stop=should_stop)
         val_loss = compute_loss(torch.from_numpy(dev_outputs), dev_kind_targets, loss_kind).item()
         dev_energies = outputs_to_energies(dev_outputs, mode="coeqn" if loss_kind == "mse" else loss_kind,
                                            scale=config.energy_scale)

@@ -2,8 +2,11 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import shutil
 import threading
+import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -16,10 +19,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from eqn_core.data import SPLIT_ORDER, LabeledDataset, LabeledSplit, Progress, fetch_goemotions, load_goemotions
+from eqn_core.names import check_safe_name
 from eqn_core.shipped import install_shipped_runs
 from eqn_core.schema import (  # noqa: F401  (REVIEW_DECISIONS, SCHEMA_VERSION: re-exported)
     MIGRATIONS, REVIEW_BATCH_SCHEMA, REVIEW_DECISIONS, RUN_STATUSES, SCHEMA, SCHEMA_VERSION, check_dataset,
-    check_name, in_row_order, label_matrix, none_if_nan, review_values, run_record, split_sort_key, texts_table,
+    in_row_order, label_matrix, none_if_nan, review_values, run_record, split_sort_key, texts_table,
     to_json, to_timestamp, utc_now,
 )
 from eqn_core.thresholds import ENERGY_MAX, ENERGY_MIN, check_thresholds
@@ -28,25 +32,59 @@ DB_FILENAME = "eqn.duckdb"
 
 
 class WorkspaceBusyError(RuntimeError):
-    """The workspace database is held by another process (DuckDB allows one writer per file)."""
+    """Another process kept the workspace database for longer than we wait (DuckDB allows one writer per file)."""
+
+
+class WorkspaceDamagedError(RuntimeError):
+    """The workspace database file cannot be read: truncated, overwritten or not a DuckDB file."""
+
+
+# The lock wait: another process (the app, a CLI command) holds eqn.duckdb only for one operation at a time,
+# so we retry for up to LOCK_WAIT_SECONDS (EQN_LOCK_WAIT overrides) before giving up with WorkspaceBusyError.
+LOCK_WAIT_SECONDS = 60.0
+# One lock per database file in this process: connections to one file never overlap, so threads (Streamlit
+# sessions) and several Workspace objects over the same folder take turns instead of clashing.
+# A connection stays open this long after the last call, so the calls of one page run share it; then it closes.
+LINGER_SECONDS = 0.25
+# A process that keeps calling closes its connection once it is this old and pauses COURTESY_SECONDS before
+# opening again, so a waiting process (retrying every few ms) gets its turn: nobody is starved.
+MAX_HOLD_SECONDS = 1.0
+COURTESY_SECONDS = 0.05
+_FILE_LOCKS: dict[Path, threading.RLock] = {}
+_FILE_LOCKS_GUARD = threading.Lock()
+
+
+def _file_lock(db_path: Path) -> threading.RLock:
+    with _FILE_LOCKS_GUARD:
+        return _FILE_LOCKS.setdefault(db_path, threading.RLock())
 
 
 class Workspace:
     """One workspace folder: ``eqn.duckdb`` plus the run, cache and export folders beside it.
 
-    A Workspace holds one DuckDB connection; its methods are serialised by a lock, so one
-    instance may be shared between threads (Streamlit sessions). Every multi-statement write
-    runs in one transaction: it happens entirely or not at all.
+    A Workspace holds no connection between bursts of work: a call opens the database (a few milliseconds), and
+    the connection closes LINGER_SECONDS after the last call, so the app and any number of CLI commands can use
+    one workspace side by side. While another process is in the middle of its work, opening waits and retries
+    (up to LOCK_WAIT_SECONDS). Calls are serialised per database file, so one instance may be shared between
+    threads (Streamlit sessions). Every multi-statement write runs in one transaction: all or nothing.
     """
 
-    def __init__(self, root: str | Path, *, read_only: bool = False):
+    def __init__(self, root: str | Path, *, read_only: bool = False, lock_wait: float | None = None):
         self.root = Path(root).expanduser().resolve()
         self.db_path = self.root / DB_FILENAME
         self.runs_dir = self.root / "runs"
         self.cache_dir = self.root / "cache"
         self.exports_dir = self.root / "exports"
         self.read_only = read_only
-        self._lock = threading.RLock()
+        self.lock_wait = float(os.environ.get("EQN_LOCK_WAIT", LOCK_WAIT_SECONDS)) if lock_wait is None else lock_wait
+        self._lock = _file_lock(self.db_path)
+        self._con: duckdb.DuckDBPyConnection | None = None
+        self._depth = 0  # nested connection() calls in progress
+        self._last_used = 0.0
+        self._opened_at = 0.0
+        self._reopen_after = 0.0
+        self._timer: threading.Timer | None = None
+        self._closed = False
         if read_only:
             if not self.db_path.is_file():
                 raise FileNotFoundError(f"No EQN Studio workspace at {self.root}: {self.db_path} does not exist.")
@@ -54,21 +92,22 @@ class Workspace:
             for folder in (self.root, self.runs_dir, self.cache_dir / "embeddings",
                            self.cache_dir / "downloads", self.exports_dir):
                 folder.mkdir(parents=True, exist_ok=True)
-        self._con: duckdb.DuckDBPyConnection | None = _connect(self.db_path, read_only=read_only)
         try:
-            self._ensure_schema()
-            if not read_only:
-                install_shipped_runs(self)
+            with self.connection():
+                self._ensure_schema()
+                if not read_only:
+                    install_shipped_runs(self)
         except BaseException:
             self.close()
             raise
 
     # ---------------------------------------------------------------- connection and schema
     def close(self) -> None:
+        """Close the connection now (it closes by itself LINGER_SECONDS after the last call); the workspace then
+        refuses further use."""
         with self._lock:
-            if self._con is not None:
-                self._con.close()
-                self._con = None
+            self._closed = True
+            self._release()
 
     def __enter__(self) -> Workspace:
         return self
@@ -77,26 +116,73 @@ class Workspace:
         self.close()
 
     def __repr__(self) -> str:
-        state = "closed" if self._con is None else ("read-only" if self.read_only else "open")
+        state = "closed" if self._closed else ("read-only" if self.read_only else "open")
         return f"Workspace({str(self.root)!r}, {state})"
 
-    @property
-    def con(self) -> duckdb.DuckDBPyConnection:
-        if self._con is None:
-            raise RuntimeError(f"The workspace {self.root} is closed.")
-        return self._con
-
     @contextmanager
-    def locked_connection(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        """The connection, held for this thread (for read queries of eqn_core.export)."""
+    def connection(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """The connection for this thread: the one already open (nested and quick successive calls share it),
+        else a new one. It is closed LINGER_SECONDS after the last call, which lets other processes in."""
         with self._lock:
-            yield self.con
+            if self._closed:
+                raise RuntimeError(f"The workspace {self.root} is closed.")
+            if self._con is None:
+                pause = self._reopen_after - time.monotonic()
+                if pause > 0:
+                    time.sleep(pause)
+                self._con = _connect(self.db_path, read_only=self.read_only, lock_wait=self.lock_wait)
+                self._opened_at = time.monotonic()
+            self._depth += 1
+            try:
+                yield self._con
+            except duckdb.Error as error:
+                if _looks_damaged(error):
+                    raise _damaged(self.db_path, error) from error
+                raise
+            finally:
+                self._depth -= 1
+                if self._depth == 0:
+                    self._last_used = time.monotonic()
+                    if self._last_used - self._opened_at >= MAX_HOLD_SECONDS:
+                        self._release()
+                        self._reopen_after = time.monotonic() + COURTESY_SECONDS
+                    else:
+                        self._schedule_release()
+
+    def _schedule_release(self) -> None:
+        if self._timer is None:
+            self._timer = threading.Timer(LINGER_SECONDS, self._release_when_idle)
+            self._timer.daemon = True
+            self._timer.start()
+
+    def _release_when_idle(self) -> None:
+        with self._lock:
+            self._timer = None
+            if self._con is None or self._depth:
+                return
+            idle = time.monotonic() - self._last_used
+            if idle >= LINGER_SECONDS:
+                self._release()
+            else:
+                self._timer = threading.Timer(LINGER_SECONDS - idle, self._release_when_idle)
+                self._timer.daemon = True
+                self._timer.start()
+
+    def _release(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if self._con is not None and not self._depth:
+            con, self._con = self._con, None
+            con.close()
+
+    # the connection, held for this thread (for read queries of eqn_core.export)
+    locked_connection = connection
 
     @contextmanager
     def _transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
         """BEGIN ... COMMIT; ROLLBACK on any error (commit included), so nothing is half-written."""
-        with self._lock:
-            con = self.con
+        with self.connection() as con:
             con.execute("BEGIN TRANSACTION")
             try:
                 yield con
@@ -109,7 +195,10 @@ class Workspace:
                 raise
 
     def _ensure_schema(self) -> None:
-        tables = {row[0] for row in self.con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
+        try:
+            tables = {row[0] for row in self._all("SELECT table_name FROM duckdb_tables()")}
+        except duckdb.Error as error:
+            raise _damaged(self.db_path, error) from error
         if "schema_version" not in tables:
             if tables:
                 raise RuntimeError(f"{self.db_path} is a DuckDB file but not an EQN Studio workspace "
@@ -121,7 +210,7 @@ class Workspace:
                     con.execute(statement)
                 con.execute("INSERT INTO schema_version VALUES (?, ?)", [SCHEMA_VERSION, utc_now()])
             return
-        version = self.con.execute("SELECT max(version) FROM schema_version").fetchall()[0][0]
+        version = self.schema_version()
         if version > SCHEMA_VERSION:
             raise RuntimeError(f"{self.db_path} has schema version {version}, newer than this EQN Studio "
                                f"understands ({SCHEMA_VERSION}); update EQN Studio.")
@@ -129,27 +218,29 @@ class Workspace:
             if self.read_only:
                 raise RuntimeError(f"{self.db_path} has schema version {version} and needs an upgrade to "
                                    f"{SCHEMA_VERSION}; open it once without read_only.")
-            with self._transaction() as con:
-                for next_version in range(version + 1, SCHEMA_VERSION + 1):
-                    for statement in MIGRATIONS[next_version]:
-                        con.execute(statement)
-                    con.execute("INSERT INTO schema_version VALUES (?, ?)", [next_version, utc_now()])
+            with self.connection() as con:
+                con.execute("CHECKPOINT")
+                shutil.copy2(self.db_path, backup_path(self.db_path, version))  # kept: the file before the upgrade
+                with self._transaction() as con:
+                    for next_version in range(version + 1, SCHEMA_VERSION + 1):
+                        for statement in MIGRATIONS[next_version]:
+                            con.execute(statement)
+                        con.execute("INSERT INTO schema_version VALUES (?, ?)", [next_version, utc_now()])
 
     def schema_version(self) -> int:
-        with self._lock:
-            return int(self.con.execute("SELECT max(version) FROM schema_version").fetchall()[0][0])
+        return int(self._all("SELECT max(version) FROM schema_version")[0][0])
 
     def _all(self, sql: str, params: list | None = None) -> list[tuple]:
-        with self._lock:
-            return self.con.execute(sql, params or []).fetchall()
+        with self.connection() as con:
+            return con.execute(sql, params or []).fetchall()
 
     def _df(self, sql: str, params: list | None = None) -> pd.DataFrame:
-        with self._lock:
-            return self.con.execute(sql, params or []).df()
+        with self.connection() as con:
+            return con.execute(sql, params or []).df()
 
     def _arrow(self, sql: str, params: list | None = None) -> pa.Table:
-        with self._lock:
-            relation = self.con.sql(sql, params=params or [])
+        with self.connection() as con:
+            relation = con.sql(sql, params=params or [])
             to_table = getattr(relation, "to_arrow_table", None) or relation.fetch_arrow_table
             return to_table()
 
@@ -318,28 +409,40 @@ class Workspace:
     def create_run(self, run_id: str, *, dataset: str, mode: str, encoder: str, config: Mapping | Any,
                    run_dir: str | Path) -> None:
         """Register a run with status "queued"; ValueError if run_id exists, KeyError if the data set does not."""
-        check_name(run_id, "run_id")
+        check_safe_name(run_id, "run id")
         self._dataset_row(dataset)
         with self._transaction() as con:
             if con.execute("SELECT count(*) FROM runs WHERE run_id = ?", [run_id]).fetchall()[0][0]:
                 raise ValueError(f"A run with id {run_id!r} already exists in {self.db_path}.")
             con.execute("INSERT INTO runs (run_id, dataset, mode, encoder, status, config, run_dir, created_at) "
                         "VALUES (?, ?, ?, ?, 'queued', ?, ?, ?)",
-                        [run_id, dataset, mode, encoder, to_json(config), str(run_dir), utc_now()])
+                        [run_id, dataset, mode, encoder, to_json(config), self._stored_run_dir(run_dir), utc_now()])
 
     def add_finished_run(self, run_id: str, *, dataset: str, mode: str, encoder: str, config: Mapping,
                          run_dir: str | Path, metrics: dict) -> None:
         """Register a finished run made elsewhere (a shipped model); its data set need not be loaded yet."""
-        check_name(run_id, "run_id")
+        check_safe_name(run_id, "run id")
         now = utc_now()
         with self._transaction() as con:
             con.execute("INSERT INTO runs (run_id, dataset, mode, encoder, status, config, metrics, run_dir, created_at, "
                         "finished_at) VALUES (?, ?, ?, ?, 'finished', ?, ?, ?, ?, ?)",
-                        [run_id, dataset, mode, encoder, to_json(config), to_json(metrics), str(run_dir), now, now])
+                        [run_id, dataset, mode, encoder, to_json(config), to_json(metrics), self._stored_run_dir(run_dir),
+                         now, now])
 
     def set_run_dir(self, run_id: str, run_dir: str | Path) -> None:
         with self._transaction() as con:
-            con.execute("UPDATE runs SET run_dir = ? WHERE run_id = ?", [str(run_dir), run_id])
+            con.execute("UPDATE runs SET run_dir = ? WHERE run_id = ?", [self._stored_run_dir(run_dir), run_id])
+
+    def _stored_run_dir(self, run_dir: str | Path) -> str:
+        """Run folders inside the workspace are stored relative to it ("runs/<id>"), so a moved or copied
+        workspace uses its own folders; others (a shipped model inside the package) stay absolute."""
+        path = Path(run_dir).expanduser()
+        path = (path if path.is_absolute() else self.root / path).resolve()  # a relative folder: in the workspace
+        return path.relative_to(self.root).as_posix() if path.is_relative_to(self.root) else str(path)
+
+    def run_dir(self, stored: str) -> str:
+        """The absolute run folder of a stored run_dir value."""
+        return str(self.root / stored) if not Path(stored).is_absolute() else stored
 
     def update_run(self, run_id: str, *, status: str | None = None, started_at=None, finished_at=None,
                    metrics: dict | None = None, error: str | None = None, best_epoch: int | None = None) -> None:
@@ -363,7 +466,9 @@ class Workspace:
         if frame.empty:
             known = [row[0] for row in self._all("SELECT run_id FROM runs ORDER BY created_at DESC LIMIT 20")]
             raise KeyError(f"No run {run_id!r} in {self.db_path}; recent runs: {known}")
-        return run_record(frame.iloc[0].to_dict())
+        record = run_record(frame.iloc[0].to_dict())
+        record["run_dir"] = self.run_dir(record["run_dir"])
+        return record
 
     def list_runs(self, *, dataset: str | None = None) -> pd.DataFrame:
         """All runs (newest first), config and metrics as dicts."""
@@ -371,6 +476,7 @@ class Workspace:
         if dataset is not None:
             sql, params = sql + " WHERE dataset = ?", [dataset]
         frame = self._df(sql + " ORDER BY created_at DESC, run_id", params)
+        frame["run_dir"] = [self.run_dir(value) for value in frame["run_dir"]]
         for column in ("config", "metrics"):
             frame[column] = [json.loads(value) if isinstance(value, str) else None for value in frame[column]]
         return frame
@@ -447,7 +553,7 @@ class Workspace:
     def save_threshold_profile(self, name: str, *, run_id: str, thresholds: np.ndarray,
                                global_threshold: float | None = None, note: str = "") -> None:
         """Create or replace the named per-label thresholds (C,) for a run's labels."""
-        check_name(name, "profile name")
+        check_safe_name(name, "profile name", profile=True)
         label_names = self.label_names(self.get_run(run_id)["dataset"])
         thresholds = check_thresholds(thresholds, len(label_names))
         if global_threshold is not None:
@@ -544,16 +650,55 @@ class Workspace:
 
 
 # -------------------------------------------------------------------- helpers
-def _connect(db_path: Path, *, read_only: bool) -> duckdb.DuckDBPyConnection:
-    try:
-        return duckdb.connect(str(db_path), read_only=read_only)
-    except duckdb.IOException as error:
-        message = str(error)
-        if "lock" not in message.lower():
-            raise
-        pid = re.search(r"PID (\d+)", message)
-        holder = f" (process id {pid.group(1)})" if pid else ""
-        raise WorkspaceBusyError(
-            f"The workspace database {db_path} is open in another EQN Studio process{holder}: the app or a CLI "
-            "command. DuckDB lets only one process open it for writing; close that process or wait for it to "
-            "finish, then try again.") from error
+def backup_path(db_path: Path, version: int) -> Path:
+    """Where the database is copied before an upgrade from schema version `version`."""
+    return db_path.with_name(f"{db_path.name}.v{version}.bak")
+
+
+def _is_lock_error(error: duckdb.Error) -> bool:
+    message = str(error).lower()
+    return "lock" in message and ("could not set" in message or "conflicting" in message)
+
+
+_DAMAGE_SIGNS = ("could not read enough bytes", "corrupt", "checksum", "not a valid duckdb database",
+                 "invalid database", "failed to read database header", "serialization error")
+
+
+def _looks_damaged(error: duckdb.Error) -> bool:
+    """A read error of the database file itself (not of a file named in a query, such as an export target)."""
+    message = str(error).lower()
+    return isinstance(error, (duckdb.IOException, duckdb.SerializationException, duckdb.InternalException)) and \
+        any(sign in message for sign in _DAMAGE_SIGNS)
+
+
+def _damaged(db_path: Path, error: BaseException) -> WorkspaceDamagedError:
+    backups = sorted(db_path.parent.glob(f"{db_path.name}.*.bak"))
+    restore = (f"restore the backup {backups[-1]} (copy it over {db_path.name})" if backups
+               else "restore it from your own backup")
+    return WorkspaceDamagedError(
+        f"The workspace database {db_path} is damaged and cannot be opened ({type(error).__name__}: "
+        f"{str(error).splitlines()[0][:200]}). Close EQN Studio, then {restore}; or move {db_path.name} aside and "
+        "open the folder again to start an empty workspace (run folders under runs/ keep the trained weights "
+        "and energies).")
+
+
+def _connect(db_path: Path, *, read_only: bool, lock_wait: float = LOCK_WAIT_SECONDS) -> duckdb.DuckDBPyConnection:
+    """Open the database, waiting (with growing pauses) while another process holds it."""
+    deadline = time.monotonic() + max(0.0, lock_wait)
+    pause = 0.005
+    while True:
+        try:
+            return duckdb.connect(str(db_path), read_only=read_only)
+        except duckdb.Error as error:
+            if "permission denied" in str(error).lower():
+                raise PermissionError(f"Cannot open the workspace database {db_path}: {error}") from error
+            if not _is_lock_error(error):
+                raise _damaged(db_path, error) from error
+            if time.monotonic() >= deadline:
+                pid = re.search(r"PID (\d+)", str(error))
+                holder = f" (process id {pid.group(1)})" if pid else ""
+                raise WorkspaceBusyError(
+                    f"The workspace database {db_path} stayed busy for {lock_wait:.0f} s: another EQN Studio "
+                    f"process{holder} is in the middle of a long operation. Try again when it is done.") from error
+            time.sleep(pause)
+            pause = min(pause * 2, 0.02)

@@ -1,9 +1,11 @@
 """Home: what EQN Studio does, what the workspace holds, the next step (GoEmotions on a first open)."""
+from pathlib import Path
+
 import streamlit as st
 
 from eqn_core.data import find_local_goemotions
 from eqn_core.runs import refresh_runs, runs_table
-from ui.common import add_goemotions_with_progress, get_workspace, show_flash, workspace_root
+from ui.common import add_goemotions_with_progress, escape_markdown, get_workspace, show_flash, workspace_root
 
 st.set_page_config(page_title="EQN Studio", page_icon="🎚️", layout="wide")
 st.title("EQN Studio")
@@ -25,7 +27,20 @@ if datasets.empty:
     st.write(f"54,263 Reddit comments labelled with 27 emotions and neutral, the data set of the EQN paper. "
              f"Loads {source}; your own CSV/TSV/Parquet/JSONL files go in on the **Data** page.")
     if st.button("Load GoEmotions", type="primary", key="home_load_goemotions"):
-        add_goemotions_with_progress(workspace, from_dir=local)
+        if not add_goemotions_with_progress(workspace, from_dir=local,
+                                            offline_hint="Load it from a folder on this computer below."):
+            st.session_state["home_download_failed"] = True
+    with st.expander("No internet? Load GoEmotions from a folder",
+                     expanded=bool(st.session_state.get("home_download_failed"))):
+        folder = st.text_input("Folder that holds train.tsv, dev.tsv and test.tsv", key="home_goemotions_folder",
+                               placeholder="/data/goemotions")
+        if st.button("Load from this folder", key="home_load_folder", disabled=not folder.strip()):
+            path = Path(folder.strip()).expanduser()
+            if not path.is_dir():
+                st.error(f"No folder at {escape_markdown(str(path))}: give the folder that holds train.tsv, "
+                         "dev.tsv and test.tsv.")
+            else:
+                add_goemotions_with_progress(workspace, from_dir=path)
     st.page_link("pages/1_Data.py", label="Data: add your own files", icon=":material/upload_file:")
     if not finished.empty:
         st.write("Or annotate your own sentences now with the ready GoEmotions EQN model that ships with EQN Studio.")

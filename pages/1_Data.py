@@ -8,8 +8,9 @@ import streamlit as st
 
 from eqn_core.data import (LABEL_FORMATS, SPLIT_ORDER, DataError, dataset_name_from, find_local_goemotions, guess_split,
                            load_files)
+from eqn_core.names import check_safe_name
 from eqn_core.tables import preview_table
-from ui.common import add_goemotions_with_progress, bump_data_version, flash, get_workspace, show_flash
+from ui.common import add_goemotions_with_progress, escape_markdown, plot_text, bump_data_version, flash, get_workspace, show_flash
 
 st.set_page_config(page_title="Data · EQN Studio", layout="wide")
 st.title("Data")
@@ -35,7 +36,7 @@ with view:
             column.metric(f"{split} rows", f"{summary['rows'][split]:,}")
         columns[-2].metric("labels", int(info["num_labels"]))
         columns[-1].metric("kind", "multi-label" if info["multi_label"] else "single-label")
-        st.caption(f"Source: {info['source']}")
+        st.caption(f"Source: {escape_markdown(info['source'])}")
 
         st.subheader("Label distribution")
         share = st.radio("Show", ["texts", "% of the split"], horizontal=True, key="data_view_share",
@@ -44,7 +45,7 @@ with view:
         counts = counts.sort_values(splits[0], ascending=False)
         if share:
             counts = 100 * counts / pd.Series(summary["rows"]).clip(lower=1)
-        figure = go.Figure([go.Bar(name=split, x=counts.index, y=counts[split]) for split in splits])
+        figure = go.Figure([go.Bar(name=split, x=[plot_text(label) for label in counts.index], y=counts[split]) for split in splits])
         figure.update_layout(barmode="group", xaxis_title="label", yaxis_title="% of texts" if share else "texts",
                              height=380, margin={"t": 10, "b": 10})
         st.plotly_chart(figure, key="data_label_distribution")
@@ -87,7 +88,7 @@ with goemotions:
                                    key="data_goemotions_folder")
         if st.button("Load GoEmotions", type="primary", key="data_load_goemotions"):
             if source == "Local folder" and not (folder and Path(folder).expanduser().is_dir()):
-                st.error(f"No folder at {folder!r}: give the folder that holds train.tsv, dev.tsv and test.tsv.")
+                st.error(f"No folder at {escape_markdown(repr(folder))}: give the folder that holds train.tsv, dev.tsv and test.tsv.")
             else:
                 add_goemotions_with_progress(workspace, from_dir=Path(folder).expanduser() if folder else None)
 
@@ -113,10 +114,10 @@ with upload:
         files: dict[str, Path] = {}
         duplicate = None
         for i, uploaded in enumerate(uploads):
-            split = st.selectbox(f"Split of **{uploaded.name}**", SPLIT_ORDER,
+            split = st.selectbox(f"Split of **{escape_markdown(uploaded.name)}**", SPLIT_ORDER,
                                  index=SPLIT_ORDER.index(guess_split(uploaded.name)),
                                  key=f"data_upload_split_{i}_{uploaded.name}")
-            path = Path(temp) / split / Path(uploaded.name).name
+            path = Path(temp) / split / (Path(uploaded.name).name.strip(".") or "upload")  # never a folder
             path.parent.mkdir(exist_ok=True)
             path.write_bytes(uploaded.getvalue())
             duplicate = duplicate or (split if split in files else None)
@@ -134,7 +135,8 @@ with upload:
             preview = preview_table(files["train"], has_header=header != "no")
         except Exception as error:  # only a preview: the real read below reports problems precisely
             preview = None
-            st.warning(f"No preview of {files['train'].name} ({error}); columns will be found automatically.")
+            st.warning(f"No preview of {escape_markdown(files['train'].name)} ({escape_markdown(error)}); "
+                       "columns will be found automatically.")
         columns = [] if preview is None else list(preview.columns)
         if preview is not None:
             st.dataframe(preview, key="data_upload_preview")
@@ -170,13 +172,14 @@ with upload:
             if not name.strip():
                 st.error("Give the data set a name.")
             elif name.strip() in names:
-                st.error(f"A data set named {name.strip()!r} already exists; choose another name.")
+                st.error(f"A data set named {escape_markdown(repr(name.strip()))} already exists; choose another name.")
             else:
                 try:
+                    check_safe_name(name.strip(), "data set name")  # before reading: the name becomes run ids
                     dataset = load_files(name.strip(), files, dev_fraction=dev_fraction, **options)
                     workspace.add_dataset(dataset)
                 except (DataError, ValueError) as error:
-                    st.error(f"Nothing was stored. {error}")
+                    st.error(f"Nothing was stored. {escape_markdown(error)}")
                 else:
                     bump_data_version()
                     st.session_state["dataset"] = dataset.name

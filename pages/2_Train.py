@@ -10,7 +10,7 @@ from eqn_core.inference import device_name, pick_device
 from eqn_core.shipped import is_shipped
 from eqn_core.runs import (ACTIVE_STATUSES, RunFolder, delete_run, describe_step, ingest_run, parent_run, prepare_run,
                            progress_state, refresh_runs, run_key_metrics, runs_table, start_run_process)
-from ui.common import bump_data_version, flash, get_workspace, show_flash
+from ui.common import bump_data_version, escape_markdown, flash, get_workspace, show_flash
 
 st.set_page_config(page_title="Train · EQN Studio", layout="wide")
 st.title("Train")
@@ -74,7 +74,12 @@ with right:
     learning_rate = cells[0].text_input("Learning rate", f"{defaults.learning_rate:g}", key=f"train_lr_{kind}")
     seed = cells[1].number_input("Seed", 0, 2**31 - 1, TrainConfig.seed, key="train_seed")
     max_rows = st.number_input("Training rows (0 = all; a few thousand give a quick look)", 0, 10**8, 0,
-                               step=1000, key="train_max_rows")
+                               step=1000, key="train_max_rows",
+                               help="A quick look trains on this many random training texts and skips annotating "
+                                    "the whole training split (no train energies); dev and test are still "
+                                    "annotated in full, so thresholds and metrics stay comparable.")
+    if max_rows:
+        st.caption(f"Quick look: {int(max_rows):,} training texts; the training split is not annotated.")
     eqn = {}
     if mode == "eqn":
         with st.expander("EQN options", expanded=True):
@@ -126,7 +131,7 @@ if st.button("Start training", type="primary", key="train_start"):
             folder = prepare_run(workspace, config)
             start_run_process(folder.path, cache_dir=workspace.cache_dir)
         except (ValueError, KeyError, OSError) as error:
-            st.error(f"Could not start the run: {error}")
+            st.error(f"Could not start the run: {escape_markdown(error)}")
         else:
             st.session_state["train_watch"] = folder.path.name
             bump_data_version()
@@ -187,7 +192,6 @@ def live() -> None:
     curves(state["epochs"])
 
 
-
 def delete_section(run: dict) -> None:
     with st.expander("Delete this run"):
         n_reviews = len(workspace.reviews(run_id=run_id))
@@ -200,7 +204,7 @@ def delete_section(run: dict) -> None:
             try:
                 deleted = delete_run(workspace, run_id, delete_reviews=with_reviews)
             except (ValueError, KeyError) as error:
-                st.error(str(error))
+                st.error(escape_markdown(error))
             else:
                 st.session_state.pop("train_watch", None)
                 bump_data_version()
@@ -218,16 +222,17 @@ else:
         cells[1].metric("Top-k F1", f"{key['topk_f1']:.4f}")
         cells[2].metric("Total hit rate (Table 4)", f"{key['hit_rate']:.4f}")
     elif run["status"] == "stopped":
-        st.warning(f"Run stopped: {run['error'] or 'stopped by the user'}. Its curves show how far it got.")
+        st.warning(f"Run stopped: {escape_markdown(run['error'] or 'stopped by the user')}. Its curves show how far it got.")
     elif run["error"]:
-        st.error(f"Run {run['status']}: {run['error']}")
+        st.error(f"Run {run['status']}: {escape_markdown(run['error'])}")
         details = folder.path / "error.txt"
         if details.exists():
             with st.expander("Traceback"):
                 st.code(details.read_text()[-4000:])
     curves(progress_state(folder.progress())["epochs"])
     if is_shipped(run):
-        st.caption(f"{run_id} ships with EQN Studio and is read-only. Its model card: `{folder.path / 'MODEL_CARD.md'}`.")
+        st.caption(f"{escape_markdown(run_id)} ships with EQN Studio and is read-only. Its model card: "
+                   f"`{folder.path / 'MODEL_CARD.md'}`.")
     else:
         delete_section(run)
 

@@ -10,6 +10,7 @@ from ui.common import (
     bump_data_version,
     flash,
     get_workspace,
+    plot_text,
     load_energies,
     load_human_labels,
     load_label_names,
@@ -119,7 +120,7 @@ st.caption(f"Run {run_id}, split {split}: {energies.shape[0]:,} texts, {energies
 
 table = report["table"]
 summary = pd.DataFrame([{"label": f"{name} average", **report[name]} for name in ("macro", "micro")])
-figure = go.Figure([go.Bar(name=metric, x=table["label"], y=table[metric]) for metric in ("precision", "recall", "f1")])
+figure = go.Figure([go.Bar(name=metric, x=[plot_text(label) for label in table["label"]], y=table[metric]) for metric in ("precision", "recall", "f1")])
 figure.update_layout(barmode="group", height=340, yaxis_range=[0, 1], margin={"t": 10, "b": 10})
 st.plotly_chart(figure, key="th_scores_chart")
 number = st.column_config.NumberColumn(format="%.3f")
@@ -132,8 +133,8 @@ st.dataframe(pd.concat([table, summary], ignore_index=True), hide_index=True, ke
                                                                   "below the threshold")})
 
 st.subheader("Texts that gain or lose each label")
-figure = go.Figure([go.Bar(name="gained", x=table["label"], y=table["gained"]),
-                    go.Bar(name="lost", x=table["label"], y=-table["lost"])])
+figure = go.Figure([go.Bar(name="gained", x=[plot_text(label) for label in table["label"]], y=table["gained"]),
+                    go.Bar(name="lost", x=[plot_text(label) for label in table["label"]], y=-table["lost"])])
 figure.update_layout(barmode="relative", height=300, yaxis_title="texts", margin={"t": 10, "b": 10})
 st.plotly_chart(figure, key="th_changes_chart")
 

@@ -4,7 +4,7 @@ import pandas as pd
 import streamlit as st
 
 from eqn_core.review import LOW_ENERGY_HUMAN, SUGGESTED, filter_texts, label_lists, top_energies
-from ui.common import (energy_bar_figure, get_workspace, load_energies, load_human_labels, load_label_names,
+from ui.common import (energy_bar_figure, escape_markdown, get_workspace, load_energies, load_human_labels, load_label_names,
                        load_texts, pick_run, pick_split, pick_thresholds, quote_text)
 
 st.set_page_config(page_title="Samples · EQN Studio", layout="wide")
@@ -55,7 +55,7 @@ table = pd.DataFrame({"row": rows, "text": texts["text"].to_numpy()[rows],
 if emotion is not None:
     table.insert(2, f"{emotion} energy", np.round(energies[rows, label_id].astype(np.float64), 2))
     table = table.sort_values(f"{emotion} energy", ascending=False, kind="stable")
-st.write(f"**{len(table):,}** of {len(texts):,} texts match ({choice['describe']}).")
+st.write(f"**{len(table):,}** of {len(texts):,} texts match ({escape_markdown(choice['describe'])}).")
 if table.empty:
     st.info("No text matches these filters; widen them.")
     st.stop()
@@ -78,7 +78,8 @@ row_idx = st.selectbox("Text to show", options, key="samples_text",
 
 st.markdown(quote_text(texts_by_row[row_idx]))
 given = label_lists(human_labels[[row_idx]], label_names)[0]
-st.caption(f"Row {row_idx} · id {texts['text_id'].iloc[row_idx]} · human labels: {given or 'none'}")
+st.caption(f"Row {row_idx} · id {escape_markdown(texts['text_id'].iloc[row_idx])} · human labels: "
+           f"{escape_markdown(given or 'none')}")
 figure = energy_bar_figure(energies[row_idx], human_labels[row_idx], label_names, thresholds,
                            per_label=choice["per_label"])
 st.plotly_chart(figure, key="samples_energy_bars")

@@ -4,7 +4,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from eqn_core.metrics import cluster_order, mean_off_diagonal, pearson_matrix
-from ui.common import finished_runs, get_workspace, load_energies, load_label_names, pick_run
+from ui.common import finished_runs, get_workspace, load_energies, load_label_names, pick_run, plot_text
 
 st.set_page_config(page_title="Correlations · EQN Studio", layout="wide")
 
@@ -12,6 +12,7 @@ ORDERS = {"labels": "label order", "a": "clustered on run A", "b": "clustered on
 
 
 def heatmap(matrix: np.ndarray, labels: list[str], *, title: str, limit: float = 1.0) -> go.Figure:
+    labels = [plot_text(label) for label in labels]  # plotly renders some HTML: names as typed
     figure = go.Figure(go.Heatmap(z=matrix, x=labels, y=labels, zmin=-limit, zmax=limit, zmid=0.0,
                                   colorscale="RdBu_r", hovertemplate="%{y} · %{x}: r = %{z:.3f}<extra></extra>"))
     figure.update_layout(title=title, height=560, yaxis_autorange="reversed", margin={"t": 40, "l": 10, "r": 10},

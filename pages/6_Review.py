@@ -5,7 +5,7 @@ import streamlit as st
 
 from eqn_core.review import (SUGGESTED, SUGGESTION_KINDS, bulk_accept, label_lists, review_queue,
                              reviewer_agreement, suggest_micro_emotions, top_energies)
-from ui.common import (energy_bar_figure, flash, get_workspace, load_energies, load_human_labels, load_label_names,
+from ui.common import (energy_bar_figure, escape_markdown, flash, get_workspace, load_energies, load_human_labels, load_label_names,
                        load_texts, pick_run, pick_split, pick_thresholds, quote_text, show_flash)
 
 st.set_page_config(page_title="Review · EQN Studio", layout="wide")
@@ -47,7 +47,7 @@ def save_decision(row_idx: int, suggestion, action: str, typed_energy, note: str
     """Store one decision and rerun so the queue moves on; typing an energy turns Accept (and Enter) into Set."""
     if action == "set" or (action == "accept" and typed_energy is not None):
         if typed_energy is None:
-            st.error(f"Type the energy for {suggestion.label} (0-10) before choosing Set energy.")
+            st.error(f"Type the energy for {escape_markdown(suggestion.label)} (0-10) before choosing Set energy.")
             return
         decision, energy = "set", float(typed_energy)
     else:
@@ -55,7 +55,7 @@ def save_decision(row_idx: int, suggestion, action: str, typed_energy, note: str
     workspace.record_review(run_id=run_id, split=split, row_idx=row_idx, label=suggestion.label, decision=decision,
                             reviewer=reviewer, energy=energy, note=note.strip())
     shown = f"set to {energy:g}" if decision == "set" else f"{decision}ed"
-    flash(f"Saved: {suggestion.label} on row {row_idx} {shown} by {reviewer}.")
+    flash(f"Saved: {escape_markdown(suggestion.label)} on row {row_idx} {shown} by {escape_markdown(reviewer)}.")
     st.rerun()
 
 
@@ -64,9 +64,10 @@ def review_text(row_idx: int, pending: pd.DataFrame) -> None:
     with st.container(border=True):
         given = label_lists(human_labels[[row_idx]], label_names)[0]
         text_id = texts["text_id"].iloc[row_idx]
-        st.markdown(f"**Row {row_idx}** · id `{text_id}` · human labels: **{given or 'none'}**")
+        st.markdown(f"**Row {row_idx}** · id {escape_markdown(text_id)} · human labels: "
+                    f"**{escape_markdown(given or 'none')}**")
         st.markdown(quote_text(texts["text"].iloc[row_idx]))
-        st.caption("Top energies: " + top_energies(energies[[row_idx]], label_names, k=5)[0])
+        st.caption("Top energies: " + escape_markdown(top_energies(energies[[row_idx]], label_names, k=5)[0]))
         with st.expander("Energy bars"):
             st.plotly_chart(energy_bar_figure(energies[row_idx], human_labels[row_idx], label_names,
                                               choice["thresholds"], per_label=choice["per_label"], height=300),
@@ -75,7 +76,7 @@ def review_text(row_idx: int, pending: pd.DataFrame) -> None:
             tag = f"{row_idx}_{suggestion.label_id}"
             with st.form(key=f"review_form_{tag}", clear_on_submit=True):
                 what = "suggested" if suggestion.kind == SUGGESTED else "human label, low energy"
-                st.markdown(f"**{suggestion.label}** · {what} · energy **{suggestion.energy:.2f}** "
+                st.markdown(f"**{escape_markdown(suggestion.label)}** · {what} · energy **{suggestion.energy:.2f}** "
                             f"(threshold {suggestion.threshold:g})")
                 left, right = st.columns([1, 2])
                 typed = left.number_input("Set energy (0-10)", min_value=0.0, max_value=10.0, value=None, step=0.5,
@@ -83,9 +84,9 @@ def review_text(row_idx: int, pending: pd.DataFrame) -> None:
                 note = right.text_input("Note (optional)", key=f"review_note_{tag}")
                 accept_col, reject_col, set_col = st.columns(3)
                 actions = {
-                    "accept": accept_col.form_submit_button(f"✓ Accept {suggestion.label}", type="primary",
+                    "accept": accept_col.form_submit_button(f"✓ Accept {escape_markdown(suggestion.label)}", type="primary",
                                                             use_container_width=True, key=f"review_accept_{tag}"),
-                    "reject": reject_col.form_submit_button(f"✗ Reject {suggestion.label}", use_container_width=True,
+                    "reject": reject_col.form_submit_button(f"✗ Reject {escape_markdown(suggestion.label)}", use_container_width=True,
                                                             key=f"review_reject_{tag}"),
                     "set": set_col.form_submit_button("Set energy", use_container_width=True, key=f"review_set_{tag}"),
                 }
@@ -100,7 +101,8 @@ else:
     status = review_queue(suggestions, reviews, reviewer=reviewer, include_decided=True)
     queue = status[status["decision"].isna()]
     decided, total = len(status) - len(queue), len(status)
-    st.progress(decided / total if total else 1.0, text=f"{decided:,} of {total:,} suggestions decided by {reviewer} "
+    st.progress(decided / total if total else 1.0, text=f"{decided:,} of {total:,} suggestions decided by "
+                                                        f"{escape_markdown(reviewer)} "
                                                         f"({choice['describe']}, current filter)")
     if total == 0:
         st.info("No suggestion in this filter at this threshold.")
@@ -118,7 +120,8 @@ else:
             if bulk:
                 count = bulk_accept(workspace, pending_suggested, run_id=run_id, split=split, reviewer=reviewer,
                                     min_energy=min_energy)
-                flash(f"Accepted {count:,} suggested micro-emotions with energy ≥ {min_energy:g} ({reviewer}).")
+                flash(f"Accepted {count:,} suggested micro-emotions with energy ≥ {min_energy:g} "
+                      f"({escape_markdown(reviewer)}).")
                 st.rerun()
 
         per_page = st.number_input("Texts per page", min_value=1, max_value=20, value=3, key="review_per_page")

@@ -7,7 +7,7 @@ import streamlit as st
 
 from eqn_core.export import export_annotations
 from eqn_core.review import LOW_ENERGY_HUMAN, SUGGESTED, suggest_micro_emotions
-from ui.common import (get_workspace, load_energies, load_human_labels, load_label_names, pick_run, pick_split,
+from ui.common import (escape_markdown, get_workspace, load_energies, load_human_labels, load_label_names, pick_run, pick_split,
                        pick_thresholds)
 
 st.set_page_config(page_title="Export · EQN Studio", layout="wide")
@@ -70,19 +70,27 @@ elif rows is not None and not rows:
 if problem:
     st.warning(problem)
 
+left, right = st.columns(2)
+overwrite = left.checkbox("Replace the file if it exists", value=False, key="export_overwrite")
+neutralize = right.checkbox("CSV: make formula-like cells inert", value=True, key="export_neutralize",
+                            disabled=fmt != "csv",
+                            help="A cell that starts with = + - @ tab or CR gets a leading ' so a spreadsheet shows it "
+                                 "as text instead of running it as a formula. Parquet and JSONL keep the raw text.")
 if st.button("Export", type="primary", disabled=problem is not None, key="export_go"):
     options = {"profile": choice["profile"]} if choice["profile"] else {"thresholds": choice["global_threshold"]}
     try:
         result = export_annotations(workspace, run_id=run_id, split=split, path=workspace.exports_dir / name,
-                                    fmt=fmt, content=content, rows=rows, reviewer=reviewer, **options)
+                                    fmt=fmt, content=content, rows=rows, reviewer=reviewer, overwrite=overwrite,
+                                    neutralize_formulas=neutralize, **options)
     except (ValueError, KeyError, OSError) as error:
-        st.error(f"Export failed: {error}")
+        st.error(f"Export failed: {escape_markdown(error)}")
     else:
         st.session_state["export_last"] = {**result, "path": str(result["path"])}
 
 last = st.session_state.get("export_last")
 if last:
-    st.success(f"Saved {last['rows']:,} rows ({CONTENTS[last['content']].lower()}) to `{last['path']}`.")
+    st.success(f"Saved {last['rows']:,} rows ({CONTENTS[last['content']].lower()}) to "
+               f"{escape_markdown(last['path'])}.")
     saved = Path(last["path"])
     try:
         data = saved.read_bytes()

@@ -5,8 +5,8 @@ import streamlit as st
 
 from eqn_core.inference import annotate
 from eqn_core.runs import parent_run
-from eqn_core.thresholds import DEFAULT_THRESHOLD, ENERGY_MAX, ENERGY_MIN
-from ui.common import get_workspace, load_run_model_cached, pick_run
+from eqn_core.thresholds import DEFAULT_THRESHOLD, ENERGY_MAX, ENERGY_MIN, reaches
+from ui.common import escape_markdown, get_workspace, load_run_model_cached, pick_run, plot_text
 
 st.set_page_config(page_title="Try it · EQN Studio", layout="wide")
 st.title("Try it")
@@ -43,14 +43,15 @@ energies = annotate(model, [text], mode=config.mode, energy_scale=config.energy_
 
 order = np.argsort(-energies, kind="stable")
 names = [label_names[j] for j in order]
+plotted = [plot_text(name) for name in names]  # plotly renders some HTML: names as typed
 values = energies[order]
-above = values >= threshold
-figure = go.Figure(go.Bar(x=names, y=values, marker_color=np.where(above, "#d62728", "#9ecae1"),
+above = reaches(values[None, :], threshold)[0]  # the one threshold rule (float32, energy >= h)
+figure = go.Figure(go.Bar(x=plotted, y=values, marker_color=np.where(above, "#d62728", "#9ecae1"),
                           hovertemplate="%{x}: %{y:.2f}<extra></extra>"))
 figure.add_hline(y=threshold, line_dash="dash", annotation_text=f"h = {threshold:.1f}")
 figure.update_layout(yaxis_range=[0, 10], yaxis_title="energy", height=380, margin={"t": 10, "b": 10})
 st.plotly_chart(figure, key="try_chart")
-given = ", ".join(f"{name} {value:.1f}" for name, value in zip(names, values) if value >= threshold)
-st.markdown(f"**Labels at h = {threshold:.1f}:** {given or 'none'}")
+given = ", ".join(f"{name} {value:.1f}" for name, value, counts in zip(names, values, above) if counts)
+st.markdown(f"**Labels at h = {threshold:.1f}:** {escape_markdown(given or 'none')}")
 with st.expander("All energies"):
     st.dataframe({"label": names, "energy": np.round(values, 3)}, hide_index=True, key="try_table")

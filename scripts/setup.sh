@@ -4,7 +4,8 @@
 #   EQN_TORCH="torch" bash scripts/setup.sh   to let pip pick the CUDA build instead.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-PY=${PYTHON:-python3}
+# On a system Python that pip may not change (PEP 668), this creates and uses the project environment .venv.
+EQN_CREATE_VENV=1 source scripts/python.sh
 $PY -m pip install -q --disable-pip-version-check "${EQN_TORCH:-torch==2.13.0}"
 $PY -m pip install -q --disable-pip-version-check -r requirements.txt -r requirements-dev.txt
 $PY -m pip install -q --disable-pip-version-check --no-deps -e .

@@ -3,4 +3,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 TOKENIZERS_PARALLELISM=false
-exec ${PYTHON:-python3} -m pytest -q "$@"
+source scripts/python.sh
+exec $PY -m pytest -q "$@"

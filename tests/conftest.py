@@ -95,3 +95,16 @@ def workspace_with_tiny(tmp_path, tiny_dataset):
     with Workspace(tmp_path / "ws") as workspace:
         workspace.add_dataset(tiny_dataset)
     return tmp_path / "ws"
+
+
+def query_value(workspace, sql: str, params: list | None = None):
+    """The first value of a query on the workspace database (for checks the Workspace API does not offer)."""
+    with workspace.connection() as con:
+        return con.execute(sql, params or []).fetchone()[0]
+
+
+def table_dump(workspace) -> dict:
+    """Every table of the workspace database as sorted rows: equal dumps mean an unchanged workspace."""
+    with workspace.connection() as con:
+        tables = [row[0] for row in con.execute("SELECT table_name FROM duckdb_tables() ORDER BY table_name").fetchall()]
+        return {table: sorted(map(repr, con.execute(f'SELECT * FROM "{table}"').fetchall())) for table in tables}

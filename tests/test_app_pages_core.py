@@ -5,6 +5,8 @@ Each test builds a tiny workspace in tmp_path (the tiny data set and, where need
 """
 from __future__ import annotations
 
+import re
+
 import json
 import time
 from pathlib import Path
@@ -26,6 +28,11 @@ from eqn_core.workspace import Workspace
 APP = Path(__file__).resolve().parents[1] / "app.py"
 RUN_ID = "tiny-eqn"
 LOAD_TIMEOUT = 60  # seconds for a run that imports torch / loads a model; AppTest's default is 3
+
+def shown(markdown: str) -> str:
+    """What a reader sees of Markdown whose user strings were escaped (ui.common.escape_markdown)."""
+    return re.sub(r"\\(.)", r"\1", markdown)
+
 
 
 @pytest.fixture(autouse=True)
@@ -154,7 +161,7 @@ def test_bad_upload_shows_the_data_error_and_stores_nothing(data_workspace):
     at.run()
     at.button(key="data_upload_add").click().run()
     assert not at.exception
-    errors = [e.value for e in at.error]
+    errors = [shown(e.value) for e in at.error]
     assert errors and "broken.csv, row 2" in errors[0] and "whitespace" in errors[0], errors
     assert app_workspace().dataset_names() == ["tiny"]
 
@@ -181,7 +188,7 @@ def test_goemotions_from_a_missing_folder_says_so(data_workspace):
     at.radio(key="data_goemotions_source").set_value("Local folder").run()
     at.text_input(key="data_goemotions_folder").input("/no/such/folder")
     at.button(key="data_load_goemotions").click().run()
-    assert any("No folder at '/no/such/folder'" in e.value for e in at.error)
+    assert any("No folder at '/no/such/folder'" in shown(e.value) for e in at.error)
     assert app_workspace().dataset_names() == ["tiny"]
 
 
@@ -297,7 +304,7 @@ def test_train_page_starts_a_real_run_that_finishes_in_the_run_list(data_workspa
     at.run()
     assert metric(at, "Top-k F1")  # the finished run's key numbers
     assert len(at.get("plotly_chart")) == 2  # loss and dev top-k F1 curves
-    assert app_workspace().energy_splits(run_id) == ["train", "dev", "test"]
+    assert app_workspace().energy_splits(run_id) == ["dev", "test"]  # a quick look (32 rows) skips train
 
 
 def test_stop_button_stops_a_running_run(data_workspace, tiny_encoder_dir):
@@ -363,7 +370,7 @@ def test_try_it_says_when_a_run_model_cannot_be_loaded(trained_workspace):
     config = json.loads(config_file.read_text())
     config_file.write_text(json.dumps({**config, "encoder": str(trained_workspace / "gone")}))
     at = open_page("pages/8_Try_it.py", run_id=RUN_ID)
-    assert any("Could not load the model of run tiny-eqn" in e.value for e in at.error)
+    assert any("Could not load the model of run tiny-eqn" in shown(e.value) for e in at.error)
 
 
 def test_try_it_offers_the_parent_of_a_model1_run(trained_workspace):
@@ -373,3 +380,24 @@ def test_try_it_offers_the_parent_of_a_model1_run(trained_workspace):
     at.button(key="try_use_parent").click().run()
     assert not at.warning and len(at.text_area) == 1
     assert at.session_state["run"] == RUN_ID
+
+
+def test_offline_first_open_offers_a_local_folder_right_there(workspace_root, shared_data, monkeypatch, tmp_path):
+    import urllib.request
+
+    def offline(*args, **kwargs):
+        raise OSError("Temporary failure in name resolution")
+
+    import eqn_core.data
+
+    monkeypatch.setattr(eqn_core.data, "find_local_goemotions", lambda: None)  # a fresh machine: no copy nearby
+    monkeypatch.setattr(urllib.request, "urlopen", offline)
+    at = open_page()
+    at.button(key="home_load_goemotions").click().run()
+    errors = [shown(e.value) for e in at.error]
+    assert errors and "could not download" in errors[0] and "folder on this computer below" in errors[0]
+    assert "--from" not in errors[0] and "eqn " not in errors[0]  # no command-line hint on a page
+    at.text_input(key="home_goemotions_folder").input(str(shared_data / "goemotions")).run()
+    at.button(key="home_load_folder").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert any("GoEmotions is in the workspace" in s.value for s in at.success)

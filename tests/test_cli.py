@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pandas as pd
 
 from eqn_core.cli import main as eqn
@@ -24,10 +25,12 @@ def test_cli_round_trip_fetch_train_evaluate_annotate_export(tmp_path, shared_da
     assert eqn(["-w", ws, "annotate", "--run", "r1", str(texts), "-o", str(tmp_path / "out.jsonl")]) == 0
     annotated = pd.read_json(tmp_path / "out.jsonl", lines=True)
     assert len(annotated) == 2 and "admiration" in annotated.columns
-    assert eqn(["-w", ws, "export", "--run", "r1", "--split", "train", "--content", "thresholded", "--tuned",
-                "-o", str(tmp_path / "train.parquet")]) == 0
-    train = pd.read_parquet(tmp_path / "train.parquet")
-    assert len(train) == 43410 and train["admiration"].between(0, 10).all()
+    assert eqn(["-w", ws, "export", "--run", "r1", "--split", "test", "--content", "thresholded", "--tuned",
+                "-o", str(tmp_path / "test.parquet")]) == 0
+    test = pd.read_parquet(tmp_path / "test.parquet")
+    assert len(test) == 5427 and test["admiration"].between(0, 10).all()
+    # a quick look (--max-train-rows) does not annotate the whole training split
+    assert eqn(["-w", ws, "export", "--run", "r1", "--split", "train", "-o", str(tmp_path / "train.csv")]) == 2
 
 
 def test_cli_bad_input_names_the_problem_and_changes_nothing(tmp_path, capsys):
@@ -39,3 +42,96 @@ def test_cli_bad_input_names_the_problem_and_changes_nothing(tmp_path, capsys):
     assert "bad.csv" in err and "row 2" in err and "text" in err
     assert eqn(["-w", ws, "datasets"]) == 0
     assert "no data sets yet" in capsys.readouterr().out
+
+
+# ------------------------------------------------------------------------ the CLI and the app side by side
+def run_cli(workspace, *arguments: str, timeout: float = 300):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[1]
+    return subprocess.run([sys.executable, "-m", "eqn_core.cli", "-w", str(workspace), *arguments],
+                          capture_output=True, text=True, cwd=repo, timeout=timeout)
+
+
+def test_cli_commands_work_while_the_app_keeps_its_workspace_open(tmp_path, tiny_encoder_dir):
+    """The app holds one Workspace object per process and keeps using it; CLI commands in other processes list,
+    add, train and export meanwhile, and each side sees the other's writes."""
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    from conftest import make_dataset
+    from eqn_core.workspace import Workspace
+
+    app = Workspace(tmp_path / "ws")  # as ui.common keeps it: alive for the whole app process
+    app.add_dataset(make_dataset())
+    train = tmp_path / "train.csv"
+    pd.DataFrame({"text": ["a happy day", "an angry day"], "labels": ["0", "1"]}).to_csv(train, index=False)
+    assert run_cli(app.root, "datasets").returncode == 0
+    added = run_cli(app.root, "add", "second", "--train", str(train), "--dev-fraction", "0.5")
+    assert added.returncode == 0, added.stderr
+    assert app.dataset_names() == ["second", "tiny"]  # the app sees the CLI's write at once
+    repo = Path(__file__).resolve().parents[1]
+    trainer = subprocess.Popen([sys.executable, "-m", "eqn_core.cli", "-w", str(app.root), "train", "--dataset",
+                                "tiny", "--mode", "coeqn", "--encoder", tiny_encoder_dir, "--encoder-mode", "frozen",
+                                "--epochs", "2", "--device", "cpu", "--run-id", "cli-run", "--quiet"],
+                               cwd=repo, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    reads = 0
+    while trainer.poll() is None:  # the app keeps reading and writing while the CLI trains and ingests
+        app.list_runs()
+        app.save_threshold_profile("app-profile", run_id="cli-run", thresholds=np.full(4, 5.0)) \
+            if "cli-run" in set(app.list_runs()["run_id"]) else None
+        reads += 1
+        time.sleep(0.05)
+    out, err = trainer.communicate()
+    assert trainer.returncode == 0, err  # the CLI ingested its run although the app had the workspace open
+    assert reads > 5 and app.get_run("cli-run")["status"] == "finished"
+    listed = run_cli(app.root, "runs")
+    assert listed.returncode == 0 and "cli-run" in listed.stdout
+    exported = run_cli(app.root, "export", "--run", "cli-run", "--split", "test", "--profile", "app-profile",
+                       "-o", str(tmp_path / "out.csv"))
+    assert exported.returncode == 0, exported.stderr
+    assert len(pd.read_csv(tmp_path / "out.csv")) == 16
+
+
+def test_the_app_waits_while_a_cli_command_holds_the_workspace(tmp_path, monkeypatch):
+    """The reverse: a CLI process in the middle of a write holds the database for a moment; the app's page
+    waits for it instead of failing with WorkspaceBusyError."""
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    import streamlit as st
+    from streamlit.testing.v1 import AppTest
+
+    from conftest import make_dataset
+    from eqn_core.workspace import Workspace
+
+    root = tmp_path / "ws"
+    with Workspace(root) as workspace:
+        workspace.add_dataset(make_dataset())
+    repo = Path(__file__).resolve().parents[1]
+    holder = subprocess.Popen([sys.executable, "-c", (
+        "import sys, time\n"
+        "from eqn_core.workspace import Workspace\n"
+        "ws = Workspace(sys.argv[1])\n"
+        "with ws.connection():\n"
+        "    print('holding', flush=True)\n"
+        "    time.sleep(3)\n"), str(root)], cwd=repo, stdout=subprocess.PIPE, text=True)
+    assert holder.stdout.readline().strip() == "holding"
+    monkeypatch.setenv("EQN_WORKSPACE", str(root))
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    started = time.monotonic()
+    at = AppTest.from_file(str(repo / "app.py"), default_timeout=60).run()
+    waited = time.monotonic() - started
+    holder.wait(timeout=30)
+    st.cache_resource.clear()
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.warning and not at.error
+    assert waited > 1.0  # it waited for the holder rather than failing
+    assert any("tiny" in str(frame.value) for frame in at.dataframe) or any("tiny" in m.value for m in at.markdown)

@@ -155,11 +155,15 @@ def test_fetch_goemotions_download_from_file_url(tmp_path, monkeypatch):
     assert sha256(folder / "test.tsv") == data.GOEMOTIONS_SHA256["test"]
 
 
-def test_fetch_goemotions_network_failure_suggests_from(tmp_path, monkeypatch):
+def test_fetch_goemotions_network_failure_suggests_a_local_folder(tmp_path, monkeypatch, capsys):
+    from eqn_core.cli import main
+
     monkeypatch.setattr(data, "GOEMOTIONS_URL", (tmp_path / "nowhere").as_uri() + "/{split}.tsv")
-    with pytest.raises(DataError, match="--from DIR") as err:
+    with pytest.raises(DataError, match="from a folder that holds train.tsv") as err:
         data.fetch_goemotions(tmp_path / "cache")
-    assert "could not download" in str(err.value)
+    assert "could not download" in str(err.value) and "--from" not in str(err.value)  # pages show it too
+    assert main(["-w", str(tmp_path / "ws"), "fetch", "goemotions"]) == 2
+    assert "`eqn fetch goemotions --from DIR`" in capsys.readouterr().err  # the CLI says how, in its own words
 
 
 def test_fetch_goemotions_download_with_wrong_hash(tmp_path, monkeypatch):
@@ -292,7 +296,8 @@ def test_load_files_carves_dev_and_checks_label_names(tmp_path):
     write(test, "text,label\nfine,joyy\n")
     with pytest.raises(DataError) as err:
         data.load_files("mine", {"train": train, "test": test})
-    assert str(err.value) == "test.csv, row 1 (line 2), column 'label': unknown label 'joyy' (labels: anger, joy)"
+    assert str(err.value) == ("test.csv, row 1 (line 2), column 'label': unknown label 'joyy' "
+                              "(labels: anger, joy, from the train file train.csv)")
 
 
 def test_load_files_onehot_splits_align_or_fail(tmp_path):

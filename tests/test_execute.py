@@ -99,3 +99,67 @@ def test_real_bundled_encoder_finetunes_on_real_goemotions_rows(tmp_path, shared
     history = json.loads(folder.metrics_file.read_text())["phases"][0]["history"]
     assert history[-1]["train_loss"] < history[0]["train_loss"]
     shutil.rmtree(folder.path)
+
+
+@pytest.mark.parametrize("phase", ["embedding train", "embedding dev", "model 1", "annotating train",
+                                   "annotating test"])
+def test_stop_acts_within_one_batch_in_every_phase(tmp_path, tiny_encoder_dir, monkeypatch, phase):
+    """A Stop seen after the first batch of any phase ends the run "stopped" before that phase's next batch."""
+    from conftest import make_dataset
+    from eqn_core import execute
+
+    with Workspace(tmp_path / "ws") as workspace:
+        workspace.add_dataset(make_dataset(rows_per_split=(600, 300, 300)))
+        folder = prepare_run(workspace, tiny_config(tiny_encoder_dir, batch_size=64))
+    write = execute.ProgressLog.write
+
+    def write_and_stop(self, event):
+        write(self, event)
+        if event.get("phase") == phase and event.get("event") == "step" and event.get("step", 0) > 0:
+            folder.request_stop()
+
+    monkeypatch.setattr(execute.ProgressLog, "write", write_and_stop)
+    status = execute_run(folder.path, cache_dir=tmp_path / "ws" / "cache")
+    assert status["status"] == "stopped", status
+    steps = [e for e in folder.progress() if e.get("phase") == phase and e.get("event") == "step" and e["step"] > 0]
+    assert len(steps) == 1 or (phase == "model 1" and steps[-1]["step"] <= 10), steps  # one batch, then nothing
+    assert json.loads(folder.status_file.read_text())["status"] == "stopped"
+
+
+def test_a_quick_look_skips_annotating_the_whole_training_split(workspace_with_tiny, tiny_encoder_dir):
+    with Workspace(workspace_with_tiny) as workspace:
+        folder = prepare_run(workspace, tiny_config(tiny_encoder_dir, max_train_rows=20))
+        assert execute_run(folder.path, cache_dir=workspace.cache_dir)["status"] == "finished"
+        ingest_run(workspace, folder.path.name)
+        assert workspace.energy_splits(folder.path.name) == ["dev", "test"]
+    phases = {e.get("phase") for e in folder.progress()}
+    assert "annotating train" in phases  # EQN's regression still scores the 20 rows it trained on
+    train_steps = [e for e in folder.progress() if e.get("phase") == "annotating train"]
+    assert max(e["total_steps"] for e in train_steps) == 20
+
+
+def test_a_killed_run_is_reconciled_to_failed_on_disk(workspace_with_tiny, tiny_encoder_dir):
+    import subprocess
+    import sys
+
+    from eqn_core.runs import RunFolder, start_run_process
+
+    with Workspace(workspace_with_tiny) as workspace:
+        folder = prepare_run(workspace, tiny_config(tiny_encoder_dir, epochs=200))
+        pid = start_run_process(folder.path, cache_dir=workspace.cache_dir)
+        subprocess.run([sys.executable, "-c", f"import os, signal; os.kill({pid}, signal.SIGKILL)"], check=True)
+        os_wait(pid)
+        assert RunFolder(folder.path).status()["status"] == "failed"
+        assert json.loads(folder.status_file.read_text())["status"] == "failed"  # written back, not only shown
+        ingest_run(workspace, folder.path.name)
+        run = workspace.get_run(folder.path.name)
+        assert run["status"] == "failed" and "ended unexpectedly" in run["error"]
+
+
+def os_wait(pid: int) -> None:
+    import os
+
+    try:
+        os.waitpid(pid, 0)
+    except ChildProcessError:
+        pass

@@ -152,9 +152,9 @@ def test_failed_export_leaves_no_partial_file(workspace, tmp_path, monkeypatch):
     path = tmp_path / "out.csv"
     path.write_text("the previous export\n")
     select_sql = export._select_sql
-    monkeypatch.setattr(export, "_select_sql", lambda *args: select_sql(*args).replace(
+    monkeypatch.setattr(export, "_select_sql", lambda *args, **options: select_sql(*args, **options).replace(
         "ORDER BY t.row_idx", "AND (t.row_idx < 3 OR error('simulated failure at row 3') IS NULL) ORDER BY t.row_idx"))
     with pytest.raises(Exception, match="simulated failure"):
-        export_annotations(workspace, run_id="r1", split="test", path=path)
+        export_annotations(workspace, run_id="r1", split="test", path=path, overwrite=True)
     assert path.read_text() == "the previous export\n"
     assert [p.name for p in tmp_path.iterdir() if p.is_file()] == ["out.csv"]

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 
 from eqn_core.config import TrainConfig
@@ -43,3 +44,43 @@ def test_annotate_scores_any_text_with_one_energy_per_label(tiny_encoder_dir):
     energies = annotate(model, ["", "a", "a much longer text " * 40], mode="coeqn", batch_size=2)
     assert energies.shape == (3, 5)
     assert (energies >= 0).all() and (energies <= 10).all()
+
+
+def test_progress_counts_padded_tokens_so_length_sorted_etas_hold():
+    """Short texts come first in length order: the share of work done lags the share of texts done."""
+    from eqn_core.inference import length_ordered_batches, work_fractions
+
+    lengths = np.array([2] * 50 + [50] * 50)
+    batches = length_ordered_batches(lengths, 10)
+    fractions = work_fractions(lengths, batches)
+    assert fractions[-1] == 1.0 and np.all(np.diff(fractions) > 0)
+    assert fractions[4] < 0.05  # half the texts, under 5% of the tokens
+
+
+def test_should_stop_stops_before_the_next_batch():
+    import torch
+
+    from eqn_core.inference import RunStopped, predict_outputs
+
+    class Features:
+        lengths = np.arange(1, 41)
+
+        def __len__(self):
+            return 40
+
+        def batch(self, indices):
+            return {"x": torch.ones(len(indices), 3)}
+
+    class Model(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.head = torch.nn.Linear(3, 2)
+
+        def forward(self, batch):
+            return self.head(batch["x"])
+
+    seen = []
+    with pytest.raises(RunStopped):
+        predict_outputs(Model(), Features(), batch_size=10, on_batch=lambda done, total, work: seen.append(done),
+                        should_stop=lambda: len(seen) >= 1)
+    assert seen == [10]

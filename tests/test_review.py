@@ -223,3 +223,24 @@ def test_top_energies_and_label_lists():
     assert top_energies(ENERGIES, LABELS, k=2) == ["joy 9.0 · anger 4.0", "anger 7.5 · fear 3.0",
                                                    "fear 6.0 · joy 0.2", "joy 2.5 · anger 0.7"]
     assert label_lists(HUMAN, LABELS) == ["joy", "joy, anger", "", "joy, anger"]
+
+
+def test_queue_with_no_suggestion_left_is_empty_not_a_crash(tmp_path):
+    """h = 10 leaves no suggestion: the empty suggestions and the workspace's empty reviews still merge."""
+    import numpy as np
+
+    from conftest import make_dataset
+    from eqn_core.review import review_queue, suggest_micro_emotions
+    from eqn_core.workspace import Workspace
+
+    dataset = make_dataset()
+    with Workspace(tmp_path / "ws") as workspace:
+        workspace.add_dataset(dataset)
+        workspace.create_run("r1", dataset="tiny", mode="eqn", encoder="m", config={}, run_dir="runs/r1")
+        reviews = workspace.reviews(run_id="r1", split="train")
+    labels = dataset.splits["train"].human_labels
+    suggestions = suggest_micro_emotions(np.where(labels, 10.0, 5.0).astype(np.float32), labels, 10.0,
+                                         label_names=dataset.label_names)
+    assert suggestions.empty
+    queue = review_queue(suggestions, reviews, reviewer="ana")
+    assert queue.empty and "decision" in queue.columns

@@ -12,6 +12,8 @@ import pytest
 from eqn_core.data import LabeledDataset, LabeledSplit
 from eqn_core.workspace import SCHEMA_VERSION, Workspace, WorkspaceBusyError
 
+from conftest import query_value
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 LABELS = ["joy", "anger", "fear"]
 TRAIN_TEXTS = ['She said "hi", then left', "line one\nline two", "héllo 😊 naïve — ünïcode",
@@ -72,7 +74,7 @@ def test_new_workspace_has_folders_and_schema_and_reopen_keeps_data(tmp_path):
         ws.add_dataset(tiny_dataset())
     with Workspace(root) as ws:
         assert ws.schema_version() == SCHEMA_VERSION
-        assert ws.con.execute("SELECT count(*) FROM schema_version").fetchone()[0] == 1  # created once
+        assert query_value(ws, "SELECT count(*) FROM schema_version") == 1  # created once
         assert ws.dataset_names() == ["tiny"]
     with Workspace(root, read_only=True) as ws:
         assert_same_dataset(ws.load_dataset("tiny"), tiny_dataset())
@@ -172,7 +174,7 @@ def test_failed_add_dataset_midway_leaves_workspace_unchanged(workspace, monkeyp
         workspace.add_dataset(tiny_dataset("second"))
     assert workspace.dataset_names() == ["tiny"]
     assert_same_dataset(workspace.load_dataset("tiny"), tiny_dataset())
-    assert workspace.con.execute("SELECT count(*) FROM texts").fetchone()[0] == 9
+    assert query_value(workspace, "SELECT count(*) FROM texts") == 9
 
 
 def test_delete_dataset_refused_while_runs_use_it(run_workspace):
@@ -183,7 +185,7 @@ def test_delete_dataset_refused_while_runs_use_it(run_workspace):
     run_workspace.delete_run("r1")
     run_workspace.delete_dataset("tiny")
     assert run_workspace.dataset_names() == []
-    assert run_workspace.con.execute("SELECT count(*) FROM texts").fetchone()[0] == 0
+    assert query_value(run_workspace, "SELECT count(*) FROM texts") == 0
 
 
 # ------------------------------------------------------------------------ runs
@@ -221,7 +223,7 @@ def test_run_create_update_get_list_delete(run_workspace):
 
     ws.store_energies("r2", "test", np.ones((4, 3), dtype=np.float32))
     ws.delete_run("r2")
-    assert ws.con.execute("SELECT count(*) FROM energies WHERE run_id = 'r2'").fetchone()[0] == 0
+    assert query_value(ws, "SELECT count(*) FROM energies WHERE run_id = 'r2'") == 0
     with pytest.raises(KeyError):
         ws.get_run("r2")
 
@@ -240,10 +242,10 @@ def test_energies_round_trip_exact_float32(run_workspace):
     run_workspace.store_energies("r1", "train", np.zeros((5, 3), dtype=np.float32))
     assert run_workspace.energy_splits("r1") == ["train", "test"]
     # rows that come back from storage out of order are still returned in the split's row order
-    con = run_workspace.con
-    con.execute("CREATE TEMP TABLE reversed AS SELECT * FROM energies WHERE split = 'test' ORDER BY row_idx DESC")
-    con.execute("DELETE FROM energies WHERE split = 'test'")
-    con.execute("INSERT INTO energies SELECT * FROM reversed")
+    with run_workspace.connection() as con:
+        con.execute("CREATE TEMP TABLE reversed AS SELECT * FROM energies WHERE split = 'test' ORDER BY row_idx DESC")
+        con.execute("DELETE FROM energies WHERE split = 'test'")
+        con.execute("INSERT INTO energies SELECT * FROM reversed")
     np.testing.assert_array_equal(run_workspace.load_energies("r1", "test"), replacement.astype(np.float32))
     with pytest.raises(KeyError, match="test"):
         run_workspace.load_energies("r1", "dev")
@@ -385,20 +387,153 @@ def test_reviews_survive_close_and_a_crashed_process(run_workspace):
             ["ana", 2, "anger", "set"], ["ben", 3, "joy", "accept"]]
 
 
-# ------------------------------------------------------------------------ one writer per file
-def test_second_process_gets_workspace_busy_error(workspace):
-    for read_only in (False, True):
+# ------------------------------------------------------------------------ several processes, one file
+def test_second_process_uses_the_workspace_while_the_first_keeps_it(workspace):
+    workspace.add_dataset(tiny_dataset())
+    other = run_python("""
+        import sys
+        from eqn_core.workspace import Workspace
+        ws = Workspace(sys.argv[1])
+        ws.add_dataset(ws.load_dataset("tiny").__class__(**{**ws.load_dataset("tiny").__dict__, "name": "second"}))
+        print(ws.dataset_names())
+    """, str(workspace.root))
+    assert other.returncode == 0, other.stderr
+    assert "second" in other.stdout
+    assert workspace.dataset_names() == ["second", "tiny"]  # the first sees the second's write at once
+
+
+def test_a_held_connection_makes_others_wait_then_says_busy(workspace):
+    with workspace.connection():  # a long operation in this process
         other = run_python("""
             import sys
             from eqn_core.workspace import Workspace, WorkspaceBusyError
             try:
-                Workspace(sys.argv[1], read_only=sys.argv[2] == "1")
+                Workspace(sys.argv[1], read_only=sys.argv[2] == "1", lock_wait=0.3)
             except WorkspaceBusyError as error:
                 print(error)
                 sys.exit(3)
-        """, str(workspace.root), "1" if read_only else "0")
-        assert other.returncode == 3, other.stderr
-        assert str(workspace.db_path) in other.stdout
-        assert "another EQN Studio process" in other.stdout and "CLI command" in other.stdout
+        """, str(workspace.root), "0")
+    assert other.returncode == 3, other.stderr
+    assert str(workspace.db_path) in other.stdout and "busy" in other.stdout
     assert issubclass(WorkspaceBusyError, RuntimeError)
     workspace.add_dataset(tiny_dataset())  # the holder is unaffected
+
+
+# ------------------------------------------------------------------------ run folders relative to the workspace
+def test_run_folders_are_stored_relative_so_a_copied_workspace_uses_its_own(run_workspace, tmp_path):
+    import shutil
+
+    ws = run_workspace
+    assert query_value(ws, "SELECT run_dir FROM runs WHERE run_id = 'r1'") == "runs/r1"
+    assert ws.get_run("r1")["run_dir"] == str(ws.root / "runs" / "r1")
+    ws.create_run("outside", dataset="tiny", mode="eqn", encoder="m", config={}, run_dir=tmp_path / "elsewhere")
+    assert ws.get_run("outside")["run_dir"] == str(tmp_path / "elsewhere")  # outside the folder: kept absolute
+    ws.close()
+    copy = tmp_path / "copy"
+    shutil.copytree(ws.root, copy)
+    with Workspace(copy) as copied:
+        assert copied.get_run("r1")["run_dir"] == str(copy.resolve() / "runs" / "r1")
+        assert copied.list_runs().set_index("run_id").loc["r1", "run_dir"] == str(copy.resolve() / "runs" / "r1")
+
+
+def test_version_1_workspace_migrates_absolute_run_folders_and_keeps_a_backup(tmp_path):
+    import duckdb
+
+    from eqn_core.schema import SCHEMA
+    from eqn_core.workspace import backup_path
+
+    root = tmp_path / "old"
+    root.mkdir()
+    con = duckdb.connect(str(root / "eqn.duckdb"))  # a workspace as version 1 wrote it, then moved elsewhere
+    for statement in SCHEMA:
+        con.execute(statement)
+    con.execute("INSERT INTO schema_version VALUES (1, now())")
+    for run_id, run_dir, config in (("r1", "/somewhere/original/runs/r1", "{}"),
+                                    ("r1.model1", "/somewhere/original/runs/r1/", "{}"),
+                                    ("shipped-one", "/site-packages/eqn_core/assets/shipped-one", '{"shipped": true}')):
+        con.execute("INSERT INTO runs (run_id, dataset, mode, encoder, status, config, run_dir, created_at) "
+                    "VALUES (?, 'tiny', 'eqn', 'm', 'finished', ?, ?, now())", [run_id, config, run_dir])
+    con.close()
+    with Workspace(root) as ws:
+        assert ws.schema_version() == SCHEMA_VERSION
+        assert ws.get_run("r1")["run_dir"] == str(root.resolve() / "runs" / "r1")
+        assert ws.get_run("r1.model1")["run_dir"] == str(root.resolve() / "runs" / "r1")
+        assert ws.get_run("shipped-one")["run_dir"] == "/site-packages/eqn_core/assets/shipped-one"
+    assert backup_path(root / "eqn.duckdb", 1).is_file()
+
+
+# ------------------------------------------------------------------------ a damaged database file
+@pytest.mark.parametrize("damage", ["truncate", "garbage"])
+def test_damaged_database_says_which_file_and_what_to_do(run_workspace, damage):
+    from eqn_core.workspace import WorkspaceDamagedError
+
+    run_workspace.close()
+    db = run_workspace.db_path
+    data = db.read_bytes()
+    db.write_bytes(data[: len(data) // 3] if damage == "truncate" else b"not a database at all" * 100)
+    with pytest.raises(WorkspaceDamagedError) as error:
+        Workspace(run_workspace.root).load_dataset("tiny")  # damage may show at the open or at the first read
+    message = str(error.value)
+    assert str(db) in message and "damaged" in message and "backup" in message
+    cli = subprocess.run([sys.executable, "-m", "eqn_core.cli", "-w", str(run_workspace.root), "train",
+                          "--dataset", "tiny"],
+                         capture_output=True, text=True, cwd=REPO_ROOT, timeout=120)
+    assert cli.returncode == 2 and "Traceback" not in cli.stderr
+    assert "damaged" in cli.stderr and str(db) in cli.stderr
+
+
+# ------------------------------------------------------------------------ a killed process loses nothing confirmed
+def test_killing_a_process_mid_review_loses_no_confirmed_decision(run_workspace):
+    """A process that records decisions as the Review page does is killed (SIGKILL) while writing: every decision
+    it confirmed (record_review returned) is in the workspace afterwards, and the workspace opens cleanly."""
+    import signal
+    import time
+
+    run_workspace.store_energies("r1", "test", np.ones((4, 3), dtype=np.float32))
+    code = textwrap.dedent("""
+        import sys
+        from eqn_core.workspace import Workspace
+        ws = Workspace(sys.argv[1])
+        for i in range(100000):
+            review_id = ws.record_review(run_id="r1", split="test", row_idx=i % 4, label="joy", decision="accept",
+                                         reviewer=f"r{i}")
+            print(review_id, flush=True)
+    """)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO_ROOT), os.environ.get("PYTHONPATH", "")])}
+    writer = subprocess.Popen([sys.executable, "-c", code, str(run_workspace.root)], stdout=subprocess.PIPE,
+                              text=True, env=env)
+    confirmed = []
+    deadline = time.monotonic() + 60
+    while len(confirmed) < 30 and time.monotonic() < deadline:
+        confirmed.append(int(writer.stdout.readline()))
+    writer.send_signal(signal.SIGKILL)
+    writer.wait()
+    stored = set(run_workspace.reviews(run_id="r1", latest_only=False)["id"])
+    assert len(confirmed) == 30 and set(confirmed) <= stored
+    run_workspace.record_review(run_id="r1", split="test", row_idx=0, label="joy", decision="reject", reviewer="z")
+
+
+def test_a_shipped_model_keeps_its_package_folder_and_follows_a_reinstall(tmp_path, monkeypatch):
+    """A shipped model lives in the installed package, outside every workspace: its folder stays absolute and is
+    refreshed on open when the package moved; trained runs beside it stay relative."""
+    import json as json_module
+
+    from eqn_core import shipped
+
+    def package_at(folder):
+        run = folder / "goemotions-eqn"
+        run.mkdir(parents=True)
+        (run / "model.safetensors").write_bytes(b"weights")
+        (run / "config.json").write_text(json_module.dumps({"mode": "eqn", "encoder": "m"}))
+        (run / "metrics.json").write_text("{}")
+        (run / "shipped.json").write_text(json_module.dumps({"dataset": "goemotions", "fingerprints": {}}))
+        monkeypatch.setattr(shipped, "ASSETS_DIR", folder)
+        return run
+
+    first = package_at(tmp_path / "site-a" / "assets")
+    with Workspace(tmp_path / "ws") as ws:
+        assert ws.get_run("goemotions-eqn")["run_dir"] == str(first)
+        assert query_value(ws, "SELECT run_dir FROM runs WHERE run_id = 'goemotions-eqn'") == str(first)
+    second = package_at(tmp_path / "site-b" / "assets")
+    with Workspace(tmp_path / "ws") as ws:
+        assert ws.get_run("goemotions-eqn")["run_dir"] == str(second)

@@ -1,14 +1,16 @@
-"""Streamlit glue shared by the pages: the one workspace connection, run and split pickers, cached reads."""
+"""Streamlit glue shared by the pages: the app's workspace, run and split pickers, cached reads, escaping of user
+strings for Markdown and plotly."""
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import numpy as np
 import streamlit as st
 
 from eqn_core.runs import default_run_id, refresh_runs
-from eqn_core.thresholds import DEFAULT_THRESHOLD, ENERGY_MAX, ENERGY_MIN
+from eqn_core.thresholds import DEFAULT_THRESHOLD, ENERGY_MAX, ENERGY_MIN, reaches
 from eqn_core.workspace import Workspace
 
 DEFAULT_WORKSPACE = "eqn-workspace"
@@ -20,7 +22,8 @@ def workspace_root() -> Path:
 
 @st.cache_resource(show_spinner=False)
 def _open_workspace(root: str) -> Workspace:
-    # one DuckDB connection per app process (DuckDB allows one writer); the Workspace serialises its methods
+    # one Workspace object per app process; it opens the database only for bursts of calls, so CLI commands
+    # can use the same workspace meanwhile (eqn_core.workspace)
     return Workspace(root)
 
 
@@ -140,9 +143,11 @@ def load_run_model_cached(run_dir: str | Path):
     return _run_model(str(run_dir), weights.stat().st_mtime if weights.exists() else 0.0)
 
 
-def add_goemotions_with_progress(workspace: Workspace, *, from_dir: str | Path | None = None) -> None:
+def add_goemotions_with_progress(workspace: Workspace, *, from_dir: str | Path | None = None,
+                                 offline_hint: str | None = None) -> bool:
     """Fetch and store GoEmotions with a progress bar, then rerun the page with a success note;
-    on failure show the error where the button was (nothing is stored)."""
+    on failure show the error where the button was (nothing is stored) and return False.
+    offline_hint: what to do without internet, said after a failed download."""
     from eqn_core.data import DataError
 
     where = f"from {from_dir}" if from_dir else "from GitHub (about 4 MB)"
@@ -156,10 +161,9 @@ def add_goemotions_with_progress(workspace: Workspace, *, from_dir: str | Path |
             dataset = workspace.add_goemotions(from_dir=from_dir, progress=on_progress)
     except (DataError, ValueError, OSError) as error:
         bar.empty()
-        hint = "" if from_dir else (" Without internet access, point the Data page at a local folder holding "
-                                    "train.tsv, dev.tsv and test.tsv.")
-        st.error(f"Could not load GoEmotions: {error}{hint}")
-        return None
+        hint = "" if from_dir or not offline_hint else f" {offline_hint}"
+        st.error(f"Could not load GoEmotions: {escape_markdown(error)}.{hint}")
+        return False
     bump_data_version()
     st.session_state["dataset"] = dataset.name
     rows = ", ".join(f"{name} {len(split.texts):,}" for name, split in dataset.splits.items())
@@ -237,10 +241,11 @@ def energy_bar_figure(energies, human_labels, label_names: list[str], thresholds
     """
     import plotly.graph_objects as go
 
+    label_names = [plot_text(name) for name in label_names]  # plotly renders some HTML: show names as typed
     energies = np.asarray(energies, dtype=np.float64)  # (C,)
     human_labels = np.asarray(human_labels, dtype=bool)  # (C,)
     thresholds = np.asarray(thresholds, dtype=np.float64)  # (C,)
-    above = energies >= thresholds
+    above = reaches(energies[None, :], thresholds)[0]  # the one threshold rule (float32, energy >= h)
     category = np.where(human_labels, np.where(above, "human label", "human label, low energy"),
                         np.where(above, "suggested micro-emotion", "below threshold"))
     figure = go.Figure()
@@ -257,16 +262,25 @@ def energy_bar_figure(energies, human_labels, label_names: list[str], thresholds
     else:
         figure.add_hline(y=float(thresholds[0]), line_dash="dash", line_color="#d62728",
                          annotation_text=f"threshold h = {thresholds[0]:g}", annotation_position="top left")
-    figure.update_layout(title=title or None, barmode="overlay", height=height, yaxis_title="energy",
+    figure.update_layout(title=plot_text(title) if title else None, barmode="overlay", height=height, yaxis_title="energy",
                          yaxis_range=[0, 10.5], legend_orientation="h", legend_y=-0.3,
                          xaxis={"categoryorder": "array", "categoryarray": list(label_names), "tickangle": -45},
                          margin={"t": 40 if title else 10, "b": 10})
     return figure
 
 
+def escape_markdown(text) -> str:
+    """Any user string (label, text id, reviewer, file name) made safe for st.markdown / st.caption / st.error and
+    widget labels: Markdown and HTML characters are escaped, so "[link](http://x)" or "<b>" show as typed."""
+    return re.sub(r"([\\`*_{}\[\]()#+\-.!|<>~$:=])", r"\\\1", str(text)).replace("\n", " ")
+
+
+def plot_text(text) -> str:
+    """A user string for plotly labels and hover text, which render a few HTML tags (<b>, <a href>): shown as typed."""
+    return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
 def quote_text(text: str) -> str:
     """A data set text as a Markdown block quote, its Markdown characters escaped (shown as typed)."""
-    import re
-
     escaped = re.sub(r"([\\`*_{}\[\]()#+\-.!|<>~$:])", r"\\\1", text)
     return "> " + escaped.replace("\n", "  \n> ")
