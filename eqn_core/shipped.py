@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from pathlib import Path
 
 ASSETS_DIR = Path(__file__).resolve().parent / "assets"
@@ -20,7 +21,10 @@ def shipped_folder(run_id: str) -> Path:
 
 
 def available_shipped_runs() -> list[str]:
-    """Shipped models whose folder is complete (a source checkout without the weights has none)."""
+    """Shipped models whose folder is complete; none when EQN_SHIPPED_MODELS=0 (a deployment that should offer
+    only its own runs)."""
+    if os.environ.get("EQN_SHIPPED_MODELS", "1").strip() == "0":
+        return []
     return [run_id for run_id in SHIPPED_RUN_IDS if (shipped_folder(run_id) / "model.safetensors").is_file()]
 
 

@@ -114,7 +114,8 @@ def model_card(card: dict, config, metrics: dict, label_names: list[str]) -> str
         f"{config.head_lr_scale:g}), max length {config.max_length}, dropout {config.dropout}, seed {config.seed}.",
         "- Data: GoEmotions (Demszky et al., 2020), the official train / dev / test files: 43,410 / 5,426 / 5,427 "
         "texts.",
-        f"- Trained on: {card['machine']}; the run took {card['training_seconds'] or float('nan'):.0f} s.",
+        f"- Trained on: {card['machine']}; the run took {card['training_seconds'] or float('nan'):.0f} s of wall time "
+        "(the machine's load at the time is in benchmarks/RESULTS.md, section 7).",
         f"- Packaged: {card['packaged_at']} from run `{card['source_run']}`. fp16 weights move no dev/test energy "
         f"by more than {card['fp16_max_energy_difference']:.4f}.", "",
         "Reproduce (then package with `python scripts/package_model.py --workspace WS --run RUN`):", "",

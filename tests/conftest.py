@@ -20,6 +20,12 @@ def shared_data_dir() -> Path:
     return REPO.parent / "shared" / "data"
 
 
+@pytest.fixture(autouse=True)
+def without_shipped_models(monkeypatch):
+    """Workspaces in tests hold only the runs a test makes; tests/test_shipped.py turns the shipped model back on."""
+    monkeypatch.setenv("EQN_SHIPPED_MODELS", "0")
+
+
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
     folder = shared_data_dir()
