@@ -291,6 +291,39 @@ def cmd_delete(args) -> int:
     return 0
 
 
+def read_password(args) -> str:
+    """$EQN_PASSWORD, else one line from stdin when it is not a terminal, else asked twice without echo."""
+    import getpass
+
+    if os.environ.get("EQN_PASSWORD"):
+        return os.environ["EQN_PASSWORD"]
+    if not sys.stdin.isatty():
+        return sys.stdin.readline().rstrip("\n")
+    password = getpass.getpass(f"Password for {args.name}: ")
+    if getpass.getpass("Again: ") != password:
+        raise ValueError("the two passwords differ")
+    return password
+
+
+def cmd_users(args) -> int:
+    from .accounts import add_user, load_users, remove_user, users_file
+
+    path = users_file(workspace_path(args))
+    if args.action == "add":
+        user = add_user(path, args.name, read_password(args), role=args.role, replace=args.replace)
+        print(f"{user.name} ({user.role}) is in {path}")
+    elif args.action == "remove":
+        remove_user(path, args.name)
+        print(f"removed {args.name} from {path}")
+    else:
+        users = load_users(path)
+        if not users:
+            print(f"no users in {path}: the app runs in single-user local mode")
+        for name, entry in sorted(users.items()):
+            print(f"{name}\t{entry['role']}\t{entry.get('created_at', '')}")
+    return 0
+
+
 # ---------------------------------------------------------------------------------------------------------------------
 # Parser
 
@@ -417,6 +450,17 @@ def build_parser() -> argparse.ArgumentParser:
     target.add_argument("--dataset")
     p.add_argument("--with-reviews", action="store_true", help="also delete the run's review decisions")
     p.set_defaults(func=cmd_delete)
+
+    p = sub.add_parser("users", help="accounts of the app: add, remove or list users (a users file, bcrypt hashes)")
+    users = p.add_subparsers(dest="action", required=True)
+    q = users.add_parser("add", help="add a user (password from $EQN_PASSWORD, stdin, or asked)")
+    q.add_argument("name")
+    q.add_argument("--role", choices=["admin", "reviewer"], default="reviewer")
+    q.add_argument("--replace", action="store_true", help="change an existing user's role and password")
+    q = users.add_parser("remove", help="remove a user")
+    q.add_argument("name")
+    users.add_parser("list", help="list users and roles")
+    p.set_defaults(func=cmd_users)
     return parser
 
 

@@ -16,7 +16,7 @@ import pyarrow.compute as pc
 from eqn_core.data import SPLIT_ORDER, LabeledDataset, LabeledSplit
 from eqn_core.thresholds import ENERGY_MAX, ENERGY_MIN
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 # The whole schema, in creation order. A change to it is a new SCHEMA_VERSION plus an entry in
 # MIGRATIONS that takes a workspace from the previous version to the new one.
@@ -94,8 +94,53 @@ SCHEMA: tuple[str, ...] = (
         CHECK (decision <> 'set' OR (energy IS NOT NULL AND energy BETWEEN 0 AND 10))
     )""",
 )
+# Version 2: review by text (submissions), assignments to reviewers, adjudications, per-data-set settings.
+REVIEW_TABLES_V2: tuple[str, ...] = (
+    "CREATE SEQUENCE review_submission_id_seq START 1",
+    # One row per text a reviewer submitted (the label decisions of the submission are in reviews): a text is
+    # reviewed by a reviewer once they submitted it, even when they changed nothing. Append-only.
+    """CREATE TABLE review_submissions (
+        id           BIGINT    NOT NULL PRIMARY KEY DEFAULT nextval('review_submission_id_seq'),
+        run_id       VARCHAR   NOT NULL,
+        dataset      VARCHAR   NOT NULL,
+        split        VARCHAR   NOT NULL,
+        row_idx      INTEGER   NOT NULL,
+        text_id      VARCHAR   NOT NULL,
+        reviewer     VARCHAR   NOT NULL,
+        note         VARCHAR   NOT NULL,
+        submitted_at TIMESTAMP NOT NULL
+    )""",
+    """CREATE TABLE review_assignments (
+        run_id      VARCHAR   NOT NULL,
+        split       VARCHAR   NOT NULL,
+        row_idx     INTEGER   NOT NULL,
+        reviewer    VARCHAR   NOT NULL,
+        assigned_by VARCHAR   NOT NULL,
+        assigned_at TIMESTAMP NOT NULL
+    )                                     -- unique per (run_id, split, row_idx, reviewer)""",
+    "CREATE SEQUENCE adjudication_id_seq START 1",
+    """CREATE TABLE adjudications (
+        id          BIGINT    NOT NULL PRIMARY KEY DEFAULT nextval('adjudication_id_seq'),
+        run_id      VARCHAR   NOT NULL,
+        dataset     VARCHAR   NOT NULL,
+        split       VARCHAR   NOT NULL,
+        row_idx     INTEGER   NOT NULL,
+        text_id     VARCHAR   NOT NULL,
+        label       VARCHAR   NOT NULL,
+        energy      DOUBLE    NOT NULL CHECK (energy BETWEEN 0 AND 10),   -- the final value
+        note        VARCHAR   NOT NULL,
+        adjudicator VARCHAR   NOT NULL,
+        decided_at  TIMESTAMP NOT NULL
+    )                                     -- append-only: the latest per (run_id, split, row_idx, label) counts""",
+    """CREATE TABLE dataset_settings (
+        dataset            VARCHAR   NOT NULL,   -- unique
+        non_emotion_labels VARCHAR[] NOT NULL,   -- left out of suggestions and agreement (GoEmotions: neutral)
+        updated_at         TIMESTAMP NOT NULL
+    )""",
+)
+SCHEMA = SCHEMA + REVIEW_TABLES_V2
 # version -> statements that upgrade a workspace from version - 1 to version.
-MIGRATIONS: dict[int, tuple[str, ...]] = {}
+MIGRATIONS: dict[int, tuple[str, ...]] = {2: REVIEW_TABLES_V2}
 
 RUN_STATUSES = ("queued", "running", "finished", "failed", "stopped")
 REVIEW_DECISIONS = ("accept", "reject", "set")
