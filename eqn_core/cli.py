@@ -263,8 +263,9 @@ def cmd_export(args) -> int:
         thresholds, profile = thresholds_from_args(workspace, run, args)
         result = export_annotations(workspace, run_id=args.run, split=args.split, path=args.output, fmt=args.format,
                                     content=args.content, thresholds=thresholds,
-                                    profile=args.profile if args.profile else None)
-    print(f"wrote {result['rows']:,} rows ({result['content']}, {result['format']}) to {result['path']}")
+                                    profile=args.profile if args.profile else None, reviewer=args.reviewer)
+    print(f"wrote {result['rows']:,} rows ({result['content']}, {result['format']}) to {result['path']} "
+          f"(provenance: {result['metadata']})")
     return 0
 
 
@@ -436,7 +437,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--split", default="test")
     p.add_argument("--output", "-o", required=True)
     p.add_argument("--format", choices=["csv", "parquet", "jsonl"])
-    p.add_argument("--content", default="energies", choices=["energies", "thresholded", "binary", "reviewed"])
+    p.add_argument("--content", default="energies",
+                   choices=["energies", "thresholded", "binary", "reviewed", "review-log"],
+                   help="review-log: one row per review decision (text id, label, model and reviewer energy, "
+                        "decision, note, reviewer, time)")
+    p.add_argument("--reviewer", help="reviewed / review-log: only this reviewer's decisions")
     add_threshold_options(p)
     p.set_defaults(func=cmd_export)
 
