@@ -1,6 +1,8 @@
 """EQN Studio: the entry point. It names the pages and routes between them; each page is a thin script in pages/."""
 import streamlit as st
 
+from ui.common import account_sidebar, require_login
+
 st.set_page_config(page_title="EQN Studio", page_icon="🎚️", layout="wide")
 
 PAGES = [  # (file, sidebar label, icon, URL path); the home page is served at /
@@ -14,5 +16,9 @@ PAGES = [  # (file, sidebar label, icon, URL path); the home page is served at /
     ("pages/7_Export.py", "Export", ":material/download:", "Export"),
     ("pages/8_Try_it.py", "Try it", ":material/edit_note:", "Try_it"),
 ]
+ADMIN_PAGES = {"Data", "Train", "Export"}  # admins load data, train, delete and export; reviewers review and read
+
+user = require_login()  # with accounts set up, nothing below runs until someone signs in
+account_sidebar(user)
 st.navigation([st.Page(file, title=title, icon=icon, url_path=url_path, default=url_path is None)
-               for file, title, icon, url_path in PAGES]).run()
+               for file, title, icon, url_path in PAGES if user.is_admin or title not in ADMIN_PAGES]).run()

@@ -9,9 +9,11 @@ import streamlit as st
 from eqn_core.data import (LABEL_FORMATS, SPLIT_ORDER, DataError, dataset_name_from, find_local_goemotions, guess_split,
                            load_files)
 from eqn_core.tables import preview_table
-from ui.common import add_goemotions_with_progress, bump_data_version, flash, get_workspace, show_flash
+from ui.common import (add_goemotions_with_progress, bump_data_version, flash, get_workspace, require_admin,
+                       show_flash)
 
 st.set_page_config(page_title="Data · EQN Studio", layout="wide")
+require_admin("Loading and deleting data")
 st.title("Data")
 show_flash()
 workspace = get_workspace()
