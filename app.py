@@ -1,7 +1,7 @@
 """EQN Studio: the entry point. It names the pages and routes between them; each page is a thin script in pages/."""
 import streamlit as st
 
-from ui.common import account_sidebar, require_login
+from ui.common import account_sidebar, current_user, require_login
 
 st.set_page_config(page_title="EQN Studio", page_icon="🎚️", layout="wide")
 
@@ -18,7 +18,13 @@ PAGES = [  # (file, sidebar label, icon, URL path); the home page is served at /
 ]
 ADMIN_PAGES = {"Data", "Train", "Export"}  # admins load data, train, delete and export; reviewers review and read
 
-user = require_login()  # with accounts set up, nothing below runs until someone signs in
-account_sidebar(user)
-st.navigation([st.Page(file, title=title, icon=icon, url_path=url_path, default=url_path is None)
-               for file, title, icon, url_path in PAGES if user.is_admin or title not in ADMIN_PAGES]).run()
+user = current_user()
+if not (user.local or user.name):  # accounts are set up and no one is signed in: only the sign-in page exists
+    # every page's URL leads to the sign-in form, so a deep link (/Review) opens that page once signed in
+    st.navigation([st.Page(require_login, title="Sign in", icon=":material/login:", default=True)]
+                  + [st.Page(require_login, title=title, url_path=url_path) for _, title, _, url_path in PAGES
+                     if url_path], position="hidden").run()
+else:
+    account_sidebar(user)
+    st.navigation([st.Page(file, title=title, icon=icon, url_path=url_path, default=url_path is None)
+                   for file, title, icon, url_path in PAGES if user.is_admin or title not in ADMIN_PAGES]).run()

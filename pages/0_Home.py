@@ -3,9 +3,11 @@ import streamlit as st
 
 from eqn_core.data import find_local_goemotions
 from eqn_core.runs import refresh_runs, runs_table
-from ui.common import add_goemotions_with_progress, current_user, get_workspace, show_flash, workspace_root
+from ui.common import (add_goemotions_with_progress, current_user, get_workspace, require_login, show_flash,
+                       workspace_root)
 
 st.set_page_config(page_title="EQN Studio", page_icon="🎚️", layout="wide")
+require_login()  # a direct link to this page needs a signed-in user too
 st.title("EQN Studio")
 st.markdown(
     "Annotate texts with **micro-emotions**: a 0–10 energy for every emotion instead of a yes/no label.  \n"

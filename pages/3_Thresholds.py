@@ -8,6 +8,7 @@ from eqn_core.review import label_lists
 from eqn_core.thresholds import (DEFAULT_THRESHOLD, ENERGY_MAX, ENERGY_MIN, effective_thresholds, overrides_from,
                                  reaches, threshold_report, tune_thresholds)
 from ui.common import (
+    require_login,
     bump_data_version,
     flash,
     get_workspace,
@@ -24,6 +25,7 @@ from ui.common import (
 )
 
 st.set_page_config(page_title="Thresholds · EQN Studio", layout="wide")
+require_login()  # a direct link to this page needs a signed-in user too
 st.title("Thresholds")
 st.caption("A label is given where its energy is at least h (paper eq. 8). Move h and see what each emotion's "
            "precision, recall and F1 become.")

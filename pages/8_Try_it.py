@@ -6,9 +6,10 @@ import streamlit as st
 from eqn_core.inference import annotate
 from eqn_core.runs import parent_run
 from eqn_core.thresholds import DEFAULT_THRESHOLD, ENERGY_MAX, ENERGY_MIN
-from ui.common import get_workspace, load_run_model_cached, pick_run
+from ui.common import get_workspace, load_run_model_cached, pick_run, require_login
 
 st.set_page_config(page_title="Try it · EQN Studio", layout="wide")
+require_login()  # a direct link to this page needs a signed-in user too
 st.title("Try it")
 st.caption("Type or paste a text: the model gives every label an energy from 0 to 10.")
 workspace = get_workspace()

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import streamlit as st
+from streamlit.errors import StreamlitAPIException
 
 from eqn_core.accounts import ADMIN, User, authenticate, load_users, local_user, users_file
 from eqn_core.runs import default_run_id, refresh_runs
@@ -265,7 +266,10 @@ def pick_thresholds(workspace: Workspace, run: dict, label_names: list[str], *, 
     left, right = st.columns([4, 1])
     left.caption(f"Thresholds: **{describe}** · the session's setting, shared by Thresholds, Samples, Review and "
                  "Export.")
-    right.page_link("pages/3_Thresholds.py", label="Change thresholds", icon=":material/tune:")
+    try:
+        right.page_link("pages/3_Thresholds.py", label="Change thresholds", icon=":material/tune:")
+    except StreamlitAPIException:  # the page run on its own (tests), without app.py's navigation
+        right.caption("Change them on the Thresholds page.")
     return {"thresholds": thresholds, "profile": None, "global_threshold": state["global"],
             "overrides": dict(state["overrides"]), "per_label": count > 0, "describe": describe}
 
