@@ -276,7 +276,7 @@ def my_texts() -> None:
     left, right = st.columns([4, 1])
     chosen = left.selectbox("Text to reopen", options, key="review_reopen_pick",
                             format_func=lambda row: f"row {row}: {texts_by_row[row][:100]}")
-    right.button("Reopen", key="review_reopen", on_click=reopen, args=(chosen,), type="primary",
+    right.button("Reopen", key="review_reopen", on_click=lambda: reopen(state["review_reopen_pick"]), type="primary",
                  icon=":material/edit:", width="stretch")
     with st.expander("Every decision you made on this text, oldest first"):
         log = workspace.reviews(run_id=run_id, split=split, reviewer=user.name, latest_only=False)
