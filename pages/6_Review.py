@@ -11,7 +11,7 @@ from eqn_core.accounts import load_users
 from eqn_core.agreement import disagreements, pair_agreement, plan_assignments, reviewer_progress
 from eqn_core.review import (QUEUE_ORDERS, label_lists, label_mask, queue_order, record_decisions, record_suggestions,
                              reviewed_rows)
-from ui.common import (bump_data_version, data_version, flash, get_workspace, load_energies, load_human_labels,
+from ui.common import (data_version, flash, get_workspace, load_energies, load_human_labels,
                        load_label_names, load_texts, pick_run, pick_split, pick_thresholds, require_login, show_flash,
                        users_file, workspace_root)
 
@@ -70,6 +70,11 @@ def ordered_rows(run_id: str, split: str, thresholds: tuple, order: str, exclude
                  version: int) -> np.ndarray:
     return queue_order(load_energies(run_id, split), load_human_labels(dataset, split), np.asarray(thresholds),
                        order=order, exclude_mask=np.asarray(excluded, dtype=bool), seed=seed)
+
+
+def describe(decision: dict) -> str:
+    verb = {"reject": "rejected", "accept": "accepted"}.get(decision["decision"], f"set to {decision['energy']:g}")
+    return f"{decision['label']} {verb}"
 
 
 def reopen(row: int) -> None:
@@ -181,17 +186,14 @@ def review_screen() -> None:
             st.markdown("**Suggested micro-emotions**: the model's energy reaches the threshold and no person gave "
                         "the label. Untick to reject.")
             boxes = st.columns(4)
-            ticked = accepted.copy()
             for n, j in enumerate(np.flatnonzero(suggested)):
-                ticked[j] = boxes[n % 4].checkbox(f":orange-background[**{md(label_names[j])}** {model[j]:.1f}]",
-                                                  value=bool(accepted[j]), key=f"review_accept_{tag}_{j}")
+                boxes[n % 4].checkbox(f":orange-background[**{md(label_names[j])}** {model[j]:.1f}]",
+                                      value=bool(accepted[j]), key=f"review_accept_{tag}_{j}")
         else:
-            ticked = accepted
             st.markdown("**No suggested micro-emotion** at this threshold. Add an emotion the model missed by "
                         "giving it an energy.")
         st.markdown("**Every emotion's energy** (0-10; from the model, or your earlier decision). "
                     ":orange-background[orange]: suggested · :blue-background[blue]: human label")
-        final = shown.copy()
         for start in range(0, len(label_names), 4):
             cells = st.columns(4)
             for offset, j in enumerate(range(start, min(start + 4, len(label_names)))):
@@ -204,34 +206,37 @@ def review_screen() -> None:
                     caption = f"{name} · not an emotion"
                 else:
                     caption = name
-                final[j] = cells[offset].number_input(caption, min_value=0.0, max_value=10.0,
-                                                      value=float(shown[j]), step=0.1, format="%.1f",
-                                                      key=f"review_energy_{tag}_{j}")
-        note = st.text_area("Note (optional; Enter starts a new line)", value=my_notes.iloc[-1] if len(my_notes)
-                            else "", key=f"review_note_{tag}", height=70)
+                cells[offset].number_input(caption, min_value=0.0, max_value=10.0, value=float(shown[j]), step=0.1,
+                                           format="%.1f", key=f"review_energy_{tag}_{j}")
+        st.text_area("Note (optional; Enter starts a new line)", value=my_notes.iloc[-1] if len(my_notes) else "",
+                     key=f"review_note_{tag}", height=70)
         buttons = st.columns([1, 1, 3])
-        submitted = buttons[0].form_submit_button("Submit", type="primary", key=f"review_submit_{tag}",
-                                                  shortcut=KEYS["submit"], icon=":material/check:", width="stretch")
-        as_suggested = buttons[1].form_submit_button("Accept as suggested", key=f"review_accept_all_{tag}",
-                                                     shortcut=KEYS["accept"], icon=":material/done_all:",
-                                                     width="stretch")
+        def submit(as_suggested: bool) -> None:
+            """Store the text's decisions (a callback: it runs before the page, so one run shows the next text)."""
+            values = np.array([state[f"review_energy_{tag}_{j}"] for j in range(len(label_names))], dtype=np.float64)
+            ticked = np.array([state.get(f"review_accept_{tag}_{j}", bool(accepted[j]))
+                               for j in range(len(label_names))])
+            if as_suggested:  # the model's values with every suggestion accepted; edits in the form are ignored
+                values, ticked = shown, np.where(suggested, True, accepted)
+            chosen = record_decisions(model, thresholds, suggested, shown, values, ticked, label_names,
+                                      previous=previous)
+            workspace.submit_text_review(run_id=run_id, split=split, row_idx=row, reviewer=user.name,
+                                         decisions=chosen, note=(state.get(f"review_note_{tag}") or "").strip())
+            flash(f"Saved row {row}: " + (", ".join(describe(decision) for decision in chosen)
+                                          or "no change to the model's energies") + ".")
+            state.setdefault("review_history", []).append(row)
+            state["review_row"], state["review_pinned"] = next_row(row), False
+            state["review_version"] = version + 1  # fresh widgets for the next text; decisions are read fresh
+
+        buttons[0].form_submit_button("Submit", type="primary", key=f"review_submit_{tag}", on_click=submit,
+                                      args=(False,), shortcut=KEYS["submit"], icon=":material/check:",
+                                      width="stretch")
+        buttons[1].form_submit_button("Accept as suggested", key=f"review_accept_all_{tag}", on_click=submit,
+                                      args=(True,), shortcut=KEYS["accept"], icon=":material/done_all:",
+                                      width="stretch")
         buttons[2].caption(f"Keys: **{KEYS['submit']}** submit · **{KEYS['accept']}** accept as suggested · "
                            f"**{KEYS['next']}** skip to next · **{KEYS['previous']}** previous · **Tab** next "
                            "field · **Space** ticks or unticks a suggestion")
-    if submitted or as_suggested:
-        if as_suggested:  # the model's values with every suggestion accepted; edits in the form are ignored
-            final, ticked = shown, np.where(suggested, True, accepted)
-        chosen = record_decisions(model, thresholds, suggested, shown, final, ticked, label_names, previous=previous)
-        workspace.submit_text_review(run_id=run_id, split=split, row_idx=row, reviewer=user.name, decisions=chosen,
-                                     note=(note or "").strip())
-        changes = ", ".join(f"{d['label']} {'rejected' if d['decision'] == 'reject' else 'accepted' if d['decision'] == 'accept' else 'set to ' + format(d['energy'], 'g')}"
-                            for d in chosen) or "no change to the model's energies"
-        flash(f"Saved row {row}: {changes}.")
-        state.setdefault("review_history", []).append(row)
-        state["review_row"], state["review_pinned"] = next_row(row), False
-        state["review_version"] = version + 1
-        bump_data_version()
-        st.rerun()
 
     # blind review: the others' decisions on this text only once you have reviewed it (admins always see them)
     others = decisions[(decisions["row_idx"] == row) & (decisions["reviewer"] != user.name)]
@@ -291,7 +296,6 @@ def team() -> None:
                             key="review_non_emotion")
     if st.button("Save for this data set", key="review_non_emotion_save") and picked != non_emotion:
         workspace.set_non_emotion_labels(dataset, picked)
-        bump_data_version()
         flash(f"Not emotions in {dataset}: {', '.join(picked) or 'none'}.")
         st.rerun()
 
@@ -388,7 +392,6 @@ def team() -> None:
         row, label = pick.split("|", 1)
         workspace.record_adjudication(run_id=run_id, split=split, row_idx=int(row), label=label, energy=value,
                                       adjudicator=user.name, note=note)
-        bump_data_version()
         flash(f"Adjudicated row {row} · {label}: {value:g}.")
         st.rerun()
 

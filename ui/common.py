@@ -274,7 +274,7 @@ def pick_thresholds(workspace: Workspace, run: dict, label_names: list[str], *, 
             "overrides": dict(state["overrides"]), "per_label": count > 0, "describe": describe}
 
 
-@st.cache_data(show_spinner=False, max_entries=16)
+@st.cache_resource(show_spinner=False, max_entries=16)  # shared, not copied per read: treat it as read-only
 def _texts(root: str, dataset: str, split: str, version: int):
     return _open_workspace(root).texts(dataset, split)
 
