@@ -2,6 +2,7 @@
 for admins, assignments, agreement between reviewers and adjudication of their disagreements."""
 import html
 import re
+import threading
 
 import numpy as np
 import pandas as pd
@@ -70,6 +71,11 @@ def ordered_rows(run_id: str, split: str, thresholds: tuple, order: str, exclude
                  version: int) -> np.ndarray:
     return queue_order(load_energies(run_id, split), load_human_labels(dataset, split), np.asarray(thresholds),
                        order=order, exclude_mask=np.asarray(excluded, dtype=bool), seed=seed)
+
+
+@st.cache_resource
+def submit_lock() -> threading.Lock:
+    return threading.Lock()
 
 
 def describe(decision: dict) -> str:
@@ -213,13 +219,21 @@ def review_screen() -> None:
         buttons = st.columns([1, 1, 3])
         def submit(as_suggested: bool) -> None:
             """Store the text's decisions (a callback: it runs before the page, so one run shows the next text)."""
+            with submit_lock():  # Enter in a field and the shortcut can both fire: store the text once
+                if state.get("review_version", 0) == version:
+                    store(as_suggested)
+
+        def store(as_suggested: bool) -> None:
             values = np.array([state[f"review_energy_{tag}_{j}"] for j in range(len(label_names))], dtype=np.float64)
             ticked = np.array([state.get(f"review_accept_{tag}_{j}", bool(accepted[j]))
                                for j in range(len(label_names))])
             if as_suggested:  # the model's values with every suggestion accepted; edits in the form are ignored
                 values, ticked = shown, np.where(suggested, True, accepted)
-            chosen = record_decisions(model, thresholds, suggested, shown, values, ticked, label_names,
-                                      previous=previous)
+            latest = workspace.reviews(run_id=run_id, split=split, reviewer=user.name)  # fresh: a repeated event
+            latest = latest[latest["row_idx"] == row]  # (Enter and the shortcut) then appends nothing twice
+            now = {label: (decision, None if pd.isna(energy) else float(energy))
+                   for label, decision, energy in zip(latest["label"], latest["decision"], latest["energy"])}
+            chosen = record_decisions(model, thresholds, suggested, shown, values, ticked, label_names, previous=now)
             workspace.submit_text_review(run_id=run_id, split=split, row_idx=row, reviewer=user.name,
                                          decisions=chosen, note=(state.get(f"review_note_{tag}") or "").strip())
             flash(f"Saved row {row}: " + (", ".join(describe(decision) for decision in chosen)
