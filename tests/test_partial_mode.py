@@ -141,7 +141,8 @@ def test_partial_defaults_are_the_cpu_recipe():
 def test_the_bundled_encoder_trains_partially_on_real_rows(shared_data, tmp_path):
     """The real MiniLM on 40 real GoEmotions rows: a finished run whose folder holds only the top layers."""
     from eqn_core.data import load_goemotions
-    from eqn_core.runs import execute_run, load_run_model, prepare_run
+    from eqn_core.execute import execute_run
+    from eqn_core.runs import load_run_model, prepare_run
     from eqn_core.workspace import Workspace
 
     full = load_goemotions(shared_data / "goemotions")

@@ -9,6 +9,7 @@ from eqn_core.data import LabeledDataset, LabeledSplit
 from eqn_core.export import export_annotations
 from eqn_core.review import (LOW_ENERGY_HUMAN, SUGGESTED, apply_decisions, bulk_accept, filter_texts, label_lists,
                              review_queue, reviewer_agreement, suggest_micro_emotions, top_energies)
+from eqn_core.thresholds import reaches
 from eqn_core.workspace import Workspace
 
 LABELS = ["joy", "anger", "fear"]
@@ -193,10 +194,19 @@ def test_apply_decisions_matches_the_reviewed_export(tmp_path):
         export_annotations(ws, run_id="r1", split="test", path=tmp_path / "out.parquet", content="reviewed",
                            thresholds=thresholds)
         exported = pd.read_parquet(tmp_path / "out.parquet")[LABELS].to_numpy()
-        reviewed = apply_decisions(energies, thresholds, ws.reviews(run_id="r1", split="test"), LABELS)
-        np.testing.assert_array_equal(reviewed, exported)
-        all_history = apply_decisions(energies, thresholds, ws.reviews(latest_only=False), LABELS)
-        np.testing.assert_array_equal(all_history, exported)
+        decisions = ws.reviews(run_id="r1", split="test")
+        for reviewer in ("ana", "ben"):  # one reviewer's export is apply_decisions on their decisions
+            export_annotations(ws, run_id="r1", split="test", path=tmp_path / f"{reviewer}.parquet",
+                               content="reviewed", thresholds=thresholds, reviewer=reviewer)
+            theirs = decisions[decisions["reviewer"] == reviewer]
+            np.testing.assert_array_equal(apply_decisions(energies, thresholds, theirs, LABELS),
+                                          pd.read_parquet(tmp_path / f"{reviewer}.parquet")[LABELS].to_numpy())
+        # everyone: texts with one reviewer take theirs; where two differ, their mean (no silent override):
+        # (2, fear) ben 1.5, ana left 6.0 -> 3.75; (3, joy) ana 8.0, ben accept max(2.5, 3) = 3 -> 5.5
+        expected = apply_decisions(energies, thresholds, decisions[decisions["row_idx"] <= 1], LABELS)
+        expected[2], expected[3] = np.where(reaches(energies[2:], thresholds), energies[2:], 0.0)
+        expected[2, 1], expected[2, 2], expected[3, 0] = 0.0, 3.75, 5.5
+        np.testing.assert_array_equal(exported, expected)
 
 
 # ------------------------------------------------------------------------ browsing
