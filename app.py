@@ -2,6 +2,7 @@
 import streamlit as st
 
 from eqn_core.workspace import WorkspaceBusyError, WorkspaceDamagedError
+from ui.common import account_sidebar, current_user, require_login
 
 st.set_page_config(page_title="EQN Studio", page_icon="🎚️", layout="wide")
 
@@ -16,10 +17,19 @@ PAGES = [  # (file, sidebar label, icon, URL path); the home page is served at /
     ("pages/7_Export.py", "Export", ":material/download:", "Export"),
     ("pages/8_Try_it.py", "Try it", ":material/edit_note:", "Try_it"),
 ]
-page = st.navigation([st.Page(file, title=title, icon=icon, url_path=url_path, default=url_path is None)
-                      for file, title, icon, url_path in PAGES])
+ADMIN_PAGES = {"Data", "Train", "Export"}  # admins load data, train, delete and export; reviewers review and read
+
 try:
-    page.run()
+    user = current_user()
+    if not (user.local or user.name):  # accounts are set up and no one is signed in: only the sign-in page exists
+        # every page's URL leads to the sign-in form, so a deep link (/Review) opens that page once signed in
+        st.navigation([st.Page(require_login, title="Sign in", icon=":material/login:", default=True)]
+                      + [st.Page(require_login, title=title, url_path=url_path) for _, title, _, url_path in PAGES
+                         if url_path], position="hidden").run()
+    else:
+        account_sidebar(user)
+        st.navigation([st.Page(file, title=title, icon=icon, url_path=url_path, default=url_path is None)
+                       for file, title, icon, url_path in PAGES if user.is_admin or title not in ADMIN_PAGES]).run()
 except WorkspaceBusyError as error:  # a long CLI command holds the database: say so, offer to try again
     st.warning(str(error))
     st.button("Try again", key="workspace_busy_retry")

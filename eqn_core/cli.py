@@ -275,9 +275,10 @@ def cmd_export(args) -> int:
         thresholds, profile = thresholds_from_args(workspace, run, args)
         result = export_annotations(workspace, run_id=args.run, split=args.split, path=args.output, fmt=args.format,
                                     content=args.content, thresholds=thresholds,
-                                    profile=args.profile if args.profile else None, overwrite=args.force,
-                                    neutralize_formulas=not args.keep_formulas)
-    print(f"wrote {result['rows']:,} rows ({result['content']}, {result['format']}) to {result['path']}")
+                                    profile=args.profile if args.profile else None, reviewer=args.reviewer,
+                                    overwrite=args.force, neutralize_formulas=not args.keep_formulas)
+    print(f"wrote {result['rows']:,} rows ({result['content']}, {result['format']}) to {result['path']} "
+          f"(provenance: {result['metadata']})")
     return 0
 
 
@@ -301,6 +302,39 @@ def cmd_delete(args) -> int:
         else:
             workspace.delete_dataset(args.dataset)
             print(f"deleted data set {args.dataset}")
+    return 0
+
+
+def read_password(args) -> str:
+    """$EQN_PASSWORD, else one line from stdin when it is not a terminal, else asked twice without echo."""
+    import getpass
+
+    if os.environ.get("EQN_PASSWORD"):
+        return os.environ["EQN_PASSWORD"]
+    if not sys.stdin.isatty():
+        return sys.stdin.readline().rstrip("\n")
+    password = getpass.getpass(f"Password for {args.name}: ")
+    if getpass.getpass("Again: ") != password:
+        raise ValueError("the two passwords differ")
+    return password
+
+
+def cmd_users(args) -> int:
+    from .accounts import add_user, load_users, remove_user, users_file
+
+    path = users_file(workspace_path(args))
+    if args.action == "add":
+        user = add_user(path, args.name, read_password(args), role=args.role, replace=args.replace)
+        print(f"{user.name} ({user.role}) is in {path}")
+    elif args.action == "remove":
+        remove_user(path, args.name)
+        print(f"removed {args.name} from {path}")
+    else:
+        users = load_users(path)
+        if not users:
+            print(f"no users in {path}: the app runs in single-user local mode")
+        for name, entry in sorted(users.items()):
+            print(f"{name}\t{entry['role']}\t{entry.get('created_at', '')}")
     return 0
 
 
@@ -425,7 +459,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--split", default="test")
     p.add_argument("--output", "-o", required=True)
     p.add_argument("--format", choices=["csv", "parquet", "jsonl"])
-    p.add_argument("--content", default="energies", choices=["energies", "thresholded", "binary", "reviewed"])
+    p.add_argument("--content", default="energies",
+                   choices=["energies", "thresholded", "binary", "reviewed", "review-log"],
+                   help="review-log: one row per review decision (text id, label, model and reviewer energy, "
+                        "decision, note, reviewer, time)")
+    p.add_argument("--reviewer", help="reviewed / review-log: only this reviewer's decisions")
     add_output_options(p)
     add_threshold_options(p)
     p.set_defaults(func=cmd_export)
@@ -440,6 +478,17 @@ def build_parser() -> argparse.ArgumentParser:
     target.add_argument("--dataset")
     p.add_argument("--with-reviews", action="store_true", help="also delete the run's review decisions")
     p.set_defaults(func=cmd_delete)
+
+    p = sub.add_parser("users", help="accounts of the app: add, remove or list users (a users file, bcrypt hashes)")
+    users = p.add_subparsers(dest="action", required=True)
+    q = users.add_parser("add", help="add a user (password from $EQN_PASSWORD, stdin, or asked)")
+    q.add_argument("name")
+    q.add_argument("--role", choices=["admin", "reviewer"], default="reviewer")
+    q.add_argument("--replace", action="store_true", help="change an existing user's role and password")
+    q = users.add_parser("remove", help="remove a user")
+    q.add_argument("name")
+    users.add_parser("list", help="list users and roles")
+    p.set_defaults(func=cmd_users)
     return parser
 
 

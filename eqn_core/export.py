@@ -1,26 +1,31 @@
-"""Export of a run's annotations on one split through DuckDB COPY to CSV / Parquet / JSONL."""
+"""Export of a run's annotations on one split (or its review log) through DuckDB COPY to CSV / Parquet / JSONL,
+with the provenance (run, model, thresholds, export time, app version) once per file: a sidecar JSON
+`<file>.meta.json`, and for Parquet the same JSON in the file's key-value metadata under "eqn_studio"."""
 from __future__ import annotations
 
 import json
 import os
 import uuid
+from datetime import datetime, timezone
 from pathlib import Path
 
 import duckdb
 import numpy as np
 import pandas as pd
 
-from .review import apply_decisions, reviewer_counts
+from .agreement import REVIEWED_RULES, combine_reviews, review_log
 from .thresholds import check_thresholds
 from .workspace import DB_FILENAME, Workspace
 
 EXPORT_FORMATS = ("csv", "parquet", "jsonl")
-CONTENTS = ("energies", "thresholded", "binary", "reviewed")
+CONTENTS = ("energies", "thresholded", "binary", "reviewed", "review-log")
+METADATA_KEY = "eqn_studio"
+METADATA_SUFFIX = ".meta.json"
 SUFFIX_FORMATS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet", ".jsonl": "jsonl", ".ndjson": "jsonl"}
 COPY_OPTIONS = {"csv": "FORMAT csv, HEADER true", "parquet": "FORMAT parquet", "jsonl": "FORMAT json"}
 # Columns written besides one column per label; label names may not collide with them.
 FIXED_COLUMNS = ("run_id", "dataset", "split", "row_idx", "text_id", "text", "human_labels",
-                 "review_count", "reviewers", "mode", "encoder", "profile", "thresholds")
+                 "review_count", "reviewers", "review_sources", "mode", "encoder")
 REVIEWED_VIEW = "eqn_export_reviewed"
 
 
@@ -31,20 +36,24 @@ def export_annotations(workspace: Workspace, *, run_id: str, split: str, path: s
     """Write one row per text of `split` with the run's energies, one column per label.
 
     content: "energies" (raw), "thresholded" (eq. 8: an energy below its label's threshold h -> 0),
-    "binary" (1 where energy >= h), "reviewed" (thresholded, then the latest review decisions:
-    accept -> max(energy, h), reject -> 0, set -> the reviewer's energy; plus review_count and
-    reviewers). Thresholds: a (C,) array or one number, or a saved profile (thresholds passed with
-    it must equal its own); default 0 (nothing zeroed; "binary" needs them). rows: only these
-    row_idx. reviewer: apply only that reviewer's
-    decisions (default: per (text, label) the most recent decision of any reviewer).
+    "binary" (1 where energy >= h), "reviewed" (thresholded, then per (text, label) the adjudicated value
+    where there is one, else the reviewers' value by agreement.combine_reviews (REVIEWED_RULES); plus
+    review_count, reviewers and review_sources, a JSON object {label: rule} for the values reviewers
+    touched), "review-log" (one row per decision ever made: agreement.LOG_COLUMNS). Thresholds: a (C,)
+    array or one number, or a saved profile (thresholds passed with it must equal its own); default 0
+    (nothing zeroed; "binary" needs them). rows: only these row_idx. reviewer: only that reviewer's
+    decisions. The provenance goes once per file into `<path>.meta.json` (and Parquet metadata).
     The file is written under a temporary name and renamed, so a failed export leaves no file.
     The target may not be one of the workspace's own files (its database, run and cache folders) and may not
     exist unless overwrite. CSV only: neutralize_formulas (default) prefixes text cells that a spreadsheet
     would run as a formula with a quote (neutralize_cell); Parquet and JSONL keep the raw text.
-    Returns {"path", "rows", "format", "content"}.
+    Returns {"path", "rows", "format", "content", "metadata"} (metadata: the sidecar's path).
     """
     if content not in CONTENTS:
         raise ValueError(f"Unknown export content {content!r}; use one of {CONTENTS}.")
+    if content == "review-log":
+        return export_review_log(workspace, run_id=run_id, split=split, path=path, fmt=fmt, reviewer=reviewer,
+                                 overwrite=overwrite, neutralize_formulas=neutralize_formulas)
     path, fmt = resolve_export_path(path, fmt, overwrite=overwrite, workspace_root=workspace.root)
     run = workspace.get_run(run_id)
     dataset = run["dataset"]
@@ -57,8 +66,6 @@ def export_annotations(workspace: Workspace, *, run_id: str, split: str, path: s
 
     params: dict[str, object] = {
         "run_id": run_id, "dataset": dataset, "split": split, "mode": run["mode"], "encoder": run["encoder"],
-        "profile": profile or "",
-        "thresholds_json": json.dumps(dict(zip(label_names, thresholds.tolist()))),
     }
     if content in ("thresholded", "binary"):
         params.update({f"h_{i}": float(h) for i, h in enumerate(thresholds)})
@@ -79,14 +86,99 @@ def export_annotations(workspace: Workspace, *, run_id: str, split: str, path: s
             finally:
                 if reviewed is not None:
                     con.unregister(REVIEWED_VIEW)
-        os.replace(temporary, path)
+        metadata = provenance(workspace, run, split=split, content=content, fmt=fmt, rows=written,
+                              thresholds=dict(zip(label_names, thresholds.tolist())), profile=profile,
+                              reviewer=reviewer)
+        metadata_path = _finish(temporary, path, fmt, metadata)
     except (duckdb.IOException, OSError) as error:
         temporary.unlink(missing_ok=True)
         raise ValueError(f"Cannot write the export to {path}: {_first_line(error)}") from error
     except BaseException:
         temporary.unlink(missing_ok=True)
         raise
-    return {"path": path, "rows": written, "format": fmt, "content": content}
+    return {"path": path, "rows": written, "format": fmt, "content": content, "metadata": metadata_path}
+
+
+def export_review_log(workspace: Workspace, *, run_id: str, split: str, path: str | Path, fmt: str | None = None,
+                      reviewer: str | None = None, overwrite: bool = False, neutralize_formulas: bool = True) -> dict:
+    """Every review decision and adjudication of a run's split, one row each (agreement.LOG_COLUMNS), oldest
+    first, with run_id, dataset and split; reviewer: only theirs (no adjudications). Target checks and CSV
+    formula neutralising as in export_annotations."""
+    path, fmt = resolve_export_path(path, fmt, overwrite=overwrite, workspace_root=workspace.root)
+    run = workspace.get_run(run_id)
+    label_names = workspace.label_names(run["dataset"])
+    decisions = workspace.reviews(run_id=run_id, split=split, reviewer=reviewer, latest_only=False)
+    adjudications = None if reviewer else workspace.adjudications(run_id=run_id, split=split, latest_only=False)
+    log = review_log(decisions, workspace.load_energies(run_id, split), label_names=label_names,
+                     adjudications=adjudications)
+    log.insert(0, "split", split)
+    log.insert(0, "dataset", run["dataset"])
+    log.insert(0, "run_id", run_id)
+    if neutralize_formulas and fmt == "csv":  # notes, ids and names are typed by people
+        for column in log.columns[log.dtypes == object]:
+            log[column] = log[column].map(neutralize_cell)
+    temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex[:12]}.tmp")
+    con = duckdb.connect()
+    try:
+        con.register("review_log_frame", log)
+        written = _copy(con, "SELECT * FROM review_log_frame", {}, temporary, fmt)
+        metadata = provenance(workspace, run, split=split, content="review-log", fmt=fmt, rows=written,
+                              reviewer=reviewer)
+        metadata_path = _finish(temporary, path, fmt, metadata)
+    except (duckdb.IOException, OSError) as error:
+        temporary.unlink(missing_ok=True)
+        raise ValueError(f"Cannot write the export to {path}: {_first_line(error)}") from error
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+    finally:
+        con.close()
+    return {"path": path, "rows": written, "format": fmt, "content": "review-log", "metadata": metadata_path}
+
+
+def provenance(workspace: Workspace, run: dict, *, split: str, content: str, fmt: str, rows: int,
+               thresholds: dict | None = None, profile: str | None = None, reviewer: str | None = None) -> dict:
+    """What a file says once about itself: app and version, export time, run and model, thresholds, review rules."""
+    from . import __version__
+
+    config = run.get("config") or {}
+    metadata = {
+        "app": "EQN Studio", "app_version": __version__,
+        "exported_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "run_id": run["run_id"], "dataset": run["dataset"], "split": split, "content": content, "format": fmt,
+        "rows": rows,
+        "model": {"mode": run["mode"], "encoder": run["encoder"], "encoder_mode": config.get("encoder_mode"),
+                  "best_epoch": run.get("best_epoch"), "shipped": bool(config.get("shipped", False)),
+                  "finished_at": str(run.get("finished_at") or "")},
+        "thresholds": thresholds, "threshold_profile": profile,
+        "non_emotion_labels": workspace.non_emotion_labels(run["dataset"]),
+        "reviewer": reviewer,
+    }
+    if content == "reviewed":
+        metadata["reviewed_rules"] = REVIEWED_RULES
+    return metadata
+
+
+def metadata_path_for(path: str | Path) -> Path:
+    path = Path(path)
+    return path.with_name(path.name + METADATA_SUFFIX)
+
+
+def _finish(temporary: Path, path: Path, fmt: str, metadata: dict) -> Path:
+    """Embed the metadata (Parquet), write the sidecar, then move the file into place."""
+    text = json.dumps(metadata, indent=2, default=str)
+    if fmt == "parquet":
+        import pyarrow.parquet as pq
+
+        table = pq.read_table(temporary)
+        table = table.replace_schema_metadata({**(table.schema.metadata or {}), METADATA_KEY.encode(): text.encode()})
+        pq.write_table(table, temporary)
+    sidecar = metadata_path_for(path)
+    sidecar_temporary = sidecar.with_name(f".{sidecar.name}.tmp")
+    sidecar_temporary.write_text(text, encoding="utf-8")
+    os.replace(temporary, path)
+    os.replace(sidecar_temporary, sidecar)
+    return sidecar
 
 
 # Spreadsheets run a cell that starts with one of these as a formula (CSV injection); a leading quote stops them.
@@ -170,12 +262,20 @@ def _copy(con: duckdb.DuckDBPyConnection, sql: str, params: dict, target: Path, 
 
 def _reviewed_frame(workspace: Workspace, run_id: str, split: str, thresholds: np.ndarray, label_names: list[str],
                     reviewer: str | None) -> pd.DataFrame:
-    """The reviewed energies (review.apply_decisions) and who decided, one row per text, to join in the COPY."""
+    """The reviewed energies (agreement.combine_reviews), who reviewed and which rule gave each reviewed value,
+    one row per text, to join in the COPY."""
     decisions = workspace.reviews(run_id=run_id, split=split, reviewer=reviewer)  # each reviewer's latest word
-    reviewed = apply_decisions(workspace.load_energies(run_id, split), thresholds, decisions, label_names)  # (N, C)
+    submissions = workspace.submissions(run_id=run_id, split=split, reviewer=reviewer)
+    adjudications = workspace.adjudications(run_id=run_id, split=split)
+    reviewed, sources, counts, who = combine_reviews(workspace.load_energies(run_id, split), thresholds, decisions,
+                                                     submissions, adjudications, label_names=label_names,
+                                                     reviewer=reviewer)  # (N, C)
     frame = pd.DataFrame(reviewed, columns=[f"reviewed_{i}" for i in range(len(label_names))])
     frame.insert(0, "row_idx", np.arange(len(frame), dtype=np.int64))
-    return frame.merge(reviewer_counts(decisions), on="row_idx", how="left")
+    frame["review_count"] = counts
+    frame["reviewers"] = who
+    frame["review_sources"] = [json.dumps(source, sort_keys=True) if source else "" for source in sources]
+    return frame
 
 
 def _select_sql(content: str, label_columns: list[str], fmt: str, has_rows: bool, *, neutralize: bool = False) -> str:
@@ -210,13 +310,12 @@ def _select_sql(content: str, label_columns: list[str], fmt: str, has_rows: bool
     if content == "reviewed":
         joins.append(f"JOIN {REVIEWED_VIEW} r ON r.row_idx = t.row_idx")
         review_columns = ["coalesce(r.review_count, 0)::INTEGER AS review_count",
-                          f"{text(NO_REVIEWERS)} AS reviewers"]
+                          f"{text(NO_REVIEWERS)} AS reviewers", "r.review_sources"]
     row_filter = " AND t.row_idx IN (SELECT unnest($rows::INTEGER[]))" if has_rows else ""
     columns = ["$run_id AS run_id", "$dataset AS dataset", "$split AS split", "t.row_idx",
                f"{text('t.text_id')} AS text_id", f"{text('t.text')} AS text",
                f"{text(NO_HUMAN_LABELS)} AS human_labels", *value_columns, *review_columns,
-               "$mode AS mode", f"{text('$encoder')} AS encoder", "$profile AS profile",
-               "$thresholds_json AS thresholds"]
+               "$mode AS mode", f"{text('$encoder')} AS encoder"]  # thresholds and the rest of the provenance: once per file
     return (f"WITH {', '.join(ctes)}\nSELECT {', '.join(columns)}\nFROM texts t\n"
             "JOIN energies e ON e.run_id = $run_id AND e.split = t.split AND e.row_idx = t.row_idx\n"
             + "\n".join(joins)

@@ -1,7 +1,7 @@
 """Micro-emotion review: suggestions from energies, a reviewer's queue, bulk accept, agreement, reviewed energies."""
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -15,12 +15,17 @@ SUGGESTION_KINDS = (SUGGESTED, LOW_ENERGY_HUMAN)
 SUGGESTION_COLUMNS = ["row_idx", "label", "label_id", "energy", "threshold", "kind"]
 MEMBERSHIPS = ("any", "human", "predicted", "both", "either", "neither")
 OVERALL = "all labels"
+QUEUE_ORDERS = {"missed": "most likely missed emotion first (strongest energy without a human label)",
+                "disagreement": "most disagreement with the human labels first",
+                "random": "random sample (an unbiased audit)", "row": "data set order"}
 
 __all__ = [
     "SUGGESTED", "LOW_ENERGY_HUMAN", "SUGGESTION_KINDS", "MEMBERSHIPS",
     "suggest_micro_emotions", "review_queue", "bulk_accept", "reviewer_agreement", "apply_decisions",
     "latest_decisions", "reviewer_counts",
     "filter_texts", "top_energies", "label_lists",
+    "QUEUE_ORDERS", "label_mask", "record_suggestions", "queue_order", "reviewed_rows", "reviewer_values",
+    "record_decisions",
 ]
 
 
@@ -63,7 +68,7 @@ def latest_decisions(reviews_df: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
 
 
 def suggest_micro_emotions(energies, human_labels, thresholds, *, label_names: Sequence[str],
-                           low_energy: float | None = None) -> pd.DataFrame:
+                           low_energy: float | None = None, exclude: Sequence[str] = ()) -> pd.DataFrame:
     """Labels a reviewer should look at, one row per (text, label).
 
     "suggested": energy >= the label's threshold h where no person gave the label (a micro-emotion
@@ -71,7 +76,8 @@ def suggest_micro_emotions(energies, human_labels, thresholds, *, label_names: S
     but its energy is below ``low_energy`` (default: the label's threshold h).
     energies: (N, C) float; human_labels: (N, C) bool; thresholds: scalar h or (C,).
     Returns columns row_idx, label, label_id, energy, threshold, kind; "suggested" rows first, each
-    kind sorted by energy descending (ties: row, then label id).
+    kind sorted by energy descending (ties: row, then label id). exclude: labels that are not emotions
+    (GoEmotions "neutral"), never suggested.
     """
     values = _energies(energies)  # (N, C)
     num_labels = values.shape[1]
@@ -80,8 +86,10 @@ def suggest_micro_emotions(energies, human_labels, thresholds, *, label_names: S
     h = check_thresholds(thresholds, num_labels, on_scale=False)  # (C,)
     low = h if low_energy is None else check_thresholds(low_energy, num_labels, on_scale=False)  # (C,)
 
+    emotion = ~label_mask(names, exclude)  # (C,)
     frames = []
-    for kind, mask in ((SUGGESTED, reaches(energies, h) & ~labels), (LOW_ENERGY_HUMAN, labels & ~reaches(energies, low))):
+    for kind, mask in ((SUGGESTED, reaches(energies, h) & ~labels & emotion),
+                       (LOW_ENERGY_HUMAN, labels & ~reaches(energies, low))):
         rows, label_ids = np.nonzero(mask)
         frame = pd.DataFrame({
             "row_idx": rows.astype(np.int64), "label": pd.Series([names[i] for i in label_ids], dtype=object),
@@ -299,3 +307,115 @@ def label_lists(human_labels, label_names: Sequence[str]) -> list[str]:
     labels = np.asarray(human_labels).astype(bool)
     names = _label_names(label_names, labels.shape[1])
     return [", ".join(names[j] for j in np.flatnonzero(row)) for row in labels]
+
+
+# --------------------------------------------------------------------------- one text at a time
+
+
+def label_mask(label_names: Sequence[str], chosen: Sequence[str]) -> np.ndarray:
+    """(C,) bool: True for the labels named in `chosen` (e.g. the data set's non-emotion labels)."""
+    chosen = set(chosen)
+    return np.array([name in chosen for name in label_names], dtype=bool)
+
+
+def record_suggestions(energies, human_labels, thresholds, *, exclude_mask=None) -> np.ndarray:
+    """Suggested micro-emotions per text: energy >= h, no human label, not a non-emotion label.
+
+    energies: (N, C); human_labels: (N, C) bool; thresholds: scalar or (C,); exclude_mask: (C,) bool.
+    Returns (N, C) bool.
+    """
+    labels = _human_labels(human_labels, np.shape(energies))
+    suggested = reaches(energies, thresholds) & ~labels  # (N, C)
+    if exclude_mask is not None:
+        suggested &= ~np.asarray(exclude_mask, dtype=bool)[None, :]
+    return suggested
+
+
+def queue_order(energies, human_labels, thresholds, *, order: str = "missed", exclude_mask=None,
+                seed: int = 0) -> np.ndarray:
+    """The texts in review order. Returns (N,) int64 row indices.
+
+    "missed": strongest energy on an emotion without a human label first (most likely missed emotion);
+    "disagreement": most emotions where the rule energy >= h and the human labels differ first (ties: the
+    summed gap |energy - 10 * human|); "random": a seeded permutation, for an unbiased audit; "row": data order.
+    Non-emotion labels (exclude_mask, (C,) bool) do not count. energies: (N, C); human_labels: (N, C) bool.
+    """
+    values = _energies(energies)  # (N, C)
+    labels = _human_labels(human_labels, values.shape)  # (N, C)
+    num_rows = values.shape[0]
+    emotion = np.ones(values.shape[1], dtype=bool) if exclude_mask is None else ~np.asarray(exclude_mask, bool)
+    rows = np.arange(num_rows, dtype=np.int64)
+    if order == "row":
+        return rows
+    if order == "random":
+        return np.random.default_rng(seed).permutation(num_rows).astype(np.int64)
+    if order == "missed":
+        missed = np.where(~labels & emotion[None, :], values, -1.0).max(axis=1, initial=-1.0)  # (N,)
+        return rows[np.lexsort((rows, -missed))]
+    if order == "disagreement":
+        differ = (reaches(energies, thresholds) != labels)[:, emotion].sum(axis=1)  # (N,)
+        gap = np.abs(values - 10.0 * labels)[:, emotion].sum(axis=1)  # (N,)
+        return rows[np.lexsort((rows, -gap, -differ))]
+    raise ValueError(f"Unknown queue order {order!r}; use one of {list(QUEUE_ORDERS)}.")
+
+
+def reviewed_rows(decisions: pd.DataFrame, submissions: pd.DataFrame, *, reviewer: str | None = None) -> np.ndarray:
+    """Rows a reviewer (or anyone, reviewer=None) reviewed: submitted, or decided any label of. (K,) int64 sorted."""
+    frames = [frame for frame in (decisions, submissions) if len(frame)]
+    if reviewer is not None:
+        frames = [frame[frame["reviewer"] == reviewer] for frame in frames]
+    if not frames:
+        return np.zeros(0, dtype=np.int64)
+    return np.unique(np.concatenate([frame["row_idx"].to_numpy(dtype=np.int64) for frame in frames]))
+
+
+def reviewer_values(energies, thresholds, decisions: pd.DataFrame, label_names: Sequence[str], *,
+                    reviewer: str) -> np.ndarray:
+    """One reviewer's final energies: apply_decisions on their own decisions only. energies: (N, C). Returns (N, C).
+
+    Labels they did not decide keep the thresholded model energy (they saw it and left it)."""
+    mine = decisions[decisions["reviewer"] == reviewer] if len(decisions) else decisions
+    return apply_decisions(energies, thresholds, mine, label_names)
+
+
+def record_decisions(model_energies, thresholds, suggested, shown, final, accepted, label_names: Sequence[str], *,
+                     previous: Mapping[str, tuple[str, float | None]] | None = None) -> list[dict]:
+    """The label decisions of one submitted text, as dicts (label, decision, energy) for submit_text_review.
+
+    model_energies, thresholds, shown (the values the form started from), final (the values submitted): (C,)
+    float; suggested, accepted (a suggestion left ticked): (C,) bool. previous: the reviewer's latest decision per
+    label on this text, {label: (decision, energy)}. Per label: an unticked suggestion -> "reject"; a value
+    changed from what was shown -> "set" to it (an added emotion when it now reaches h); otherwise the previous
+    decision stands, or a ticked suggestion -> "accept". Only decisions that differ from `previous` are returned,
+    so re-submitting an unchanged text appends nothing.
+    """
+    model = np.asarray(model_energies, dtype=np.float64)  # (C,)
+    shown = np.asarray(shown, dtype=np.float64)
+    final = np.asarray(final, dtype=np.float64)
+    suggested = np.asarray(suggested, dtype=bool)
+    accepted = np.asarray(accepted, dtype=bool)
+    names = _label_names(label_names, model.size)
+    check_thresholds(thresholds, model.size, on_scale=False)
+    previous = previous or {}
+    decisions = []
+    for j, label in enumerate(names):
+        before = previous.get(label)
+        if suggested[j] and not accepted[j]:
+            wanted = ("reject", float(model[j]))
+        elif abs(final[j] - shown[j]) > 1e-6:
+            wanted = ("set", round(float(final[j]), 4))
+        elif before is not None and (before[0] != "reject" or not suggested[j]):
+            wanted = before
+        elif suggested[j]:
+            wanted = ("accept", float(model[j]))
+        else:
+            continue
+        if before is None or before[0] != wanted[0] or not _same_energy(before[1], wanted[1]):
+            decisions.append({"label": label, "decision": wanted[0], "energy": wanted[1]})
+    return decisions
+
+
+def _same_energy(a, b) -> bool:
+    if a is None or b is None or (isinstance(a, float) and np.isnan(a)) or (isinstance(b, float) and np.isnan(b)):
+        return a is None and b is None
+    return abs(float(a) - float(b)) <= 1e-6

@@ -17,7 +17,7 @@ from eqn_core.data import SPLIT_ORDER, LabeledDataset, LabeledSplit
 from eqn_core.names import check_safe_name
 from eqn_core.thresholds import ENERGY_MAX, ENERGY_MIN
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 # The whole schema, in creation order. A change to it is a new SCHEMA_VERSION plus an entry in
 # MIGRATIONS that takes a workspace from the previous version to the new one.
@@ -95,6 +95,51 @@ SCHEMA: tuple[str, ...] = (
         CHECK (decision <> 'set' OR (energy IS NOT NULL AND energy BETWEEN 0 AND 10))
     )""",
 )
+# Version 3: review by text (submissions), assignments to reviewers, adjudications, per-data-set settings.
+REVIEW_TABLES: tuple[str, ...] = (
+    "CREATE SEQUENCE review_submission_id_seq START 1",
+    # One row per text a reviewer submitted (the label decisions of the submission are in reviews): a text is
+    # reviewed by a reviewer once they submitted it, even when they changed nothing. Append-only.
+    """CREATE TABLE review_submissions (
+        id           BIGINT    NOT NULL PRIMARY KEY DEFAULT nextval('review_submission_id_seq'),
+        run_id       VARCHAR   NOT NULL,
+        dataset      VARCHAR   NOT NULL,
+        split        VARCHAR   NOT NULL,
+        row_idx      INTEGER   NOT NULL,
+        text_id      VARCHAR   NOT NULL,
+        reviewer     VARCHAR   NOT NULL,
+        note         VARCHAR   NOT NULL,
+        submitted_at TIMESTAMP NOT NULL
+    )""",
+    """CREATE TABLE review_assignments (
+        run_id      VARCHAR   NOT NULL,
+        split       VARCHAR   NOT NULL,
+        row_idx     INTEGER   NOT NULL,
+        reviewer    VARCHAR   NOT NULL,
+        assigned_by VARCHAR   NOT NULL,
+        assigned_at TIMESTAMP NOT NULL
+    )                                     -- unique per (run_id, split, row_idx, reviewer)""",
+    "CREATE SEQUENCE adjudication_id_seq START 1",
+    """CREATE TABLE adjudications (
+        id          BIGINT    NOT NULL PRIMARY KEY DEFAULT nextval('adjudication_id_seq'),
+        run_id      VARCHAR   NOT NULL,
+        dataset     VARCHAR   NOT NULL,
+        split       VARCHAR   NOT NULL,
+        row_idx     INTEGER   NOT NULL,
+        text_id     VARCHAR   NOT NULL,
+        label       VARCHAR   NOT NULL,
+        energy      DOUBLE    NOT NULL CHECK (energy BETWEEN 0 AND 10),   -- the final value
+        note        VARCHAR   NOT NULL,
+        adjudicator VARCHAR   NOT NULL,
+        decided_at  TIMESTAMP NOT NULL
+    )                                     -- append-only: the latest per (run_id, split, row_idx, label) counts""",
+    """CREATE TABLE dataset_settings (
+        dataset            VARCHAR   NOT NULL,   -- unique
+        non_emotion_labels VARCHAR[] NOT NULL,   -- left out of suggestions and agreement (GoEmotions: neutral)
+        updated_at         TIMESTAMP NOT NULL
+    )""",
+)
+SCHEMA = SCHEMA + REVIEW_TABLES
 # version -> statements that upgrade a workspace from version - 1 to version.
 MIGRATIONS: dict[int, tuple[str, ...]] = {
     # 2: run folders inside the workspace are stored relative to it ("runs/<id>"), so a copied workspace uses its
@@ -103,6 +148,8 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
     2: (r"""UPDATE runs SET run_dir = 'runs/' || regexp_extract(run_dir, '[/\\]runs[/\\]([^/\\]+)[/\\]?$', 1)
            WHERE regexp_matches(run_dir, '[/\\]runs[/\\][^/\\]+[/\\]?$')
              AND NOT coalesce(json_extract(config, '$.shipped')::BOOLEAN, false)""",),
+    # 3: review by text (submissions), assignments to reviewers, adjudications, per-data-set settings
+    3: REVIEW_TABLES,
 }
 
 RUN_STATUSES = ("queued", "running", "finished", "failed", "stopped")

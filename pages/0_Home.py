@@ -5,9 +5,11 @@ import streamlit as st
 
 from eqn_core.data import find_local_goemotions
 from eqn_core.runs import refresh_runs, runs_table
-from ui.common import add_goemotions_with_progress, escape_markdown, get_workspace, show_flash, workspace_root
+from ui.common import (add_goemotions_with_progress, current_user, escape_markdown, get_workspace, require_login,
+                       show_flash, workspace_root)
 
 st.set_page_config(page_title="EQN Studio", page_icon="🎚️", layout="wide")
+require_login()  # a direct link to this page needs a signed-in user too
 st.title("EQN Studio")
 st.markdown(
     "Annotate texts with **micro-emotions**: a 0–10 energy for every emotion instead of a yes/no label.  \n"
@@ -15,6 +17,7 @@ st.markdown(
 show_flash()
 
 workspace = get_workspace()
+admin = current_user().is_admin  # reviewers have no Data or Train page: no links to them
 refresh_runs(workspace)
 datasets = workspace.list_datasets()
 runs = workspace.list_runs()
@@ -26,6 +29,9 @@ if datasets.empty:
     st.subheader("Start with GoEmotions")
     st.write(f"54,263 Reddit comments labelled with 27 emotions and neutral, the data set of the EQN paper. "
              f"Loads {source}; your own CSV/TSV/Parquet/JSONL files go in on the **Data** page.")
+    if not admin:
+        st.info("An admin loads the data; you can review once a model has annotated it.")
+        st.stop()
     if st.button("Load GoEmotions", type="primary", key="home_load_goemotions"):
         if not add_goemotions_with_progress(workspace, from_dir=local,
                                             offline_hint="Load it from a folder on this computer below."):
@@ -56,12 +62,16 @@ if finished.empty:
                  "runs on a CPU; a quick look on a few thousand rows takes minutes.")
     else:
         st.write(f"Training is under way ({len(active)} run(s)); follow it on the Train page.")
-    st.page_link("pages/2_Train.py", label="Train a model", icon=":material/model_training:")
+    if admin:
+        st.page_link("pages/2_Train.py", label="Train a model", icon=":material/model_training:")
 else:
     st.write("Move thresholds and see precision, recall and F1 change, look at texts, or try your own sentence.")
-    for page, label, icon in (("pages/3_Thresholds.py", "Thresholds", ":material/tune:"),
-                              ("pages/8_Try_it.py", "Try it", ":material/edit_note:"),
-                              ("pages/2_Train.py", "Train another model", ":material/model_training:")):
+    links = [("pages/3_Thresholds.py", "Thresholds", ":material/tune:"),
+             ("pages/6_Review.py", "Review micro-emotions", ":material/rate_review:"),
+             ("pages/8_Try_it.py", "Try it", ":material/edit_note:")]
+    if admin:
+        links.append(("pages/2_Train.py", "Train another model", ":material/model_training:"))
+    for page, label, icon in links:
         st.page_link(page, label=label, icon=icon)
 
 st.subheader("In this workspace")

@@ -10,9 +10,11 @@ from eqn_core.data import (LABEL_FORMATS, SPLIT_ORDER, DataError, dataset_name_f
                            load_files)
 from eqn_core.names import check_safe_name
 from eqn_core.tables import preview_table
-from ui.common import add_goemotions_with_progress, escape_markdown, plot_text, bump_data_version, flash, get_workspace, show_flash
+from ui.common import (add_goemotions_with_progress, bump_data_version, escape_markdown, flash, get_workspace,
+                       plot_text, require_admin, show_flash)
 
 st.set_page_config(page_title="Data · EQN Studio", layout="wide")
+require_admin("Loading and deleting data")
 st.title("Data")
 show_flash()
 workspace = get_workspace()

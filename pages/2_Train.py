@@ -10,9 +10,10 @@ from eqn_core.inference import device_name, pick_device
 from eqn_core.shipped import is_shipped
 from eqn_core.runs import (ACTIVE_STATUSES, RunFolder, delete_run, describe_step, ingest_run, parent_run, prepare_run,
                            progress_state, refresh_runs, run_key_metrics, runs_table, start_run_process)
-from ui.common import bump_data_version, escape_markdown, flash, get_workspace, show_flash
+from ui.common import bump_data_version, escape_markdown, flash, get_workspace, require_admin, show_flash
 
 st.set_page_config(page_title="Train · EQN Studio", layout="wide")
+require_admin("Training and deleting runs")
 st.title("Train")
 show_flash()
 workspace = get_workspace()

@@ -4,9 +4,11 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
+from eqn_core.review import label_lists
 from eqn_core.thresholds import (DEFAULT_THRESHOLD, ENERGY_MAX, ENERGY_MIN, effective_thresholds, overrides_from,
-                                 threshold_report, tune_thresholds)
+                                 reaches, threshold_report, tune_thresholds)
 from ui.common import (
+    require_login,
     bump_data_version,
     flash,
     get_workspace,
@@ -14,13 +16,17 @@ from ui.common import (
     load_energies,
     load_human_labels,
     load_label_names,
+    load_texts,
     load_topk_tables,
     pick_run,
     pick_split,
+    set_threshold_setting,
     show_flash,
+    threshold_setting,
 )
 
 st.set_page_config(page_title="Thresholds · EQN Studio", layout="wide")
+require_login()  # a direct link to this page needs a signed-in user too
 st.title("Thresholds")
 st.caption("A label is given where its energy is at least h (paper eq. 8). Move h and see what each emotion's "
            "precision, recall and F1 become.")
@@ -34,9 +40,11 @@ energies = load_energies(run_id, split)  # (N, C)
 human_labels = load_human_labels(dataset, split)  # (N, C) bool
 
 # Per-label overrides live in session state per run; the editor gets a new key whenever a button replaces them.
+# The session's setting (shared with Samples, Review and Export, kept in the URL) seeds the widgets once per run.
 state = st.session_state
 if state.get("th_base_run") != run_id:
-    state["th_base_run"], state["th_base"] = run_id, {}
+    setting = threshold_setting(run, label_names)
+    state["th_base_run"], state["th_base"], state["th_global"] = run_id, dict(setting["overrides"]), setting["global"]
     state["th_editor_version"] = state.get("th_editor_version", 0) + 1
 
 
@@ -67,10 +75,28 @@ def load_profile() -> None:
 
 # ------------------------------------------------------------------------------------------------ controls
 controls, editor_column = st.columns([2, 1])
+with editor_column:
+    base = pd.DataFrame({"label": label_names,
+                         "override": [state["th_base"].get(label, np.nan) for label in label_names]})
+    edited = st.data_editor(
+        base, key=f"th_editor_{state['th_editor_version']}", hide_index=True, disabled=["label"], height=260,
+        column_config={"override": st.column_config.NumberColumn(
+            "override h", min_value=0.0, max_value=10.0, step=0.1, format="%.1f",
+            help="Leave blank to use the global threshold.")})
+overrides = dict(zip(edited["label"], edited["override"]))
+overridden = int(sum(1 for v in overrides.values() if pd.notna(v)))
 with controls:
     state.setdefault("th_global", DEFAULT_THRESHOLD)  # set here, not as the slider's value, so loading a profile can move it
     global_threshold = st.slider("Global energy threshold h", ENERGY_MIN, ENERGY_MAX, step=0.1, key="th_global",
-                                 persist_state="session")  # still there after a visit to another page
+                                 persist_state="session",  # still there after a visit to another page
+                                 disabled=overridden >= len(label_names),
+                                 help="Used by every label without its own override (right).")
+    if overridden >= len(label_names):
+        st.warning("The global threshold is **inactive**: every label has its own threshold (tuned or typed). "
+                   "Clear the overrides to use the slider again.", icon=":material/block:")
+    elif overridden:
+        st.caption(f"The global h applies to {len(label_names) - overridden} of {len(label_names)} labels; "
+                   f"{overridden} have their own threshold.")
     buttons = st.columns(3)
     buttons[0].button("Tune per label on dev", on_click=tune_on_dev, key="th_tune", type="primary",
                       help="For each label, the threshold with the best F1 on the dev split.")
@@ -85,16 +111,13 @@ with controls:
         profile_note = st.text_input("Note (optional)", key="th_profile_note")
         save = st.button("Save profile", key="th_profile_save")
 
-with editor_column:
-    base = pd.DataFrame({"label": label_names,
-                         "override": [state["th_base"].get(label, np.nan) for label in label_names]})
-    edited = st.data_editor(
-        base, key=f"th_editor_{state['th_editor_version']}", hide_index=True, disabled=["label"], height=260,
-        column_config={"override": st.column_config.NumberColumn(
-            "override h", min_value=0.0, max_value=10.0, step=0.1, format="%.1f",
-            help="Leave blank to use the global threshold.")})
-overrides = dict(zip(edited["label"], edited["override"]))
 thresholds = effective_thresholds(global_threshold, overrides, label_names)  # (C,)
+set_threshold_setting(run, label_names, global_threshold, {k: v for k, v in overrides.items() if pd.notna(v)})
+# the previous setting, for the list of texts that gain or lose a label
+if state.get("th_now_run") != (run_id, split) or state.get("th_now") is None:
+    state["th_now_run"], state["th_now"], state["th_before"] = (run_id, split), thresholds, None
+elif not np.array_equal(state["th_now"], thresholds):
+    state["th_before"], state["th_now"] = state["th_now"], thresholds
 
 if save:
     if not profile_name.strip():
@@ -114,7 +137,6 @@ scores[1].metric("Macro precision", f"{report['macro']['precision']:.4f}")
 scores[2].metric("Macro recall", f"{report['macro']['recall']:.4f}")
 scores[3].metric("Micro F1", f"{report['micro']['f1']:.4f}")
 scores[4].metric("Sample F1", f"{report['sample']['f1']:.4f}", help="Averaged over texts (paper eq. 10-15).")
-overridden = int(sum(1 for v in overrides.values() if pd.notna(v)))
 st.caption(f"Run {run_id}, split {split}: {energies.shape[0]:,} texts, {energies.shape[1]} labels; "
            f"{overridden} per-label override(s), global h = {global_threshold:.1f}.")
 
@@ -137,6 +159,25 @@ figure = go.Figure([go.Bar(name="gained", x=[plot_text(label) for label in table
                     go.Bar(name="lost", x=[plot_text(label) for label in table["label"]], y=-table["lost"])])
 figure.update_layout(barmode="relative", height=300, yaxis_title="texts", margin={"t": 10, "b": 10})
 st.plotly_chart(figure, key="th_changes_chart")
+
+st.subheader("Texts that changed with the last move")
+before = state.get("th_before")
+if before is None:
+    st.caption("Move the threshold (or an override): the texts that gain or lose a label appear here.")
+else:
+    was, now = reaches(energies, before), reaches(energies, thresholds)  # (N, C) each
+    changed = np.flatnonzero((was != now).any(axis=1))
+    describe = (lambda h: f"h = {h[0]:g}" if np.allclose(h, h[0]) else "per-label thresholds")
+    st.caption(f"**{len(changed):,}** texts gain or lose a label from {describe(before)} to {describe(thresholds)}"
+               + (" (the first 500 shown)." if len(changed) > 500 else "."))
+    if len(changed):
+        shown = changed[:500]
+        texts = load_texts(dataset, split)
+        st.dataframe(pd.DataFrame({
+            "row": shown, "text": texts["text"].to_numpy()[shown],
+            "gained": label_lists((now & ~was)[shown], label_names), "lost": label_lists((was & ~now)[shown], label_names),
+            "human labels": label_lists(human_labels[shown], label_names)}), hide_index=True, key="th_flips",
+            column_config={"text": st.column_config.TextColumn(width="large")})
 
 # ------------------------------------------------------------------------------------------------ threshold-free
 st.subheader("Top-k figures (independent of the threshold)")

@@ -4,10 +4,11 @@ import pandas as pd
 import streamlit as st
 
 from eqn_core.review import LOW_ENERGY_HUMAN, SUGGESTED, filter_texts, label_lists, top_energies
-from ui.common import (energy_bar_figure, escape_markdown, get_workspace, load_energies, load_human_labels, load_label_names,
-                       load_texts, pick_run, pick_split, pick_thresholds, quote_text)
+from ui.common import (energy_bar_figure, escape_markdown, get_workspace, load_energies, load_human_labels,
+                       load_label_names, load_texts, pick_run, pick_split, pick_thresholds, quote_text, require_login)
 
 st.set_page_config(page_title="Samples · EQN Studio", layout="wide")
+require_login()  # a direct link to this page needs a signed-in user too
 
 MEMBERSHIP = {"any": "any text", "human": "a human gave it", "predicted": "predicted (energy ≥ threshold)",
               "both": "human and predicted", "either": "human or predicted", "neither": "neither"}

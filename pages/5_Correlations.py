@@ -4,9 +4,10 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from eqn_core.metrics import cluster_order, mean_off_diagonal, pearson_matrix
-from ui.common import finished_runs, get_workspace, load_energies, load_label_names, pick_run, plot_text
+from ui.common import finished_runs, get_workspace, load_energies, load_label_names, pick_run, plot_text, require_login
 
 st.set_page_config(page_title="Correlations · EQN Studio", layout="wide")
+require_login()  # a direct link to this page needs a signed-in user too
 
 ORDERS = {"labels": "label order", "a": "clustered on run A", "b": "clustered on run B"}
 

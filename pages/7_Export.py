@@ -7,13 +7,17 @@ import streamlit as st
 
 from eqn_core.export import export_annotations
 from eqn_core.review import LOW_ENERGY_HUMAN, SUGGESTED, suggest_micro_emotions
-from ui.common import (escape_markdown, get_workspace, load_energies, load_human_labels, load_label_names, pick_run, pick_split,
-                       pick_thresholds)
+from ui.common import (escape_markdown, get_workspace, load_energies, load_human_labels, load_label_names, pick_run,
+                       pick_split, pick_thresholds, require_admin)
 
 st.set_page_config(page_title="Export · EQN Studio", layout="wide")
+require_admin("Export")
 
 CONTENTS = {"energies": "Raw energies (0-10)", "thresholded": "Thresholded energies (below h → 0, eq. 8)",
-            "binary": "Binary labels (1 where energy ≥ h)", "reviewed": "Reviewed (thresholded + review decisions)"}
+            "binary": "Binary labels (1 where energy ≥ h)",
+            "reviewed": "Reviewed (adjudicated value, else the reviewers' value; the rule per label is in review_sources)",
+            "review-log": "Review log (one row per decision: text id, label, model and reviewer energy, decision, "
+                          "note, reviewer, time)"}
 FORMATS = {"csv": "CSV", "parquet": "Parquet", "jsonl": "JSONL"}
 MIME = {"csv": "text/csv", "parquet": "application/vnd.apache.parquet", "jsonl": "application/jsonl"}
 READERS = {"csv": lambda path: pd.read_csv(path, keep_default_na=False), "parquet": pd.read_parquet,
@@ -38,11 +42,12 @@ left, right = st.columns(2)
 content = left.radio("Content", list(CONTENTS), format_func=CONTENTS.get, key="export_content")
 fmt = right.radio("Format", list(FORMATS), format_func=FORMATS.get, horizontal=True, key="export_format")
 reviewer = None
-if content == "reviewed":
+if content in ("reviewed", "review-log"):
     names = workspace.reviewers(run_id=run_id)
     reviewer = right.selectbox("Decisions of", [None, *names], key="export_reviewer",
-                               format_func=lambda name: name or "every reviewer (most recent decision)")
-which_rows = right.selectbox("Rows", list(ROWS), format_func=ROWS.get, key="export_rows")
+                               format_func=lambda name: name or "every reviewer (combined, adjudications first)")
+which_rows = "all" if content == "review-log" else right.selectbox("Rows", list(ROWS), format_func=ROWS.get,
+                                                                    key="export_rows")
 
 rows = None
 if which_rows == "search":
@@ -57,7 +62,7 @@ if rows is not None:
     st.caption(f"{len(rows):,} rows selected ({choice['describe']}).")
 
 safe_run = re.sub(r"[^A-Za-z0-9_.-]+", "-", run_id)
-default_name = f"{safe_run}_{split}_{content}.{fmt}"
+default_name = f"{safe_run}_{split}_{content.replace('-', '_')}.{fmt}"
 name = st.text_input("File name (in the workspace's exports folder)", value=default_name,
                      key=f"export_name_{default_name}")
 problem = None
@@ -77,7 +82,7 @@ neutralize = right.checkbox("CSV: make formula-like cells inert", value=True, ke
                             help="A cell that starts with = + - @ tab or CR gets a leading ' so a spreadsheet shows it "
                                  "as text instead of running it as a formula. Parquet and JSONL keep the raw text.")
 if st.button("Export", type="primary", disabled=problem is not None, key="export_go"):
-    options = {"profile": choice["profile"]} if choice["profile"] else {"thresholds": choice["global_threshold"]}
+    options = {"thresholds": choice["thresholds"]}  # the session's setting, written once in the file's metadata
     try:
         result = export_annotations(workspace, run_id=run_id, split=split, path=workspace.exports_dir / name,
                                     fmt=fmt, content=content, rows=rows, reviewer=reviewer, overwrite=overwrite,
@@ -99,6 +104,11 @@ if last:
     else:
         st.download_button(f"Download {saved.name}", data=data, file_name=saved.name, mime=MIME[last["format"]],
                            key="export_download", type="primary")
+        sidecar = Path(last["metadata"])
+        if sidecar.is_file():
+            st.download_button(f"Download {sidecar.name} (run, model, thresholds, export time, app version)",
+                               data=sidecar.read_bytes(), file_name=sidecar.name, mime="application/json",
+                               key="export_download_metadata")
         preview = READERS[last["format"]](last["path"]).head(20)
         st.caption("The first rows of the file:")
         st.dataframe(preview, hide_index=True, key="export_preview")

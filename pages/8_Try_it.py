@@ -6,13 +6,14 @@ import streamlit as st
 from eqn_core.inference import annotate
 from eqn_core.runs import parent_run
 from eqn_core.thresholds import DEFAULT_THRESHOLD, ENERGY_MAX, ENERGY_MIN, reaches
-from ui.common import escape_markdown, get_workspace, load_run_model_cached, pick_run, plot_text
+from ui.common import escape_markdown, get_workspace, load_run_model_cached, pick_run, plot_text, require_login
 
 st.set_page_config(page_title="Try it · EQN Studio", layout="wide")
+require_login()  # a direct link to this page needs a signed-in user too
 st.title("Try it")
 st.caption("Type or paste a text: the model gives every label an energy from 0 to 10.")
 workspace = get_workspace()
-run = pick_run(workspace)
+run = pick_run(workspace, needs_energies=False)
 
 
 def use_run(run_id: str) -> None:

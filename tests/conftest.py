@@ -11,6 +11,8 @@ import pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# workspaces in tests hold only the runs a test makes; tests/test_shipped.py turns the shipped model back on
+os.environ["EQN_SHIPPED_MODELS"] = "0"
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -18,12 +20,6 @@ REPO = Path(__file__).resolve().parents[1]
 def shared_data_dir() -> Path:
     """../shared/data beside the repository (the reference data sets)."""
     return REPO.parent / "shared" / "data"
-
-
-@pytest.fixture(autouse=True)
-def without_shipped_models(monkeypatch):
-    """Workspaces in tests hold only the runs a test makes; tests/test_shipped.py turns the shipped model back on."""
-    monkeypatch.setenv("EQN_SHIPPED_MODELS", "0")
 
 
 @pytest.fixture(scope="session")

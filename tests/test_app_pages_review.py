@@ -2,6 +2,7 @@ import re
 """AppTest runs of the Samples, Correlations, Review and Export pages against a small real workspace."""
 import base64
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -140,7 +141,9 @@ def test_samples_filters_change_the_table_and_a_chosen_text_gets_its_energy_bars
     assert bars["human label"]["x"] == ["anger"] and bars["human label"]["marker"]["pattern"]["shape"] == "/"
     assert [shape["y0"] for shape in figure["layout"]["shapes"]] == [3.0]  # the global threshold line
 
-    at.radio("samples_threshold_mode").set_value("Saved profile").run()
+    at.session_state["eqn_thresholds"] = {"run_id": "r1", "global": 3.0,  # as set on the Thresholds page
+                                          "overrides": dict(zip(LABELS, PROFILE))}
+    at.run()
     assert_ok(at)
     markers = [trace for trace in charts(at)["samples_energy_bars"]["data"] if trace["type"] == "scatter"]
     assert markers and array(markers[0]["y"]).tolist() == PROFILE and list(markers[0]["x"]) == LABELS
@@ -172,66 +175,150 @@ def test_correlations_preselects_eqn_and_model1_and_shows_their_difference(root)
 
 
 # ------------------------------------------------------------------------ Review
-def decide(at: AppTest, button: str, **inputs) -> AppTest:
-    for key, value in inputs.items():
-        at.number_input(key).set_value(value)
-    at.button(button).click().run()
-    assert_ok(at)
+def sign_in_as(at: AppTest, name: str, role: str) -> AppTest:
+    at.session_state["_user"] = {"name": name, "role": role}
     return at
 
 
-def progress_text(at: AppTest) -> str:
-    return at.get("progress")[0].proto.text
+@pytest.fixture
+def accounts(root, monkeypatch):
+    """Three accounts in the workspace's users file: ana and ben review, boss is the admin."""
+    from eqn_core.accounts import add_user
+
+    for name, role in (("ana", "reviewer"), ("ben", "reviewer"), ("boss", "admin")):
+        add_user(root / "users.json", name, f"{name}-password", role=role)
+    return root
 
 
-def test_review_decisions_are_stored_at_once_and_two_reviewers_get_kappa(root):
+def shown_row(at: AppTest) -> int:
+    return int(re.search(r"\*\*Row (\d+)\*\*", next(m.value for m in at.markdown if "**Row " in m.value)).group(1))
+
+
+def test_review_one_text_at_a_time_submit_add_reject_and_revise(root):
     at = page("6_Review.py").run()
     assert_ok(at)
-    assert "Type your name" in at.info[0].value and not at.get("form")
+    # single-user local mode: the local admin; the queue starts with the strongest missed emotion (row 9, joy 9.5)
+    assert shown_row(at) == 9
+    assert [box.key for box in at.checkbox] == ["review_accept_9_0_0"]  # the one suggestion, ticked
+    assert at.number_input("review_energy_9_0_0").value == 9.5 and at.number_input("review_energy_9_0_3").value == 0.5
+    assert at.button("review_submit_9_0").proto.shortcut.lower() == "ctrl+enter"
 
-    at.text_input("review_reviewer").input("ana").run()
-    assert progress_text(at).startswith("0 of 4 suggestions decided by ana")
-    decide(at, "review_accept_9_0")  # (row 9, joy) suggested at 9.5
-    assert "joy on row 9 accepted by ana" in at.success[0].value
-    ana = stored_reviews(root, reviewer="ana")
-    assert ana[["row_idx", "label", "decision", "energy"]].values.tolist() == [[9, "joy", "accept", 9.5]]
-
-    decide(at, "review_set_2_1", review_energy_2_1=2.5)  # (row 2, anger): set to 2.5
-    assert stored_reviews(root, reviewer="ana").iloc[-1][["row_idx", "label", "decision", "energy"]].tolist() == [
-        2, "anger", "set", 2.5]
-
-    at.number_input("review_bulk_min").set_value(4.0)
-    at.button("review_bulk_accept").click().run()  # pending suggested: (5, fear) 4.0; the low-energy label stays
+    # reject the suggestion, add fear at 6 (a missed emotion), write a note, submit once
+    at.checkbox("review_accept_9_0_0").uncheck()
+    at.number_input("review_energy_9_0_2").set_value(6.0)
+    at.text_area("review_note_9_0").input("fear, not joy")
+    at.button("review_submit_9_0").click().run()
     assert_ok(at)
-    assert "Accepted 1 suggested" in at.success[0].value
-    assert len(stored_reviews(root, reviewer="ana")) == 3
-    assert progress_text(at).startswith("3 of 4")
+    decided = stored_reviews(root)
+    assert decided[["row_idx", "label", "decision", "energy", "note", "reviewer"]].values.tolist() == [
+        [9, "joy", "reject", 9.5, "fear, not joy", "local"], [9, "fear", "set", 6.0, "fear, not joy", "local"]]
+    assert "Saved row 9" in at.success[0].value
+    assert shown_row(at) == 2  # the next text: anger 6.0 missed
 
-    decide(at, "review_reject_4_2")  # the low-energy human label (4, fear)
-    assert progress_text(at).startswith("4 of 4")
-    assert "Every suggestion in this filter is decided" in at.success[-1].value
-    assert table_with(at, "Cohen's kappa") is None  # one reviewer: no kappa yet
+    # accept as suggested (keyboard Alt+A): one "accept" row
+    at.button("review_accept_all_2_1").click().run()
+    assert stored_reviews(root).iloc[-1][["row_idx", "label", "decision"]].tolist() == [2, "anger", "accept"]
+    assert shown_row(at) == 5
 
-    # A second reviewer in another browser session: disagrees on joy only.
-    ben = page("6_Review.py")
-    ben.session_state["reviewer_name"] = "ben"
-    ben.run()
-    assert progress_text(ben).startswith("0 of 4 suggestions decided by ben")
-    decide(ben, "review_reject_9_0")
-    decide(ben, "review_accept_2_1")
-    decide(ben, "review_accept_5_2", review_energy_5_2=6.0)  # an energy typed, then Enter (= Accept): a "set"
-    decide(ben, "review_reject_4_2")
-    decisions = stored_reviews(root, reviewer="ben")
-    assert decisions[["row_idx", "label", "decision"]].values.tolist() == [
-        [9, "joy", "reject"], [2, "anger", "accept"], [5, "fear", "set"], [4, "fear", "reject"]]
-    assert decisions["energy"].tolist()[2] == 6.0 and len(stored_reviews(root)) == 8
+    # previous: back to row 2, revise: anger to 4.5; appended, the latest counts
+    at.button("review_previous").click().run()
+    assert shown_row(at) == 2 and "reviewed by you" in next(m.value for m in at.markdown if "**Row " in m.value)
+    at.number_input("review_energy_2_2_1").set_value(4.5)
+    at.button("review_submit_2_2").click().run()
+    with Workspace(root) as workspace:
+        everything = workspace.reviews(run_id="r1", split="test", latest_only=False)
+        assert everything[everything["row_idx"] == 2]["decision"].tolist() == ["accept", "set"]
+        assert workspace.reviews(run_id="r1", split="test").query("row_idx == 2")["energy"].tolist() == [4.5]
+        assert sorted(workspace.submissions(run_id="r1", split="test")["row_idx"]) == [2, 9]
 
-    # ana yes/yes/yes/no, ben no/yes/yes/no: joy p_o 0, p_e 0 -> 0; anger both yes -> n/a;
-    # fear (yes, no) both -> 1; all: p_o 3/4, p_e 3/4*1/2 + 1/4*1/2 = 1/2 -> kappa 0.5
-    agreement = table_with(ben, "Cohen's kappa")
-    assert agreement["label"].tolist() == ["joy", "anger", "fear", "all labels"]
-    assert agreement["Cohen's kappa"].tolist() == ["0.000", "n/a", "1.000", "0.500"]
-    assert agreement["texts both decided"].tolist() == [1, 1, 2, 4]
+    # my reviewed texts: both, with their text; reopen row 9
+    at.segmented_control("review_section").set_value("My reviewed texts").run()
+    assert_ok(at)
+    mine = table_with(at, "your decisions")
+    assert sorted(mine["row"]) == [2, 9] and mine.set_index("row").loc[9, "text"].startswith("today I felt")
+    assert mine.set_index("row").loc[9, "your decisions"] == "joy ✗, fear → 6"
+    at.selectbox("review_reopen_pick").set_value(9)
+    at.button("review_reopen").click().run()
+    assert shown_row(at) == 9 and at.number_input("review_energy_9_3_2").value == 6.0
+    assert at.checkbox("review_accept_9_3_0").value is False  # the earlier rejection
+
+
+def test_review_queue_leaves_neutral_out_and_filters(root):
+    with Workspace(root) as workspace:  # neutral (label 3) strongly "missed" on row 0: never suggested
+        energies = workspace.load_energies("r1", "test").copy()
+        energies[0, 3] = 9.9
+        workspace.store_energies("r1", "test", energies)
+    at = page("6_Review.py").run()
+    assert shown_row(at) == 9
+    at.selectbox("review_order").set_value("row").run()
+    assert shown_row(at) == 0 and not at.checkbox  # row 0: neutral 9.9 is not a suggestion
+    at.selectbox("review_emotion").set_value("fear").run()
+    at.slider("review_energy_range").set_value((3.0, 10.0)).run()
+    assert shown_row(at) == 5  # fear 4.0 (row 4's fear is 1.0)
+    at.selectbox("review_status").set_value("reviewed").run()
+    assert "No text left in this queue" in at.success[0].value
+
+
+def test_accounts_roles_blind_review_agreement_and_adjudication(accounts):
+    root = accounts
+    login = page("6_Review.py").run()  # accounts exist: the page asks for a sign-in first
+    assert login.text_input("login_name") and not login.get("form")[1:] and not [m for m in login.markdown
+                                                                                  if "**Row " in m.value]
+    login.text_input("login_name").input("ana")
+    login.text_input("login_password").input("wrong password")
+    login.button("login_submit").click().run()
+    assert "wrong password" in login.error[0].value
+    login.text_input("login_password").input("ana-password")
+    login.button("login_submit").click().run()
+    assert_ok(login)
+    assert shown_row(login) == 9 and login.session_state["_user"]["name"] == "ana"
+    assert "Team: assign, agree, adjudicate" not in login.segmented_control("review_section").options
+
+    for name, role in (("data", "1_Data.py"), ("train", "2_Train.py"), ("export", "7_Export.py")):
+        guarded = sign_in_as(page(role), "ana", "reviewer").run()
+        assert "for admins" in guarded.warning[0].value, name
+
+    # the admin assigns rows 9 and 2 to both reviewers
+    boss = sign_in_as(page("6_Review.py"), "boss", "admin").run()
+    boss.segmented_control("review_section").set_value("Team: assign, agree, adjudicate").run()
+    boss.multiselect("review_assign_people").set_value(["ana", "ben"])
+    boss.number_input("review_assign_count").set_value(2)
+    boss.selectbox("review_assign_order").set_value("missed")
+    boss.button("review_assign_go").click().run()
+    assert_ok(boss)
+    with Workspace(root) as workspace:
+        assert workspace.assignments(run_id="r1", split="test")[["row_idx", "reviewer"]].values.tolist() == [
+            [2, "ana"], [2, "ben"], [9, "ana"], [9, "ben"]]
+
+    # ana accepts joy on 9; ben first sees no one else's decision (blind), then rejects it
+    ana = sign_in_as(page("6_Review.py"), "ana", "reviewer").run()
+    assert ana.toggle("review_only_assigned").value is True
+    ana.button("review_accept_all_9_0").click().run()
+    ben = sign_in_as(page("6_Review.py"), "ben", "reviewer").run()
+    assert shown_row(ben) == 9 and "blind review" in ben.caption[-1].value
+    assert not [frame for frame in ben.dataframe if "decision" in frame.value.columns]
+    ben.checkbox("review_accept_9_0_0").uncheck()
+    ben.button("review_submit_9_0").click().run()
+    ben.button("review_previous").click().run()
+    assert table_with(ben, "decision")["reviewer"].tolist() == ["ana"]  # after deciding, the others show
+
+    # the admin sees progress, agreement and the disagreement, and adjudicates it
+    boss = sign_in_as(page("6_Review.py"), "boss", "admin").run()
+    boss.segmented_control("review_section").set_value("Team: assign, agree, adjudicate").run()
+    assert_ok(boss)
+    progress = table_with(boss, "assigned_done")
+    assert progress.set_index("reviewer").loc["ana", "assigned_done"] == 1
+    agreement = table_with(boss, "Cohen's kappa")
+    assert agreement["label"].tolist() == ["joy", "anger", "fear", "all emotions"]  # neutral left out
+    assert agreement.set_index("label").loc["joy", "ana only"] == 1
+    found = table_with(boss, "values")
+    assert found[["row_idx", "label", "values"]].values.tolist() == [[9, "joy", "ana 9.5 · ben 0.0"]]
+    boss.number_input("review_adjudicate_value_9|joy").set_value(7.0)
+    boss.button("review_adjudicate_go").click().run()
+    assert_ok(boss)
+    with Workspace(root) as workspace:
+        assert workspace.adjudications(run_id="r1", split="test")[["row_idx", "label", "energy", "adjudicator"]
+                                                                  ].values.tolist() == [[9, "joy", 7.0, "boss"]]
 
 
 # ------------------------------------------------------------------------ Export

@@ -91,7 +91,7 @@ def app_url(served_workspace, tmp_path):
     """`streamlit run app.py` on a free port against the workspace; killed (its whole process group) at teardown."""
     port = free_port()
     log_path = tmp_path / "streamlit.log"
-    env = {**os.environ, "EQN_WORKSPACE": str(served_workspace["root"]), "HF_HUB_OFFLINE": "1",
+    env = {**os.environ, "EQN_WORKSPACE": str(served_workspace["root"]), "EQN_SHIPPED_MODELS": "0", "HF_HUB_OFFLINE": "1",
            "TRANSFORMERS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false", "PYTHONUNBUFFERED": "1"}
     command = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
                "--server.port", str(port), "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false",

@@ -135,3 +135,24 @@ def test_the_app_waits_while_a_cli_command_holds_the_workspace(tmp_path, monkeyp
     assert not at.warning and not at.error
     assert waited > 1.0  # it waited for the holder rather than failing
     assert any("tiny" in str(frame.value) for frame in at.dataframe) or any("tiny" in m.value for m in at.markdown)
+
+
+def test_cli_exports_the_review_log(workspace_with_tiny, tmp_path, capsys):
+    import numpy as np
+
+    from eqn_core.workspace import Workspace
+
+    with Workspace(workspace_with_tiny) as workspace:
+        workspace.create_run("r", dataset="tiny", mode="eqn", encoder="x", config={}, run_dir="runs/r")
+        workspace.store_energies("r", "test", np.full((16, 4), 1.0, dtype=np.float32))
+        workspace.submit_text_review(run_id="r", split="test", row_idx=2, reviewer="ana", note="hm",
+                                     decisions=[{"label": "fear", "decision": "set", "energy": 6.0}])
+        workspace.submit_text_review(run_id="r", split="test", row_idx=2, reviewer="ana",
+                                     decisions=[{"label": "fear", "decision": "set", "energy": 5.0}])
+    out = tmp_path / "log.csv"
+    assert eqn(["-w", str(workspace_with_tiny), "export", "--run", "r", "--content", "review-log", "-o", str(out)]) == 0
+    assert "provenance" in capsys.readouterr().out
+    log = pd.read_csv(out)
+    assert log[["text_id", "label", "model_energy", "reviewer_energy", "decision", "reviewer"]].values.tolist() == [
+        ["test-2", "fear", 1.0, 6.0, "set", "ana"], ["test-2", "fear", 1.0, 5.0, "set", "ana"]]
+    assert json.loads((tmp_path / "log.csv.meta.json").read_text())["content"] == "review-log"

@@ -51,21 +51,30 @@ def test_export_contents_read_back(workspace, tmp_path, fmt, content):
     path = tmp_path / "exports" / FORMATS[fmt]
     result = export_annotations(workspace, run_id="r1", split="test", path=path, content=content,
                                 thresholds=THRESHOLDS)
-    assert result == {"path": path.resolve(), "rows": 4, "format": fmt, "content": content}
+    sidecar = path.resolve().with_name(path.name + ".meta.json")
+    assert result == {"path": path.resolve(), "rows": 4, "format": fmt, "content": content, "metadata": sidecar}
     frame = read_back(path, fmt)
     assert list(frame.columns) == ["run_id", "dataset", "split", "row_idx", "text_id", "text", "human_labels",
-                                   *LABELS, "mode", "encoder", "profile", "thresholds"]
+                                   *LABELS, "mode", "encoder"]
     assert frame["text"].tolist() == TEXTS
     assert frame["row_idx"].tolist() == [0, 1, 2, 3] and frame["text_id"].tolist() == ["a", "b", "c", "d"]
     assert frame["human_labels"].tolist() == ["joy", 'Anger,so-so "meh"', "", "joy,Anger"]
     assert set(frame["run_id"]) == {"r1"} and set(frame["encoder"]) == {"all-MiniLM-L6-v2"}
-    assert set(frame["mode"]) == {"eqn"} and set(frame["profile"]) == {""}
-    assert json.loads(frame["thresholds"][0]) == dict(zip(LABELS, THRESHOLDS.tolist()))
+    assert set(frame["mode"]) == {"eqn"}
+    # the provenance once per file: a sidecar JSON (and, for Parquet, the same JSON in the file's metadata)
+    metadata = json.loads(sidecar.read_text())
+    assert metadata["thresholds"] == dict(zip(LABELS, THRESHOLDS.tolist())) and metadata["threshold_profile"] is None
+    assert metadata["run_id"] == "r1" and metadata["model"]["encoder"] == "all-MiniLM-L6-v2"
+    assert metadata["app_version"] and metadata["exported_at"].startswith("20") and metadata["rows"] == 4
+    if fmt == "parquet":
+        import pyarrow.parquet as pq
+
+        assert json.loads(pq.read_schema(path).metadata[b"eqn_studio"]) == metadata
     expected = {"energies": ENERGIES,
                 "thresholded": np.where(ENERGIES >= THRESHOLDS, ENERGIES, 0),  # eq. 8
                 "binary": (ENERGIES >= THRESHOLDS).astype(np.float32)}[content]
     np.testing.assert_array_equal(label_values(frame), expected)
-    assert not [p.name for p in path.parent.iterdir() if p.name != path.name]  # no temporary file left
+    assert sorted(p.name for p in path.parent.iterdir()) == sorted([path.name, sidecar.name])  # no temporary file
 
 
 def test_thresholded_default_is_zero_and_scalar_threshold_applies_to_all(workspace, tmp_path):
@@ -88,15 +97,33 @@ def test_reviewed_export_applies_latest_decisions(workspace, tmp_path, fmt):
     review(3, "Anger", "accept", "ana")
     review(3, "Anger", "reject", "ana")         # supersedes ana's accept -> 0
     review(3, "joy", "set", "ana", 1.0)
-    review(3, "joy", "accept", "ben")           # the most recent decision on (text 3, joy) wins -> max(2, 5)
+    review(3, "joy", "accept", "ben")           # ben: max(2, 5) = 5; ana said 1.0: they differ
     path = tmp_path / FORMATS[fmt]
     export_annotations(workspace, run_id="r1", split="test", path=path, content="reviewed", thresholds=THRESHOLDS)
     frame = read_back(path, fmt)
     expected = np.where(ENERGIES >= THRESHOLDS, ENERGIES, 0)
-    expected[1, 0], expected[0, 0], expected[2, 2], expected[3, 1], expected[3, 0] = 5.0, 0.0, 7.25, 0.0, 5.0
+    # text 3, reviewed by both: no one silently overrides: Anger ana 0 / ben left 6.125 -> mean; joy 1 / 5 -> mean
+    expected[1, 0], expected[0, 0], expected[2, 2], expected[3, 1], expected[3, 0] = 5.0, 0.0, 7.25, 3.0625, 3.0
     np.testing.assert_array_equal(label_values(frame), expected)
-    assert frame["review_count"].tolist() == [1, 1, 1, 3]
+    assert frame["review_count"].tolist() == [1, 1, 1, 2]  # reviewers per text
     assert frame["reviewers"].tolist() == ["ana", "ana", "ben", "ana,ben"]
+    assert json.loads(frame["review_sources"][3]) == {"Anger": "mean of reviewers", "joy": "mean of reviewers"}
+    assert json.loads(frame["review_sources"][0]) == {"joy": "reviewer"} and frame["review_sources"][1] != ""
+    assert "reviewed_rules" in json.loads(path.with_name(path.name + ".meta.json").read_text())
+
+    # an admin adjudicates (text 3, joy): that value wins and says so
+    workspace.record_adjudication(run_id="r1", split="test", row_idx=3, label="joy", energy=6.5, adjudicator="boss")
+    export_annotations(workspace, run_id="r1", split="test", path=path, content="reviewed", thresholds=THRESHOLDS)
+    frame = read_back(path, fmt)
+    assert label_values(frame)[3, 0] == 6.5 and json.loads(frame["review_sources"][3])["joy"] == "adjudicated"
+
+    log_path = tmp_path / f"log.{path.suffix[1:]}"
+    result = export_annotations(workspace, run_id="r1", split="test", path=log_path, content="review-log")
+    log = read_back(log_path, fmt)
+    assert result["rows"] == 8 and len(log) == 8  # 7 decisions (none overwritten) + 1 adjudication
+    assert list(log.columns[:3]) == ["run_id", "dataset", "split"] and "note" in log.columns
+    assert log["decision"].tolist()[-1] == "adjudicate" and log["reviewer"].tolist()[-1] == "boss"
+    assert log[log["decision"] == "reject"]["reviewer_energy"].tolist() == [0.0, 0.0]
 
     only_ana = tmp_path / f"ana.{path.suffix[1:]}"
     export_annotations(workspace, run_id="r1", split="test", path=only_ana, content="reviewed",
@@ -110,7 +137,8 @@ def test_profile_thresholds_and_row_filter(workspace, tmp_path):
                                 content="thresholded", profile="tuned", rows=[3, 1, 3])
     assert result["rows"] == 2
     frame = read_back(tmp_path / "x.jsonl", "jsonl")
-    assert frame["row_idx"].tolist() == [1, 3] and set(frame["profile"]) == {"tuned"}
+    assert frame["row_idx"].tolist() == [1, 3]
+    assert json.loads((tmp_path / "x.jsonl.meta.json").read_text())["threshold_profile"] == "tuned"
     np.testing.assert_array_equal(label_values(frame), np.where(ENERGIES >= THRESHOLDS, ENERGIES, 0)[[1, 3]])
     # the CLI passes the profile's thresholds along with its name: fine when they agree
     export_annotations(workspace, run_id="r1", split="test", path=tmp_path / "y.csv", content="binary",

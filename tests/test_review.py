@@ -9,6 +9,7 @@ from eqn_core.data import LabeledDataset, LabeledSplit
 from eqn_core.export import export_annotations
 from eqn_core.review import (LOW_ENERGY_HUMAN, SUGGESTED, apply_decisions, bulk_accept, filter_texts, label_lists,
                              review_queue, reviewer_agreement, suggest_micro_emotions, top_energies)
+from eqn_core.thresholds import reaches
 from eqn_core.workspace import Workspace
 
 LABELS = ["joy", "anger", "fear"]
@@ -193,10 +194,19 @@ def test_apply_decisions_matches_the_reviewed_export(tmp_path):
         export_annotations(ws, run_id="r1", split="test", path=tmp_path / "out.parquet", content="reviewed",
                            thresholds=thresholds)
         exported = pd.read_parquet(tmp_path / "out.parquet")[LABELS].to_numpy()
-        reviewed = apply_decisions(energies, thresholds, ws.reviews(run_id="r1", split="test"), LABELS)
-        np.testing.assert_array_equal(reviewed, exported)
-        all_history = apply_decisions(energies, thresholds, ws.reviews(latest_only=False), LABELS)
-        np.testing.assert_array_equal(all_history, exported)
+        decisions = ws.reviews(run_id="r1", split="test")
+        for reviewer in ("ana", "ben"):  # one reviewer's export is apply_decisions on their decisions
+            export_annotations(ws, run_id="r1", split="test", path=tmp_path / f"{reviewer}.parquet",
+                               content="reviewed", thresholds=thresholds, reviewer=reviewer)
+            theirs = decisions[decisions["reviewer"] == reviewer]
+            np.testing.assert_array_equal(apply_decisions(energies, thresholds, theirs, LABELS),
+                                          pd.read_parquet(tmp_path / f"{reviewer}.parquet")[LABELS].to_numpy())
+        # everyone: texts with one reviewer take theirs; where two differ, their mean (no silent override):
+        # (2, fear) ben 1.5, ana left 6.0 -> 3.75; (3, joy) ana 8.0, ben accept max(2.5, 3) = 3 -> 5.5
+        expected = apply_decisions(energies, thresholds, decisions[decisions["row_idx"] <= 1], LABELS)
+        expected[2], expected[3] = np.where(reaches(energies[2:], thresholds), energies[2:], 0.0)
+        expected[2, 1], expected[2, 2], expected[3, 0] = 0.0, 3.75, 5.5
+        np.testing.assert_array_equal(exported, expected)
 
 
 # ------------------------------------------------------------------------ browsing
@@ -244,3 +254,82 @@ def test_queue_with_no_suggestion_left_is_empty_not_a_crash(tmp_path):
     assert suggestions.empty
     queue = review_queue(suggestions, reviews, reviewer="ana")
     assert queue.empty and "decision" in queue.columns
+
+
+# ------------------------------------------------------------------------ one text at a time
+from eqn_core.review import QUEUE_ORDERS, label_mask, queue_order, record_decisions, record_suggestions  # noqa: E402
+
+QUEUE_LABELS = ["joy", "anger", "neutral"]
+QUEUE_ENERGIES = np.array([[9.0, 0.0, 10.0],   # human: neutral -> missed joy 9
+                           [2.0, 6.0, 1.0],    # human: anger -> nothing missed (joy 2)
+                           [1.0, 4.0, 9.9],    # human: joy -> missed anger 4, neutral left out
+                           [0.0, 0.0, 9.5]], dtype=np.float32)
+QUEUE_HUMAN = np.array([[0, 0, 1], [0, 1, 0], [1, 0, 0], [0, 0, 0]], dtype=bool)
+
+
+def test_non_emotion_labels_are_never_suggested_and_queue_orders():
+    neutral = label_mask(QUEUE_LABELS, ["neutral"])
+    suggested = record_suggestions(QUEUE_ENERGIES, QUEUE_HUMAN, 3.0, exclude_mask=neutral)
+    assert suggested.tolist() == [[True, False, False], [False, False, False], [False, True, False],
+                                  [False, False, False]]
+    assert queue_order(QUEUE_ENERGIES, QUEUE_HUMAN, 3.0, order="missed", exclude_mask=neutral).tolist() == [0, 2, 1, 3]
+    assert queue_order(QUEUE_ENERGIES, QUEUE_HUMAN, 3.0, order="missed").tolist() == [2, 3, 0, 1]  # neutral counts
+    # disagreement (emotions only): row 0 joy 9 vs no label; row 2 joy 1 vs label, anger 4 vs none -> 2
+    assert queue_order(QUEUE_ENERGIES, QUEUE_HUMAN, 3.0, order="disagreement",
+                       exclude_mask=neutral).tolist() == [2, 0, 1, 3]
+    shuffled = queue_order(QUEUE_ENERGIES, QUEUE_HUMAN, 3.0, order="random", seed=1)
+    assert sorted(shuffled.tolist()) == [0, 1, 2, 3]
+    assert set(QUEUE_ORDERS) == {"missed", "disagreement", "random", "row"}
+
+
+def test_record_decisions_accept_reject_add_and_revise():
+    model = np.array([9.0, 0.4, 10.0])
+    shown = np.round(model, 1)
+    suggested = np.array([True, False, False])
+    # accepted as suggested: one "accept" for the suggestion, nothing for the rest
+    assert record_decisions(model, 3.0, suggested, shown, shown, suggested, QUEUE_LABELS) == [
+        {"label": "joy", "decision": "accept", "energy": 9.0}]
+    # the suggestion rejected, anger added at 6
+    final = np.array([9.0, 6.0, 10.0])
+    decided = record_decisions(model, 3.0, suggested, shown, final, np.zeros(3, bool), QUEUE_LABELS)
+    assert decided == [{"label": "joy", "decision": "reject", "energy": 9.0},
+                       {"label": "anger", "decision": "set", "energy": 6.0}]
+    # reopened: the form starts from the earlier decisions; unchanged -> nothing new; joy ticked again -> accept
+    previous = {"joy": ("reject", 9.0), "anger": ("set", 6.0)}
+    shown_again = np.array([9.0, 6.0, 10.0])
+    assert record_decisions(model, 3.0, suggested, shown_again, shown_again, np.zeros(3, bool), QUEUE_LABELS,
+                            previous=previous) == []
+    assert record_decisions(model, 3.0, suggested, shown_again, np.array([9.0, 5.0, 10.0]), suggested, QUEUE_LABELS,
+                            previous=previous) == [{"label": "joy", "decision": "accept", "energy": 9.0},
+                                                   {"label": "anger", "decision": "set", "energy": 5.0}]
+
+
+def test_workspace_submissions_assignments_adjudications_and_settings(workspace_with_tiny):
+    with Workspace(workspace_with_tiny) as workspace:
+        workspace.create_run("r", dataset="tiny", mode="eqn", encoder="x", config={}, run_dir="runs/r")
+        workspace.store_energies("r", "test", np.full((16, 4), 1.0, dtype=np.float32))
+        assert workspace.non_emotion_labels("tiny") == ["neutral"]
+        workspace.set_non_emotion_labels("tiny", [])
+        assert workspace.non_emotion_labels("tiny") == []
+        with pytest.raises(ValueError, match="not in data set"):
+            workspace.set_non_emotion_labels("tiny", ["calm"])
+        first = workspace.submit_text_review(run_id="r", split="test", row_idx=3, reviewer="ana", note="sarcasm?",
+                                             decisions=[{"label": "joy", "decision": "set", "energy": 6.0}])
+        workspace.submit_text_review(run_id="r", split="test", row_idx=3, reviewer="ana")
+        subs = workspace.submissions(run_id="r", split="test")
+        assert len(subs) == 1 and subs["id"].iloc[0] > first
+        assert len(workspace.submissions(run_id="r", split="test", latest_only=False)) == 2
+        decided = workspace.reviews(run_id="r", split="test")
+        assert decided[["row_idx", "label", "decision", "energy", "note"]].values.tolist() == [
+            [3, "joy", "set", 6.0, "sarcasm?"]]
+        assert workspace.assign_texts(run_id="r", split="test", rows=[1, 2], reviewers=["ana", "ben"],
+                                      assigned_by="boss") == 4
+        assert workspace.assign_texts(run_id="r", split="test", rows=[2, 3], reviewers=["ana"], assigned_by="boss") == 1
+        assert len(workspace.assignments(run_id="r", split="test", reviewer="ana")) == 3
+        workspace.record_adjudication(run_id="r", split="test", row_idx=3, label="joy", energy=5.0, adjudicator="boss")
+        workspace.record_adjudication(run_id="r", split="test", row_idx=3, label="joy", energy=4.0, adjudicator="boss")
+        assert workspace.adjudications(run_id="r", split="test")["energy"].tolist() == [4.0]
+        with pytest.raises(ValueError, match="review decisions"):
+            workspace.delete_run("r")
+        workspace.delete_run("r", delete_reviews=True)
+        assert workspace.assignments(run_id="r", split="test").empty

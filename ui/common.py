@@ -1,5 +1,5 @@
-"""Streamlit glue shared by the pages: the app's workspace, run and split pickers, cached reads, escaping of user
-strings for Markdown and plotly."""
+"""Streamlit glue shared by the pages: the app's workspace, the signed-in user, run and split pickers, the
+session's threshold setting, cached reads, escaping of user strings for Markdown and plotly."""
 from __future__ import annotations
 
 import os
@@ -8,9 +8,11 @@ from pathlib import Path
 
 import numpy as np
 import streamlit as st
+from streamlit.errors import StreamlitAPIException
 
+from eqn_core.accounts import ADMIN, User, authenticate, load_users, local_user, users_file
 from eqn_core.runs import default_run_id, refresh_runs
-from eqn_core.thresholds import DEFAULT_THRESHOLD, ENERGY_MAX, ENERGY_MIN, reaches
+from eqn_core.thresholds import DEFAULT_THRESHOLD, ENERGY_MAX, ENERGY_MIN, check_thresholds, effective_thresholds, reaches
 from eqn_core.workspace import Workspace
 
 DEFAULT_WORKSPACE = "eqn-workspace"
@@ -70,8 +72,10 @@ def run_label(row) -> str:
 
 
 def pick_run(workspace: Workspace, *, key: str = "run", label: str = "Run", dataset: str | None = None,
-             stop_if_none: bool = True) -> dict | None:
-    """A select box of finished runs; remembers the choice across pages in st.session_state[key]."""
+             stop_if_none: bool = True, needs_energies: bool = True) -> dict | None:
+    """A select box of finished runs; remembers the choice across pages in st.session_state[key] and, for the
+    session's current run (key "run"), across a reload in the URL (?run=...). needs_energies: the page shows stored
+    energies, so it does not open on a shipped model whose data set is not loaded (Try it does not need them)."""
     runs = finished_runs(workspace, dataset=dataset)
     if runs.empty:
         if stop_if_none:
@@ -81,11 +85,21 @@ def pick_run(workspace: Workspace, *, key: str = "run", label: str = "Run", data
     ids = runs["run_id"].tolist()
     labels = {row["run_id"]: run_label(row) for _, row in runs.iterrows()}
     default = st.session_state.get(key)
+    if default not in ids and key == "run":
+        default = st.query_params.get("run")
     if default not in ids:  # nothing remembered: the best finished EQN run, not merely the newest
-        default = default_run_id(runs)
+        candidates = runs
+        if needs_energies:
+            from eqn_core.shipped import is_shipped
+
+            candidates = runs[[not (is_shipped(row) and not workspace.energy_splits(row["run_id"]))
+                               for row in runs.to_dict("records")]]
+        default = default_run_id(candidates if not candidates.empty else runs)
     index = ids.index(default)
     run_id = st.selectbox(label, ids, index=index, format_func=labels.get, key=f"{key}_select")
     st.session_state[key] = run_id
+    if key == "run" and st.query_params.get("run") != run_id:
+        st.query_params["run"] = run_id
     return workspace.get_run(run_id)
 
 
@@ -197,33 +211,88 @@ def run_global_threshold(run: dict) -> float:
     return float(value) if value is not None else DEFAULT_THRESHOLD
 
 
-def pick_thresholds(workspace: Workspace, run: dict, label_names: list[str], *, key: str) -> dict:
-    """A global threshold slider, or one of the run's saved threshold profiles.
+THRESHOLD_STATE = "eqn_thresholds"  # the session's one threshold setting: {"run_id", "global", "overrides"}
 
-    Returns {"thresholds": (C,) float64, "profile": name or None, "global_threshold": h or None,
+
+def threshold_setting(run: dict, label_names: list[str]) -> dict:
+    """The session's threshold setting for this run: a global h and per-label overrides {label: h}.
+
+    One setting per browser session, shared by Thresholds, Samples, Review and Export; kept across a reload in
+    the URL (?h=2.5&h_labels=0:3.1,4:7). A new run starts from its recorded global h and no overrides.
+    """
+    state = st.session_state.get(THRESHOLD_STATE)
+    if not state or state.get("run_id") != run["run_id"]:
+        fresh_session = not state
+        state = {"run_id": run["run_id"], "global": run_global_threshold(run), "overrides": {}}
+        if fresh_session and st.query_params.get("run") in (None, run["run_id"]):  # a reload: the URL has it
+            state.update(_setting_from_query(label_names) or {})
+        st.session_state[THRESHOLD_STATE] = state
+    _setting_to_query(state, label_names)
+    return state
+
+
+def set_threshold_setting(run: dict, label_names: list[str], global_threshold: float, overrides: dict) -> None:
+    """Replace the session's setting (the Thresholds page calls this after every change)."""
+    clean = {label: float(value) for label, value in overrides.items()
+             if label in label_names and value is not None and np.isfinite(float(value))}
+    state = {"run_id": run["run_id"], "global": float(global_threshold), "overrides": clean}
+    st.session_state[THRESHOLD_STATE] = state
+    _setting_to_query(state, label_names)
+
+
+def _setting_from_query(label_names: list[str]) -> dict | None:
+    try:
+        global_threshold = float(st.query_params["h"]) if "h" in st.query_params else None
+        overrides = {}
+        for item in filter(None, st.query_params.get("h_labels", "").split(",")):
+            index, value = item.split(":")
+            overrides[label_names[int(index)]] = float(value)
+        if global_threshold is not None:
+            check_thresholds(global_threshold, 1)
+        check_thresholds(list(overrides.values()) or 0.0, len(overrides) or 1)
+    except (ValueError, IndexError, KeyError):
+        return None  # a hand-edited URL: ignore it
+    return {"overrides": overrides, **({"global": global_threshold} if global_threshold is not None else {})}
+
+
+def _setting_to_query(state: dict, label_names: list[str]) -> None:
+    wanted = {"h": f"{state['global']:g}",
+              "h_labels": ",".join(f"{label_names.index(label)}:{value:g}" for label, value in state["overrides"].items()
+                                   if label in label_names)}
+    for name, value in wanted.items():
+        if value and st.query_params.get(name) != value:
+            st.query_params[name] = value
+        elif not value and name in st.query_params:
+            del st.query_params[name]
+
+
+def pick_thresholds(workspace: Workspace, run: dict, label_names: list[str], *, key: str) -> dict:
+    """The session's threshold setting (chosen on the Thresholds page), with a caption saying what it is.
+
+    Returns {"thresholds": (C,) float64, "profile": None, "global_threshold": h, "overrides": {label: h},
     "per_label": bool, "describe": a short text for captions}.
     """
-    profiles = workspace.list_threshold_profiles(run_id=run["run_id"])
-    mode = "Global threshold"
-    if not profiles.empty:
-        mode = st.radio("Threshold", ["Global threshold", "Saved profile"], horizontal=True,
-                        key=f"{key}_threshold_mode",
-                        help="An energy at or above the threshold counts as the emotion being present (eq. 8).")
-    if mode == "Saved profile":
-        name = st.selectbox("Threshold profile", profiles["name"].tolist(), key=f"{key}_threshold_profile")
-        thresholds = np.asarray(workspace.load_threshold_profile(name)["thresholds"], dtype=np.float64)
-        return {"thresholds": thresholds, "profile": name, "global_threshold": None, "per_label": True,
-                "describe": f"profile {name!r}"}
-    if profiles.empty:
-        st.caption("No saved threshold profile for this run yet (save one on the Thresholds page).")
-    value = st.slider("Global threshold h", ENERGY_MIN, ENERGY_MAX, value=run_global_threshold(run), step=0.1,
-                      key=f"{key}_threshold_global",
-                      help="An energy at or above h counts as the emotion being present (paper eq. 8).")
-    return {"thresholds": np.full(len(label_names), float(value)), "profile": None, "global_threshold": float(value),
-            "per_label": False, "describe": f"h = {value:g}"}
+    state = threshold_setting(run, label_names)
+    thresholds = effective_thresholds(state["global"], state["overrides"], label_names)  # (C,)
+    count = len(state["overrides"])
+    if count == 0:
+        describe = f"h = {state['global']:g}"
+    elif count >= len(label_names):
+        describe = f"per-label thresholds on all {count} labels (the global h is inactive)"
+    else:
+        describe = f"h = {state['global']:g}, {count} per-label override(s)"
+    left, right = st.columns([4, 1])
+    left.caption(f"Thresholds: **{describe}** · the session's setting, shared by Thresholds, Samples, Review and "
+                 "Export.")
+    try:
+        right.page_link("pages/3_Thresholds.py", label="Change thresholds", icon=":material/tune:")
+    except StreamlitAPIException:  # the page run on its own (tests), without app.py's navigation
+        right.caption("Change them on the Thresholds page.")
+    return {"thresholds": thresholds, "profile": None, "global_threshold": state["global"],
+            "overrides": dict(state["overrides"]), "per_label": count > 0, "describe": describe}
 
 
-@st.cache_data(show_spinner=False, max_entries=16)
+@st.cache_resource(show_spinner=False, max_entries=16)  # shared, not copied per read: treat it as read-only
 def _texts(root: str, dataset: str, split: str, version: int):
     return _open_workspace(root).texts(dataset, split)
 
@@ -284,3 +353,69 @@ def quote_text(text: str) -> str:
     """A data set text as a Markdown block quote, its Markdown characters escaped (shown as typed)."""
     escaped = re.sub(r"([\\`*_{}\[\]()#+\-.!|<>~$:])", r"\\\1", text)
     return "> " + escaped.replace("\n", "  \n> ")
+
+
+# ---------------------------------------------------------------- accounts: who is signed in, what they may do
+def _users_path():
+    return users_file(workspace_root())
+
+
+def accounts_enabled() -> bool:
+    """True when the users file lists anyone; else the app is in single-user local mode."""
+    return bool(load_users(_users_path()))
+
+
+def current_user() -> User:
+    """The signed-in user; the local admin in single-user local mode. Never from a text box."""
+    if not accounts_enabled():
+        return local_user()
+    signed_in = st.session_state.get("_user")
+    if signed_in:
+        entry = load_users(_users_path()).get(signed_in["name"])
+        if entry is not None:  # role changes and removals apply at the next rerun
+            return User(signed_in["name"], entry["role"])
+        st.session_state.pop("_user", None)
+    return User("", "", local=False)
+
+
+def require_login() -> User:
+    """Show the sign-in form and stop until someone signs in (when accounts exist); then the user."""
+    user = current_user()
+    if user.local or user.name:
+        return user
+    st.title("EQN Studio")
+    st.subheader("Sign in")
+    with st.form("login_form"):
+        name = st.text_input("User name", key="login_name", autocomplete="username")
+        password = st.text_input("Password", type="password", key="login_password", autocomplete="current-password")
+        submitted = st.form_submit_button("Sign in", type="primary", key="login_submit")
+    if submitted:
+        found = authenticate(_users_path(), name, password)
+        if found is None:
+            st.error("Unknown user name or wrong password.")
+        else:
+            st.session_state["_user"] = {"name": found.name, "role": found.role}
+            st.rerun()
+    st.caption("Accounts are managed by an admin with `eqn users add NAME --role admin|reviewer`.")
+    st.stop()
+
+
+def require_admin(what: str = "This page") -> User:
+    """Stop the page with a note unless the user is an admin (admins load data, train, delete and export)."""
+    user = require_login()
+    if user.role != ADMIN:
+        st.warning(f"{what} is for admins. You are signed in as {user.name} (reviewer): you can review and read.")
+        st.stop()
+    return user
+
+
+def account_sidebar(user: User) -> None:
+    with st.sidebar:
+        if user.local:
+            st.caption("Single-user local mode: no accounts are set up, so you act as the admin. Add accounts with "
+                       "`eqn users add NAME --role admin|reviewer`.")
+        else:
+            st.caption(f"Signed in as **{user.name}** ({user.role})")
+            if st.button("Sign out", key="logout", icon=":material/logout:"):
+                st.session_state.pop("_user", None)
+                st.rerun()

@@ -1,0 +1,99 @@
+"""Review latency: server time from a decision's submit to the next text rendered, on GoEmotions test.
+
+A temporary workspace holds GoEmotions (from ../shared/data/goemotions or --data) and a run whose dev/test
+energies are a SYNTHETIC, seeded stand-in (benchmarks/slider_latency.synthetic_energies: the timing depends on the
+array's shape, 5,427 x 28, and the queue, not on the values). The Review page runs under streamlit.testing AppTest:
+each step submits the shown text ("Accept as suggested", or a changed energy and Submit, alternating) and times the
+whole rerun (the decision stored in DuckDB, the queue recomputed, the next text and its 28 energy fields rendered).
+The browser's network and drawing time is not included.
+
+    python benchmarks/review_latency.py --decisions 60
+Writes benchmarks/results/review_latency.{md,json}.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import tempfile
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "benchmarks"))
+
+from slider_latency import stats, synthetic_workspace  # noqa: E402
+
+
+def shown_row(at) -> int:
+    line = next(m.value for m in at.markdown if "**Row " in m.value)
+    return int(line.split("**Row ")[1].split("**")[0])
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", default=str(REPO.parent / "shared" / "data" / "goemotions"))
+    parser.add_argument("--decisions", type=int, default=60)
+    parser.add_argument("--warmup", type=int, default=3)
+    parser.add_argument("--out", default=str(REPO / "benchmarks" / "results"))
+    args = parser.parse_args()
+
+    import streamlit as st
+    from streamlit.testing.v1 import AppTest
+
+    root = Path(tempfile.mkdtemp(prefix="eqn-review-bench-")) / "ws"
+    run_id, energies, labels = synthetic_workspace(root, Path(args.data), seed=0)
+    os.environ["EQN_WORKSPACE"] = str(root)
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    at = AppTest.from_file(str(REPO / "pages" / "6_Review.py"), default_timeout=120)
+    at.session_state["run"] = run_id
+    started = time.perf_counter()
+    at.run()
+    first_load = time.perf_counter() - started
+    seconds, rows = [], []
+    for step in range(args.decisions + args.warmup):
+        row = shown_row(at)
+        version = at.session_state["review_version"] if "review_version" in at.session_state else 0
+        tag = f"{row}_{version}"
+        if step % 2:
+            at.number_input(f"review_energy_{tag}_0").set_value(5.0)  # admiration set to 5: a "set" decision
+            button = f"review_submit_{tag}"
+        else:
+            button = f"review_accept_all_{tag}"
+        started = time.perf_counter()
+        at.button(button).click().run()
+        elapsed = time.perf_counter() - started
+        if at.exception:
+            raise RuntimeError([e.message for e in at.exception])
+        if shown_row(at) == row:
+            raise RuntimeError(f"the page still shows row {row} after the decision")
+        rows.append(row)
+        if step >= args.warmup:
+            seconds.append(elapsed)
+    result = {"benchmark": "review_latency", "date": datetime.now(timezone.utc).date().isoformat(),
+              "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPU cores",
+              "split": "goemotions test (5,427 texts x 28 labels), synthetic energies", "queue": "most likely missed",
+              "first_load_s": first_load, "decision_to_next_text": stats(seconds), "texts_decided": len(rows),
+              "command": "python benchmarks/review_latency.py --decisions " + str(args.decisions)}
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "review_latency.json").write_text(json.dumps(result, indent=2))
+    s = result["decision_to_next_text"]
+    (out / "review_latency.md").write_text(
+        f"# Review latency ({result['date']})\n\n{result['split']}; {result['machine']}.\n\n"
+        f"Server time from submit to the next text rendered (AppTest rerun), {s['n']} decisions: "
+        f"median {s['median_ms']:.0f} ms, p95 {s['p95_ms']:.0f} ms, max {s['max_ms']:.0f} ms "
+        f"(first page load {first_load:.1f} s).\n\n`{result['command']}`\n")
+    print(json.dumps(result, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
