@@ -230,6 +230,10 @@ def cmd_annotate(args) -> int:
     if run["config"].get("derived_from"):
         raise ValueError(f"run {args.run} is Model 1 of EQN run {run['config']['derived_from']}: it has energies but "
                          "no weights of its own; annotate with a run you trained")
+    if args.engine == "ray":  # a corpus: Ray Data actors write Parquet shards (eqn_core.ray_annotate)
+        from .ray_annotate import annotate_with_ray_cli
+
+        return annotate_with_ray_cli(args, run)
     if args.text:
         texts, ids = list(args.text), [f"text-{i + 1}" for i in range(len(args.text))]
     elif args.input:
@@ -294,6 +298,7 @@ def cmd_delete(args) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     from .config import BUNDLED_ENCODER, MODES, REGRESSION_TARGETS, SELECTION_METRICS
+    from .ray_annotate import add_ray_options
 
     parser = argparse.ArgumentParser(prog="eqn", description=__doc__)
     parser.add_argument("--workspace", "-w", help=f"workspace folder (default: $EQN_WORKSPACE or ./{DEFAULT_WORKSPACE})")
@@ -377,7 +382,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_thresholds)
 
     p = sub.add_parser("annotate", help="score any texts with a finished run's model")
-    p.add_argument("input", nargs="?", help="CSV/TSV/Parquet/JSONL/TXT file of texts")
+    p.add_argument("input", nargs="?", help="CSV/TSV/Parquet/JSONL/TXT file of texts (--engine ray: also a folder or glob)")
     p.add_argument("--run", required=True)
     p.add_argument("--text", action="append", help="a text to score (repeatable)")
     p.add_argument("--text-column")
@@ -387,6 +392,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--top", type=int, default=5)
     p.add_argument("--fp32", action="store_true",
                    help="full precision on CPU (default: bf16 on CPUs with native bf16 units, energies within ~0.05)")
+    add_ray_options(p)
     p.set_defaults(func=cmd_annotate)
 
     p = sub.add_parser("export", help="write a run's annotations (energies, thresholded, binary, reviewed)")
