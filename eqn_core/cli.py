@@ -298,6 +298,7 @@ def cmd_delete(args) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     from .config import BUNDLED_ENCODER, MODES, REGRESSION_TARGETS, SELECTION_METRICS
+    from .corpus import add_corpus_commands
     from .ray_annotate import add_ray_options
 
     parser = argparse.ArgumentParser(prog="eqn", description=__doc__)
@@ -414,6 +415,7 @@ def build_parser() -> argparse.ArgumentParser:
     target.add_argument("--dataset")
     p.add_argument("--with-reviews", action="store_true", help="also delete the run's review decisions")
     p.set_defaults(func=cmd_delete)
+    add_corpus_commands(sub)
     return parser
 
 

@@ -15,7 +15,7 @@ import pyarrow.compute as pc
 
 from eqn_core.data import LabeledDataset, LabeledSplit
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 # The whole schema, in creation order. A change to it is a new SCHEMA_VERSION plus an entry in
 # MIGRATIONS that takes a workspace from the previous version to the new one.
@@ -23,6 +23,14 @@ SCHEMA_VERSION = 1
 # ("unique per ...") kept by eqn_core.workspace, inside one transaction per write, not by PRIMARY KEY: DuckDB
 # before 1.2 cannot delete and re-insert a key in one transaction nor update a LIST column, and an ART
 # index would cost memory for every text and energy row.
+# External annotation sets (eqn_core.corpus): Parquet files read in place through a view "corpus__<name>".
+CORPORA_TABLE = """CREATE TABLE corpora (
+        name         VARCHAR   NOT NULL,   -- unique
+        pattern      VARCHAR   NOT NULL,   -- the Parquet file or glob the view reads
+        label_names  VARCHAR[] NOT NULL,   -- the energy columns, one per label
+        human_labels VARCHAR,              -- 'text' (comma-separated names), 'list', or NULL when absent
+        created_at   TIMESTAMP NOT NULL    -- UTC
+    )"""
 SCHEMA: tuple[str, ...] = (
     """CREATE TABLE schema_version (
         version    INTEGER   NOT NULL PRIMARY KEY,
@@ -92,9 +100,10 @@ SCHEMA: tuple[str, ...] = (
         decided_at TIMESTAMP NOT NULL,
         CHECK (decision <> 'set' OR (energy IS NOT NULL AND energy BETWEEN 0 AND 10))
     )""",
+    CORPORA_TABLE,
 )
 # version -> statements that upgrade a workspace from version - 1 to version.
-MIGRATIONS: dict[int, tuple[str, ...]] = {}
+MIGRATIONS: dict[int, tuple[str, ...]] = {2: (CORPORA_TABLE,)}
 
 RUN_STATUSES = ("queued", "running", "finished", "failed", "stopped")
 REVIEW_DECISIONS = ("accept", "reject", "set")

@@ -10,6 +10,7 @@ import pytest
 
 from eqn_core.cli import main as eqn
 from eqn_core.config import TrainConfig
+from eqn_core.corpus import export_corpus
 from eqn_core.ray_annotate import annotate_corpus, list_inputs, read_provenance, written_shards
 from eqn_core.runs import execute_run, ingest_run, prepare_run
 from eqn_core.workspace import Workspace
@@ -115,6 +116,11 @@ def test_each_shard_names_its_run_and_model_and_a_rerun_skips_written_shards(loc
     assert (again.shards_written, again.shards_skipped) == (1, 6)
     assert all(f.stat().st_mtime_ns == t for f, t in times.items())  # the others were not rewritten
     assert len(read_shards(output)) == 31
+
+    with Workspace(trained_workspace) as workspace:  # the shards as an external annotation set, exported in place
+        info = workspace.add_corpus("tiny-shards", str(output / "*.parquet"))
+        assert (info["rows"], info["label_names"], info["runs"]) == (31, ["joy", "anger", "fear", "neutral"], {"r1": 31})
+        assert export_corpus(workspace, "tiny-shards", tmp_path / "all.csv")["rows"] == 31
 
     with pytest.raises(ValueError, match="shard_rows = 5, not 7"):
         annotate_corpus(run["run_dir"], str(corpus_folder / "*.*"), str(output), run_id="r1", shard_rows=7,
