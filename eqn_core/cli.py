@@ -91,13 +91,28 @@ def cmd_train(args) -> int:
     from .runs import execute_run, ingest_run, prepare_run
 
     config = config_from_args(args)
+    if args.processes > 1:  # data-parallel (eqn_core.distributed); the run record says how many processes
+        config.extra = {**config.extra, "processes": args.processes}
     with open_workspace(args) as workspace:
         folder = prepare_run(workspace, config, run_id=args.run_id)
         cache_dir = workspace.cache_dir
     # the workspace is closed while training, so the app (or another command) can use it meanwhile
     print(f"run {folder.path.name}: {config.mode} on {config.dataset}, encoder {config.encoder} ({config.encoder_mode})",
           file=sys.stderr)
-    status = execute_run(folder.path, cache_dir=cache_dir, show_progress=not args.quiet)
+    if args.processes > 1:
+        from .distributed import launch
+        from .runs import RunFolder
+
+        code = launch(folder.path, processes=args.processes, show_progress=not args.quiet)
+        status = RunFolder(folder.path).status()
+        if status["status"] in ("queued", "running"):  # the processes died before writing their record
+            from .runs import now_iso, write_json_atomic
+
+            status = {**status, "status": "failed", "finished_at": now_iso(),
+                      "error": f"the {args.processes} training processes exited with code {code}"}
+            write_json_atomic(RunFolder(folder.path).status_file, status)
+    else:
+        status = execute_run(folder.path, cache_dir=cache_dir, show_progress=not args.quiet)
     with open_workspace(args) as workspace:
         ingest_run(workspace, folder.path.name)
         run = workspace.get_run(folder.path.name)
@@ -355,6 +370,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--patience", type=int)
     p.add_argument("--max-train-rows", type=int, help="train on a random subset (quick looks)")
     p.add_argument("--run-id")
+    p.add_argument("--processes", type=int, default=1,
+                   help="data-parallel processes (DDP through Accelerate): one per GPU, or CPU processes with gloo")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=cmd_train)
 
