@@ -99,6 +99,10 @@ def cmd_train(args) -> int:
     # the workspace is closed while training, so the app (or another command) can use it meanwhile
     print(f"run {folder.path.name}: {config.mode} on {config.dataset}, encoder {config.encoder} ({config.encoder_mode})",
           file=sys.stderr)
+    if args.prepare_only:  # started later, e.g. on several GPUs: accelerate launch ... -m eqn_core.distributed DIR
+        print(f"prepared {folder.path}; start it with: accelerate launch --multi_gpu --num_processes N "
+              f"-m eqn_core.distributed {folder.path}   (then `eqn runs` records the result)")
+        return 0
     if args.processes > 1:
         from .distributed import launch
         from .runs import RunFolder
@@ -372,6 +376,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--run-id")
     p.add_argument("--processes", type=int, default=1,
                    help="data-parallel processes (DDP through Accelerate): one per GPU, or CPU processes with gloo")
+    p.add_argument("--prepare-only", action="store_true", help="write the run folder and stop (to launch it yourself)")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=cmd_train)
 

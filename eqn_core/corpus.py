@@ -320,6 +320,15 @@ def export_corpus(workspace, name: str, path: str | Path, *, fmt: str | None = N
     return {"path": path, "rows": written, "format": fmt, "content": content}
 
 
+def preview_file(path: str | Path, fmt: str, *, limit: int = 20) -> pd.DataFrame:
+    """The first rows of an exported file, read by DuckDB (the file may be far larger than memory)."""
+    import duckdb
+
+    reader = {"parquet": "read_parquet", "csv": "read_csv_auto", "jsonl": "read_json_auto"}[fmt]
+    with duckdb.connect() as con:
+        return con.execute(f"SELECT * FROM {reader}(?) LIMIT ?", [str(path), int(limit)]).df()
+
+
 # ---------------------------------------------------------------------------------------------------------------------
 # Command line: `eqn corpus ...`
 
