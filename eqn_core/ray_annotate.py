@@ -3,14 +3,16 @@ Parquet file per shard (written by the actor that scored it), and reruns that sk
 
 The pipeline, for `eqn annotate --engine ray`:
 
-    list_inputs(files, folder or glob)  ->  from_items: one row per input file
-      -> map_batches(_read_shards)        tasks: read a file with the same reader as `eqn annotate`, cut it into
-                                          shards of shard_rows texts; one output row holds one whole shard, so a
-                                          shard is never split between two actors; shards already written are left out
-      -> map_batches(_ShardAnnotator)     actor pool: each actor loads the run's model once (one GPU per actor when
-                                          the cluster has GPUs), scores a shard through eqn_core.inference.annotate
-                                          (length-sorted batches inside the shard) and writes part-<shard>.parquet
-      -> the driver counts the written shards on a progress bar.
+    list_inputs(files, folder or glob)
+      -> one Ray task per input file      read it with the same reader as `eqn annotate`, cut it into shards of
+                                          shard_rows texts, each shard one block in the object store (shards already
+                                          written are left out); the tasks run before the actors take the CPUs
+      -> from_arrow_refs -> map_batches(_ShardAnnotator) over an actor pool: each actor loads the run's model once
+                                          (one GPU per actor when the cluster has GPUs), scores a whole shard through
+                                          eqn_core.inference.annotate (length-sorted batches inside the shard) and
+                                          writes part-<shard>.parquet; a block is what an actor receives, so shards
+                                          spread over the actors and a shard is never split between two of them
+      -> the driver counts the written shards on a progress bar (total known once the files are read).
 
 Each shard file holds run_id, model, source, source_row, text_id, text and one float32 column per label, and its
 Parquet metadata (key "eqn") repeats the provenance. Inputs and the output folder may be local paths or any URI that
@@ -40,6 +42,12 @@ SHARD_ROWS = 10_000  # texts per output file: big enough to keep an actor busy, 
 MANIFEST = "_eqn_annotate.json"
 PROVENANCE_COLUMNS = ("run_id", "model", "source", "source_row", "text_id", "text")
 RUN_FILES = ("config.json", "data/labels.json", "model.safetensors", "vocabulary.json")
+_CONTEXT = {  # Ray Data settings for the annotation pipeline, restored afterwards
+    "enable_progress_bars": False,  # the driver draws one bar, in texts
+    "wait_for_min_actors_s": 600,  # hand out shards once every actor has its model: the first one ready would
+    # otherwise take the whole queue of a small input
+    "max_tasks_in_flight_per_actor": 2,  # one shard scoring, one waiting: no actor hoards shards at the end
+}
 _URI = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 _SHARD_SCHEMA = pa.schema([("shard_id", pa.string()), ("source", pa.string()), ("first_row", pa.int64()),
                            ("texts", pa.list_(pa.string())), ("text_ids", pa.list_(pa.string()))])
@@ -55,7 +63,8 @@ class RayAnnotateResult:
     shards_skipped: int  # already in the output folder from an earlier run
     rows_written: int
     seconds: float
-    workers: int
+    workers: int  # actors in the pool
+    workers_used: int  # actors that wrote at least one shard
     device: str  # "cpu" or "cuda"
 
     @property
@@ -180,20 +189,21 @@ def model_description(bundle: dict[str, bytes]) -> str:
     return f"{config['mode']} {config['encoder']} ({config['encoder_mode']}), weights sha256:{digest}"
 
 
-def _read_shards(batch: dict, *, text_column: str | None, shard_rows: int, done: frozenset) -> pa.Table:
-    """Ray task: read whole input files and cut them into shards; one output row = one whole shard."""
+def _file_shards(source: str, key: str, *, text_column: str | None, shard_rows: int, done: frozenset):
+    """Ray task (a streaming generator): read one input file with the reader of `eqn annotate` and cut it into
+    shards; yields, per shard, its number of texts and then the shard as a one-row table (its own object, never
+    sent through the driver). Shards already written are left out."""
     from .data import read_texts
 
-    rows = []
-    for source, key in zip(batch["source"], batch["file_key"]):
-        with _local_copy(str(source)) as local:
-            texts, text_ids = read_texts(local, text_column=text_column)
-        for index, start in enumerate(range(0, len(texts), shard_rows)):
-            shard_id = f"{key}-{index:05d}"
-            if shard_id not in done:
-                rows.append({"shard_id": shard_id, "source": str(source), "first_row": start,
-                             "texts": texts[start:start + shard_rows], "text_ids": text_ids[start:start + shard_rows]})
-    return pa.Table.from_pylist(rows, schema=_SHARD_SCHEMA)
+    with _local_copy(source) as local:
+        texts, text_ids = read_texts(local, text_column=text_column)
+    for index, start in enumerate(range(0, len(texts), shard_rows)):
+        shard_id = f"{key}-{index:05d}"
+        if shard_id not in done:
+            part = texts[start:start + shard_rows]
+            yield len(part)
+            yield pa.Table.from_pylist([{"shard_id": shard_id, "source": source, "first_row": start, "texts": part,
+                                         "text_ids": text_ids[start:start + shard_rows]}], schema=_SHARD_SCHEMA)
 
 
 class _ShardAnnotator:
@@ -332,25 +342,34 @@ def annotate_corpus(run_dir: str | Path, inputs: str, output: str, *, run_id: st
         workers = max(1, workers)
         device = "cuda" if gpus_per_worker > 0 else "cpu"
         context = ray.data.DataContext.get_current()
-        context.enable_progress_bars = False  # the driver draws one bar, in texts
+        saved = {key: getattr(context, key) for key in _CONTEXT}
+        for key, value in _CONTEXT.items():
+            setattr(context, key, value)
         logging.getLogger("ray.data").setLevel(logging.WARNING)
-        dataset = ray.data.from_items([{"source": s, "file_key": file_key(s)} for s in sources],
-                                      override_num_blocks=len(sources))
-        # reading takes little CPU; zero reserved CPUs keeps readers from waiting behind actors that hold every CPU
-        shards = dataset.map_batches(_read_shards, batch_size=1, num_cpus=0,
-                                     fn_kwargs={"text_column": text_column, "shard_rows": shard_rows,
-                                                "done": frozenset(done)})
-        written = shards.map_batches(
+        # 1. read and cut every file in parallel tasks (before the actors exist, so the tasks get the CPUs), each
+        # shard one block in the object store: a block is what an actor receives, so shards spread over actors
+        read = ray.remote(num_returns="streaming")(_file_shards)
+        clock = time.monotonic()
+        generators = [read.remote(s, file_key(s), text_column=text_column, shard_rows=shard_rows,
+                                  done=frozenset(done)) for s in sources]
+        shard_refs, total = [], 0
+        for generator in generators:
+            refs = list(generator)
+            total += sum(ray.get(refs[0::2]))  # the texts per shard: small numbers
+            shard_refs += refs[1::2]
+        # 2. the actor pool streams over the shards: score, write, report
+        written = ray.data.from_arrow_refs(shard_refs).map_batches(
             _ShardAnnotator, batch_size=1, batch_format="pyarrow", compute=ray.data.ActorPoolStrategy(size=workers),
             num_cpus=cpus_per_worker, num_gpus=gpus_per_worker,
             fn_constructor_kwargs={"bundle": bundle, "run_id": run_id, "model": model, "output": output,
                                    "batch_size": batch_size, "fp32": fp32, "device": device,
-                                   "threads": max(1, int(cpus_per_worker))})
-        clock = time.monotonic()
+                                   "threads": max(1, int(cpus_per_worker))}) if shard_refs else None
         rows = shards_written = 0
-        bar = _progress_bar(show_progress, done)
-        for summary in written.iter_batches(batch_size=None, batch_format="pyarrow"):
+        workers_used: set[str] = set()
+        bar = _progress_bar(show_progress, done, total)
+        for summary in ([] if written is None else written.iter_batches(batch_size=None, batch_format="pyarrow")):
             shards_written += summary.num_rows
+            workers_used.update(summary["worker"].to_pylist())
             added = int(pc.sum(summary["rows"]).as_py() or 0)
             rows += added
             if bar is not None:
@@ -359,15 +378,17 @@ def annotate_corpus(run_dir: str | Path, inputs: str, output: str, *, run_id: st
         seconds = time.monotonic() - clock
         if bar is not None:
             bar.close()
+        for key, value in saved.items():
+            setattr(context, key, value)
     finally:
         if started_ray:
             ray.shutdown()
     return RayAnnotateResult(output=output, files=len(sources), shards_written=shards_written,
                              shards_skipped=len(done), rows_written=rows, seconds=seconds, workers=workers,
-                             device=device)
+                             workers_used=len(workers_used), device=device)
 
 
-def _progress_bar(show: bool, done: set[str]):
+def _progress_bar(show: bool, done: set[str], total: int):
     if not show:
         return None
     import sys
@@ -375,7 +396,7 @@ def _progress_bar(show: bool, done: set[str]):
     from tqdm import tqdm
 
     note = f" ({len(done)} shards already written)" if done else ""
-    return tqdm(desc=f"annotating{note}", unit="text", file=sys.stderr)
+    return tqdm(total=total, desc=f"annotating{note}", unit="text", file=sys.stderr)
 
 
 # ---------------------------------------------------------------------------------------------------------------------

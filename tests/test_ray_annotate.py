@@ -99,6 +99,7 @@ def test_each_shard_names_its_run_and_model_and_a_rerun_skips_written_shards(loc
     first = annotate_corpus(run["run_dir"], str(corpus_folder / "*.*"), str(output), run_id="r1", workers=2,
                             shard_rows=5, fp32=True, show_progress=False)
     assert (first.shards_written, first.rows_written, first.shards_skipped) == (7, 31, 0)  # 12 + 10 + 9 texts: 3 + 2 + 2 shards
+    assert first.workers_used == 2  # the shards of one file are spread over both actors
     files = sorted(output.glob("part-*.parquet"))
     assert len(files) == 7 and written_shards(str(output)) == {f.name[5:-8] for f in files}
     for path in files:
