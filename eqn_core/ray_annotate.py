@@ -330,6 +330,7 @@ def annotate_corpus(run_dir: str | Path, inputs: str, output: str, *, run_id: st
     done = written_shards(output)
 
     started_ray = not ray.is_initialized()
+    context, saved = ray.data.DataContext.get_current(), {}
     if started_ray:
         ray.init(address=address, include_dashboard=False, log_to_driver=False, configure_logging=False)
     try:
@@ -341,7 +342,6 @@ def annotate_corpus(run_dir: str | Path, inputs: str, output: str, *, run_id: st
                 else int(resources.get("CPU", 1) // cpus_per_worker)
         workers = max(1, workers)
         device = "cuda" if gpus_per_worker > 0 else "cpu"
-        context = ray.data.DataContext.get_current()
         saved = {key: getattr(context, key) for key in _CONTEXT}
         for key, value in _CONTEXT.items():
             setattr(context, key, value)
@@ -378,9 +378,9 @@ def annotate_corpus(run_dir: str | Path, inputs: str, output: str, *, run_id: st
         seconds = time.monotonic() - clock
         if bar is not None:
             bar.close()
+    finally:
         for key, value in saved.items():
             setattr(context, key, value)
-    finally:
         if started_ray:
             ray.shutdown()
     return RayAnnotateResult(output=output, files=len(sources), shards_written=shards_written,

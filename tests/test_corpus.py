@@ -129,3 +129,19 @@ def test_a_version_1_workspace_gains_the_corpora_table(tmp_path):
     with Workspace(path) as workspace:
         assert workspace.schema_version() == 2
         assert list_corpora(workspace).empty
+
+
+def test_search_is_literal_and_label_tests_match_whole_names(tmp_path):
+    frame = pd.DataFrame({"text": ["C++ (and C) rock", "c++ is fine", "cxx", "plain"],
+                          "human_labels": ["disapproval", "approval", "", "approval,disapproval"],
+                          "approval": np.float32([1, 9, 2, 8]), "disapproval": np.float32([9, 1, 2, 8])})
+    frame.to_parquet(tmp_path / "one.parquet", index=False)
+    with Workspace(tmp_path / "ws") as workspace:
+        add_corpus(workspace, "small", str(tmp_path / "one.parquet"))
+        assert search_corpus(workspace, "small", search="c++")["text"].tolist() == ["C++ (and C) rock", "c++ is fine"]
+        assert count_corpus(workspace, "small", search="(and c)") == 1
+        with_approval = search_corpus(workspace, "small", label="approval", human="with")
+        assert with_approval["text"].tolist() == ["c++ is fine", "plain"]  # not the 'disapproval' text
+        report = corpus_threshold_report(workspace, "small", 5.0)
+        assert [row["support"] for row in report["labels"]] == [2, 2]
+        assert [row["precision"] for row in report["labels"]] == [1.0, 1.0]
