@@ -420,10 +420,14 @@ def annotate_with_ray_cli(args, run: dict) -> int:
 
     if not args.input or not args.output:
         raise ValueError("--engine ray needs an input (file, folder or glob) and --output FOLDER for the shards")
-    result = annotate_corpus(run["run_dir"], args.input, args.output, run_id=run["run_id"], address=args.address,
-                             workers=args.workers, cpus_per_worker=args.cpus_per_worker,
-                             gpus_per_worker=args.gpus_per_worker, shard_rows=args.shard_rows,
-                             batch_size=args.batch_size, text_column=args.text_column, fp32=args.fp32)
+    try:
+        result = annotate_corpus(run["run_dir"], args.input, args.output, run_id=run["run_id"], address=args.address,
+                                 workers=args.workers, cpus_per_worker=args.cpus_per_worker,
+                                 gpus_per_worker=args.gpus_per_worker, shard_rows=args.shard_rows,
+                                 batch_size=args.batch_size, text_column=args.text_column, fp32=args.fp32)
+    except ConnectionError as error:
+        raise ValueError(f"Cannot reach the Ray cluster at {args.address}: {error}. Check the address that "
+                         "`ray start --head` printed, or leave out --address to start a local Ray.") from error
     print(f"wrote {result.shards_written} shards ({result.rows_written:,} texts, "
           f"{result.texts_per_second:,.0f} texts/s on {result.workers} {result.device} workers) to {result.output}; "
           f"{result.shards_skipped} shards were already there", file=sys.stderr)
