@@ -131,7 +131,7 @@ def throughput(args) -> None:
     torch.set_num_threads(2)
 
     started = time.perf_counter()
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
+    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
     values["ray_init_seconds"] = time.perf_counter() - started
     try:
         small = OUT / "throughput_small"
@@ -210,7 +210,7 @@ def build_corpus(args) -> dict:
     share.mkdir(parents=True, exist_ok=True)
     pd.DataFrame({"id": train.text_ids[: args.annotate], "text": train.texts[: args.annotate]}).to_parquet(
         share / "goemotions_train_share.parquet")
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
+    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
     try:  # resumable: a rerun skips the shards already written
         annotated = annotate_corpus(run_dir, str(share / "goemotions_train_share.parquet"), str(OUT / "share_shards"),
                                     run_id=RUN_ID, workers=2, shard_rows=2000, fp32=True, show_progress=True)

@@ -332,7 +332,8 @@ def annotate_corpus(run_dir: str | Path, inputs: str, output: str, *, run_id: st
     started_ray = not ray.is_initialized()
     context, saved = ray.data.DataContext.get_current(), {}
     if started_ray:
-        ray.init(address=address, include_dashboard=False, log_to_driver=False, configure_logging=False)
+        # "local": a fresh Ray of this machine, never a cluster some other command left running
+        ray.init(address=address or "local", include_dashboard=False, log_to_driver=False, configure_logging=False)
     try:
         resources = ray.cluster_resources()
         if gpus_per_worker is None:

@@ -23,7 +23,7 @@ WORDS = "happy furious scared table wonderful angry afraid chair today I felt an
 @pytest.fixture(scope="module")
 def local_ray():
     """One local Ray for the whole module (starting one takes seconds)."""
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
+    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
     yield ray
     ray.shutdown()
 
