@@ -100,13 +100,32 @@ def cmd_train(args) -> int:
     from .runs import ingest_run, prepare_run
 
     config = config_from_args(args)
+    if args.processes > 1:  # data-parallel (eqn_core.distributed); the run record says how many processes
+        config.extra = {**config.extra, "processes": args.processes}
     with open_workspace(args) as workspace:
         folder = prepare_run(workspace, config, run_id=args.run_id)
         cache_dir = workspace.cache_dir
     # the workspace is closed while training, so the app (or another command) can use it meanwhile
     print(f"run {folder.path.name}: {config.mode} on {config.dataset}, encoder {config.encoder} ({config.encoder_mode})",
           file=sys.stderr)
-    status = execute_run(folder.path, cache_dir=cache_dir, show_progress=not args.quiet)
+    if args.prepare_only:  # started later, e.g. on several GPUs: accelerate launch ... -m eqn_core.distributed DIR
+        print(f"prepared {folder.path}; start it with: accelerate launch --multi_gpu --num_processes N "
+              f"-m eqn_core.distributed {folder.path}   (then `eqn runs` records the result)")
+        return 0
+    if args.processes > 1:
+        from .distributed import launch
+        from .runs import RunFolder
+
+        code = launch(folder.path, processes=args.processes, show_progress=not args.quiet)
+        status = RunFolder(folder.path).status()
+        if status["status"] in ("queued", "running"):  # the processes died before writing their record
+            from .runs import now_iso, write_json_atomic
+
+            status = {**status, "status": "failed", "finished_at": now_iso(),
+                      "error": f"the {args.processes} training processes exited with code {code}"}
+            write_json_atomic(RunFolder(folder.path).status_file, status)
+    else:
+        status = execute_run(folder.path, cache_dir=cache_dir, show_progress=not args.quiet)
     with open_workspace(args) as workspace:
         ingest_run(workspace, folder.path.name)
         run = workspace.get_run(folder.path.name)
@@ -240,6 +259,10 @@ def cmd_annotate(args) -> int:
     if parent_run(run["config"]):
         raise ValueError(f"run {args.run} is Model 1 of EQN run {parent_run(run['config'])}: it has energies but "
                          "no weights of its own; annotate with a run you trained")
+    if args.engine == "ray":  # a corpus: Ray Data actors write Parquet shards (eqn_core.ray_annotate)
+        from .ray_annotate import annotate_with_ray_cli
+
+        return annotate_with_ray_cli(args, run)
     if args.text:
         texts, ids = list(args.text), [f"text-{i + 1}" for i in range(len(args.text))]
     elif args.input:
@@ -344,6 +367,8 @@ def cmd_users(args) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     from .config import BUNDLED_ENCODER, ENCODER_MODES, MODES, REGRESSION_TARGETS, SELECTION_METRICS
+    from .corpus import add_corpus_commands
+    from .ray_annotate import add_ray_options
 
     parser = argparse.ArgumentParser(prog="eqn", description=__doc__)
     parser.add_argument("--workspace", "-w", help=f"workspace folder (default: $EQN_WORKSPACE or ./{DEFAULT_WORKSPACE})")
@@ -407,6 +432,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="a quick look: train on this many random training texts and skip annotating the whole "
                         "training split (dev and test are still annotated in full)")
     p.add_argument("--run-id")
+    p.add_argument("--processes", type=int, default=1,
+                   help="data-parallel processes (DDP through Accelerate): one per GPU, or CPU processes with gloo")
+    p.add_argument("--prepare-only", action="store_true", help="write the run folder and stop (to launch it yourself)")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=cmd_train)
 
@@ -441,7 +469,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_thresholds)
 
     p = sub.add_parser("annotate", help="score any texts with a finished run's model")
-    p.add_argument("input", nargs="?", help="CSV/TSV/Parquet/JSONL/TXT file of texts")
+    p.add_argument("input", nargs="?", help="CSV/TSV/Parquet/JSONL/TXT file of texts (--engine ray: also a folder or glob)")
     p.add_argument("--run", required=True)
     p.add_argument("--text", action="append", help="a text to score (repeatable)")
     p.add_argument("--text-column")
@@ -452,6 +480,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_output_options(p)
     p.add_argument("--fp32", action="store_true",
                    help="full precision on CPU (default: bf16 on CPUs with native bf16 units, energies within ~0.05)")
+    add_ray_options(p)
     p.set_defaults(func=cmd_annotate)
 
     p = sub.add_parser("export", help="write a run's annotations (energies, thresholded, binary, reviewed)")
@@ -489,6 +518,7 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("name")
     users.add_parser("list", help="list users and roles")
     p.set_defaults(func=cmd_users)
+    add_corpus_commands(sub)
     return parser
 
 

@@ -12,6 +12,7 @@ import numpy as np
 import torch
 from scipy import special
 
+from .distributed import active_group
 from .models import EmbeddedTexts, EnergyModel, TokenizedTexts, TokenStates, texts_fingerprint
 
 
@@ -111,6 +112,10 @@ def predict_outputs(model: torch.nn.Module, features, *, batch_size: int = 128, 
     cpu_bf16: bf16 autocast on CPUs with native bf16 units (energies move by ~0.01; see benchmarks/speed.py).
     should_stop: checked before every batch; RunStopped when it says so.
     """
+    group = active_group()
+    if group is not None and group.splits_inference:  # data-parallel: each process scores its part, then gather
+        return group.predict_outputs(predict_outputs, model, features, batch_size=batch_size, device=device, amp=amp,
+                                     pooled=pooled, cpu_bf16=cpu_bf16, on_batch=on_batch)
     device = device or next(model.parameters()).device
     was_training = model.training
     model.eval()

@@ -17,7 +17,7 @@ from eqn_core.data import SPLIT_ORDER, LabeledDataset, LabeledSplit
 from eqn_core.names import check_safe_name
 from eqn_core.thresholds import ENERGY_MAX, ENERGY_MIN
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 # The whole schema, in creation order. A change to it is a new SCHEMA_VERSION plus an entry in
 # MIGRATIONS that takes a workspace from the previous version to the new one.
@@ -25,6 +25,14 @@ SCHEMA_VERSION = 3
 # ("unique per ...") kept by eqn_core.workspace, inside one transaction per write, not by PRIMARY KEY: DuckDB
 # before 1.2 cannot delete and re-insert a key in one transaction nor update a LIST column, and an ART
 # index would cost memory for every text and energy row.
+# External annotation sets (eqn_core.corpus): Parquet files read in place through a view "corpus__<name>".
+CORPORA_TABLE = """CREATE TABLE corpora (
+        name         VARCHAR   NOT NULL,   -- unique
+        pattern      VARCHAR   NOT NULL,   -- the Parquet file or glob the view reads
+        label_names  VARCHAR[] NOT NULL,   -- the energy columns, one per label
+        human_labels VARCHAR,              -- 'text' (comma-separated names), 'list', or NULL when absent
+        created_at   TIMESTAMP NOT NULL    -- UTC
+    )"""
 SCHEMA: tuple[str, ...] = (
     """CREATE TABLE schema_version (
         version    INTEGER   NOT NULL PRIMARY KEY,
@@ -94,6 +102,7 @@ SCHEMA: tuple[str, ...] = (
         decided_at TIMESTAMP NOT NULL,
         CHECK (decision <> 'set' OR (energy IS NOT NULL AND energy BETWEEN 0 AND 10))
     )""",
+    CORPORA_TABLE,
 )
 # Version 3: review by text (submissions), assignments to reviewers, adjudications, per-data-set settings.
 REVIEW_TABLES: tuple[str, ...] = (
@@ -150,6 +159,8 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
              AND NOT coalesce(json_extract(config, '$.shipped')::BOOLEAN, false)""",),
     # 3: review by text (submissions), assignments to reviewers, adjudications, per-data-set settings
     3: REVIEW_TABLES,
+    # 4: external annotation sets (a DuckDB view over Parquet files per corpus)
+    4: (CORPORA_TABLE,),
 }
 
 RUN_STATUSES = ("queued", "running", "finished", "failed", "stopped")

@@ -12,6 +12,7 @@ import torch
 from torch import nn
 
 from .config import TrainConfig
+from .distributed import active_group
 from .inference import RunStopped, StopCheck, autocast_for, check_stop, outputs_to_energies, predict_outputs  # noqa: F401
 from .metrics import sample_topk_scores
 
@@ -111,6 +112,8 @@ def train_model(model: nn.Module, *, config: TrainConfig, train_features, train_
     """
     config = config.resolved()
     model.to(device)
+    group = active_group()  # several processes (eqn_core.distributed): each trains on its part of every batch
+    forward = group.wrap(model) if group else model
     optimizer = make_optimizer(model, config)
     trainable = [p for p in model.parameters() if p.requires_grad]  # frozen: the head; partial: top layers + head
     steps_per_epoch = math.ceil(len(train_features) / config.batch_size)
@@ -135,26 +138,33 @@ def train_model(model: nn.Module, *, config: TrainConfig, train_features, train_
         running, seen = 0.0, 0
         for indices in shuffled_batches(train_features.lengths, config.batch_size, generator,
                                         group_by_length=config.group_by_length):
-            check_stop(should_stop)
+            stop = bool(should_stop and should_stop())
+            if stop if group is None else group.any(stop):
+                raise RunStopped()
+            weight = 1.0
+            if group:
+                indices, weight = group.local_part(indices)
             batch = {k: v.to(device, non_blocking=True) for k, v in train_features.batch(indices).items()}
             batch_targets = targets[torch.as_tensor(indices)].to(device)
             with autocast_for(device, config.amp):
-                outputs = model(batch)
+                outputs = forward(batch)
             loss = compute_loss(outputs.float(), batch_targets, loss_kind)
             optimizer.zero_grad(set_to_none=True)
-            loss.backward()
+            (loss * weight if group else loss).backward()
             nn.utils.clip_grad_norm_(trainable, 1.0)
             optimizer.step()
             if scheduler:
                 scheduler.step()
             step += 1
-            running += loss.item() * len(indices)
-            seen += len(indices)
+            running += loss.item() * len(indices) * (weight > 0)
+            seen += len(indices) * (weight > 0)
             if on_progress and (step % 10 == 0 or step == total_steps):
                 elapsed = time.monotonic() - started
                 on_progress({"event": "step", "phase": phase, "epoch": epoch, "epochs": config.epochs, "step": step,
-                             "total_steps": total_steps, "loss": running / seen,
+                             "total_steps": total_steps, "loss": running / max(seen, 1),
                              "eta_s": elapsed / step * (total_steps - step)})
+        if group:  # the epoch's training loss over every process's rows
+            running, seen = group.sum(running, seen)
         dev_outputs = predict_outputs(model, dev_features, batch_size=max(config.batch_size, 128), device=device,
                                       amp=config.amp, should_stop=should_stop)
         val_loss = compute_loss(torch.from_numpy(dev_outputs), dev_kind_targets, loss_kind).item()

@@ -763,6 +763,13 @@ class Workspace:
                     "ORDER BY id DESC) = 1")
         return self._df(sql + " ORDER BY id", params)
 
+    # ---------------------------------------------------------------- external annotation sets (eqn_core.corpus)
+    def add_corpus(self, name: str, pattern: str, *, replace: bool = False) -> dict:
+        """Register a Parquet file, folder or glob as a corpus queried in place (a DuckDB view); see eqn_core.corpus."""
+        from eqn_core.corpus import add_corpus
+
+        return add_corpus(self, name, pattern, replace=replace)
+
     def reviewers(self, *, run_id: str | None = None) -> list[str]:
         sql, params = "SELECT DISTINCT reviewer FROM reviews", []
         if run_id is not None:

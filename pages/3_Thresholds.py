@@ -24,6 +24,7 @@ from ui.common import (
     show_flash,
     threshold_setting,
 )
+from ui.corpus_views import corpus_thresholds, pick_corpus
 
 st.set_page_config(page_title="Thresholds · EQN Studio", layout="wide")
 require_login()  # a direct link to this page needs a signed-in user too
@@ -32,6 +33,10 @@ st.caption("A label is given where its energy is at least h (paper eq. 8). Move 
            "precision, recall and F1 become.")
 show_flash()
 workspace = get_workspace()
+corpus = pick_corpus(workspace, key="th")  # an external corpus (Parquet via DuckDB) instead of a run
+if corpus:
+    corpus_thresholds(corpus)
+    st.stop()
 run = pick_run(workspace)
 run_id, dataset = run["run_id"], run["dataset"]
 split = pick_split(workspace, run_id, key="th_split", default="test")

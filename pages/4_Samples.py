@@ -6,6 +6,7 @@ import streamlit as st
 from eqn_core.review import LOW_ENERGY_HUMAN, SUGGESTED, filter_texts, label_lists, top_energies
 from ui.common import (energy_bar_figure, escape_markdown, get_workspace, load_energies, load_human_labels,
                        load_label_names, load_texts, pick_run, pick_split, pick_thresholds, quote_text, require_login)
+from ui.corpus_views import corpus_samples, pick_corpus
 
 st.set_page_config(page_title="Samples · EQN Studio", layout="wide")
 require_login()  # a direct link to this page needs a signed-in user too
@@ -19,6 +20,10 @@ st.title("Samples")
 st.caption("Each text's 0-10 energy per emotion beside the human labels. Filter, then pick a text to see its bars.")
 
 workspace = get_workspace()
+corpus = pick_corpus(workspace, key="samples")  # an external corpus (Parquet via DuckDB) instead of a run
+if corpus:
+    corpus_samples(corpus)
+    st.stop()
 run = pick_run(workspace)
 split = pick_split(workspace, run["run_id"], key="samples_split")
 label_names = load_label_names(run["dataset"])

@@ -9,6 +9,7 @@ from eqn_core.export import export_annotations
 from eqn_core.review import LOW_ENERGY_HUMAN, SUGGESTED, suggest_micro_emotions
 from ui.common import (escape_markdown, get_workspace, load_energies, load_human_labels, load_label_names, pick_run,
                        pick_split, pick_thresholds, require_admin)
+from ui.corpus_views import corpus_export, pick_corpus
 
 st.set_page_config(page_title="Export · EQN Studio", layout="wide")
 require_admin("Export")
@@ -32,6 +33,10 @@ st.caption("One row per text with the run's energies (one column per emotion), t
            "for download.")
 
 workspace = get_workspace()
+corpus = pick_corpus(workspace, key="export")  # an external corpus (Parquet via DuckDB) instead of a run
+if corpus:
+    corpus_export(workspace, corpus)
+    st.stop()
 run = pick_run(workspace)
 run_id = run["run_id"]
 split = pick_split(workspace, run_id, key="export_split")

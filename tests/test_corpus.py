@@ -1,0 +1,147 @@
+"""External annotation sets: a Parquet glob registered as a DuckDB view, searched, scored and exported in place."""
+from __future__ import annotations
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pytest
+
+from eqn_core.cli import main as eqn
+from eqn_core.corpus import (add_corpus, corpus_info, corpus_threshold_report, count_corpus, export_corpus,
+                             list_corpora, remove_corpus, search_corpus)
+from eqn_core.errors import DataError
+from eqn_core.metrics import binarize, per_label_report
+from eqn_core.schema import SCHEMA
+from eqn_core.workspace import Workspace
+
+LABELS = ["joy", "anger", "fear"]
+
+
+@pytest.fixture
+def shards(tmp_path):
+    """90 annotated texts in three Parquet files, in a folder whose name holds a quote and a space."""
+    rng = np.random.default_rng(7)
+    folder = tmp_path / "it's shards"
+    folder.mkdir()
+    energies = rng.uniform(0, 10, size=(90, 3)).astype(np.float32)  # (N, C)
+    human = rng.random((90, 3)) < 0.3  # (N, C)
+    frame = pd.DataFrame({"run_id": "r1", "text_id": [f"t{i}" for i in range(90)],
+                          "text": [("Happy day " if i % 4 == 0 else "plain words ") + str(i) for i in range(90)],
+                          "human_labels": [",".join(l for l, h in zip(LABELS, row) if h) for row in human]})
+    for i, label in enumerate(LABELS):
+        frame[label] = energies[:, i]
+    for part in range(3):
+        frame.iloc[part * 30:(part + 1) * 30].to_parquet(folder / f"part-{part}.parquet", index=False)
+    return folder, frame, energies, human
+
+
+def test_a_registered_glob_is_searched_counted_and_scored_in_place(tmp_path, shards):
+    folder, frame, energies, human = shards
+    with Workspace(tmp_path / "ws") as workspace:
+        info = workspace.add_corpus("reddit", str(folder / "*.parquet"))
+        assert (info["rows"], info["files"], info["label_names"], info["has_human_labels"]) == (90, 3, LABELS, True)
+        assert info["runs"] == {"r1": 90}
+        assert list_corpora(workspace)["name"].tolist() == ["reddit"]
+
+        found = search_corpus(workspace, "reddit", search="HAPPY", limit=10)
+        assert len(found) == 10 and found["text"].str.startswith("Happy").all()
+        assert count_corpus(workspace, "reddit", search="happy") == 23
+
+        top = search_corpus(workspace, "reddit", label="fear", energy_range=(5.0, 10.0), human="with", limit=1000)
+        expected = frame[(frame["fear"] >= 5) & human[:, 2]].sort_values("fear", ascending=False)
+        assert top["text_id"].tolist() == expected["text_id"].tolist()
+        assert count_corpus(workspace, "reddit", label="fear", energy_range=(5.0, 10.0), human="without") == \
+            int(((frame["fear"] >= 5) & ~human[:, 2]).sum())
+
+        thresholds = np.array([3.0, 5.5, 7.0])
+        report = corpus_threshold_report(workspace, "reddit", thresholds)
+        reference = per_label_report(binarize(energies, thresholds), human, label_names=LABELS)
+        assert report["rows"] == 90
+        for got, want in zip(report["labels"], reference["labels"]):
+            assert got == pytest.approx(want)
+        assert report["macro"] == pytest.approx(reference["macro"]) and report["micro"] == pytest.approx(
+            reference["micro"])
+
+
+def test_export_goes_through_the_view_to_every_format(tmp_path, shards):
+    folder, frame, energies, _ = shards
+    with Workspace(tmp_path / "ws") as workspace:
+        add_corpus(workspace, "reddit", str(folder))  # a folder means its *.parquet files
+        result = export_corpus(workspace, "reddit", tmp_path / "all.parquet")
+        assert result["rows"] == 90
+        written = pd.read_parquet(tmp_path / "all.parquet").sort_values("text_id")
+        assert written[LABELS].to_numpy().tolist() == frame.sort_values("text_id")[LABELS].to_numpy().tolist()
+        export_corpus(workspace, "reddit", tmp_path / "binary.csv", content="binary", thresholds=5.0)
+        binary = pd.read_csv(tmp_path / "binary.csv").set_index("text_id").loc[frame["text_id"]]
+        assert (binary[LABELS].to_numpy() == (energies >= 5.0)).all()
+        assert binary["thresholds"].iloc[0] == '{"joy": 5.0, "anger": 5.0, "fear": 5.0}'
+        with pytest.raises(ValueError, match="needs thresholds"):
+            export_corpus(workspace, "reddit", tmp_path / "x.jsonl", content="thresholded")
+        assert not (tmp_path / "x.jsonl").exists()
+
+
+def test_corpus_commands_add_show_export_and_remove(tmp_path, shards, capsys):
+    folder, *_ = shards
+    ws = str(tmp_path / "ws")
+    assert eqn(["-w", ws, "corpus", "add", "reddit", str(folder / "part-*.parquet")]) == 0
+    assert "corpus reddit: 90 rows in 3 files, 3 labels, human labels" in capsys.readouterr().out
+    assert eqn(["-w", ws, "corpus", "export", "reddit", "-o", str(tmp_path / "t.jsonl"), "--content", "thresholded",
+                "--threshold", "9.5"]) == 0
+    assert "wrote 90 rows (thresholded, jsonl)" in capsys.readouterr().out
+    assert pd.read_json(tmp_path / "t.jsonl", lines=True)["joy"].between(0, 10).all()
+    assert eqn(["-w", ws, "corpus", "add", "reddit", str(folder)]) == 2
+    assert "exists already" in capsys.readouterr().err
+    assert eqn(["-w", ws, "corpus", "remove", "reddit"]) == 0
+    assert eqn(["-w", ws, "corpus", "list"]) == 0 and "no corpora yet" in capsys.readouterr().out
+    assert (folder / "part-0.parquet").exists()  # removing forgets the view, never the files
+
+
+def test_bad_names_and_paths_are_refused_before_anything_is_created(tmp_path, shards):
+    folder, *_ = shards
+    (tmp_path / "notes.parquet").write_text("not parquet")
+    with Workspace(tmp_path / "ws") as workspace:
+        for name in ('x"; DROP TABLE runs; --', "", "../up", "a" * 65):
+            with pytest.raises(ValueError, match="not allowed"):
+                add_corpus(workspace, name, str(folder))
+        with pytest.raises(ValueError, match="No file matches"):
+            add_corpus(workspace, "empty", str(tmp_path / "nothing-*.parquet"))
+        with pytest.raises(ValueError, match="NUL or line break"):
+            add_corpus(workspace, "nul", str(folder) + "\x00")
+        with pytest.raises(DataError, match="Cannot read"):
+            add_corpus(workspace, "broken", str(tmp_path / "notes.parquet"))
+        with pytest.raises(ValueError, match="Unknown label"):
+            add_corpus(workspace, "ok", str(folder))
+            search_corpus(workspace, "ok", label='joy" OR 1=1 --')
+        remove_corpus(workspace, "ok")
+        with pytest.raises(KeyError, match="No corpus named"):
+            corpus_info(workspace, "ok")
+        assert workspace.con.execute("SELECT count(*) FROM runs").fetchone()[0] == 0
+
+
+def test_a_version_1_workspace_gains_the_corpora_table(tmp_path):
+    path = tmp_path / "ws"
+    path.mkdir()
+    con = duckdb.connect(str(path / "eqn.duckdb"))
+    for statement in SCHEMA[:-1]:  # everything but the corpora table, as version 1 had it
+        con.execute(statement)
+    con.execute("INSERT INTO schema_version VALUES (1, now()::TIMESTAMP)")
+    con.close()
+    with Workspace(path) as workspace:
+        assert workspace.schema_version() == 2
+        assert list_corpora(workspace).empty
+
+
+def test_search_is_literal_and_label_tests_match_whole_names(tmp_path):
+    frame = pd.DataFrame({"text": ["C++ (and C) rock", "c++ is fine", "cxx", "plain"],
+                          "human_labels": ["disapproval", "approval", "", "approval,disapproval"],
+                          "approval": np.float32([1, 9, 2, 8]), "disapproval": np.float32([9, 1, 2, 8])})
+    frame.to_parquet(tmp_path / "one.parquet", index=False)
+    with Workspace(tmp_path / "ws") as workspace:
+        add_corpus(workspace, "small", str(tmp_path / "one.parquet"))
+        assert search_corpus(workspace, "small", search="c++")["text"].tolist() == ["C++ (and C) rock", "c++ is fine"]
+        assert count_corpus(workspace, "small", search="(and c)") == 1
+        with_approval = search_corpus(workspace, "small", label="approval", human="with")
+        assert with_approval["text"].tolist() == ["c++ is fine", "plain"]  # not the 'disapproval' text
+        report = corpus_threshold_report(workspace, "small", 5.0)
+        assert [row["support"] for row in report["labels"]] == [2, 2]
+        assert [row["precision"] for row in report["labels"]] == [1.0, 1.0]

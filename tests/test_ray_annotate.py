@@ -1,0 +1,128 @@
+"""Annotation on Ray Data (a local Ray with 2 CPUs): energies equal the single-process path, shards are
+resumable and each file says which run and model wrote it."""
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from eqn_core.cli import main as eqn
+from eqn_core.config import TrainConfig
+from eqn_core.corpus import export_corpus
+from eqn_core.ray_annotate import annotate_corpus, list_inputs, read_provenance, written_shards
+from eqn_core.runs import execute_run, ingest_run, prepare_run
+from eqn_core.workspace import Workspace
+
+ray = pytest.importorskip("ray")
+
+WORDS = "happy furious scared table wonderful angry afraid chair today I felt and number so very much".split()
+
+
+@pytest.fixture(scope="module")
+def local_ray():
+    """One local Ray for the whole module (starting one takes seconds)."""
+    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
+    yield ray
+    ray.shutdown()
+
+
+@pytest.fixture(scope="module")
+def trained_workspace(tmp_path_factory, tiny_encoder_dir):
+    from conftest import make_dataset
+
+    root = tmp_path_factory.mktemp("ray-ws") / "ws"
+    with Workspace(root) as workspace:
+        workspace.add_dataset(make_dataset())
+        config = TrainConfig(dataset="tiny", mode="coeqn", encoder=tiny_encoder_dir, encoder_mode="finetune",
+                             epochs=1, batch_size=16, device="cpu")
+        folder = prepare_run(workspace, config, run_id="r1")
+        assert execute_run(folder.path, cache_dir=workspace.cache_dir)["status"] == "finished"
+        ingest_run(workspace, "r1")
+    return root
+
+
+@pytest.fixture(scope="module")
+def corpus_folder(tmp_path_factory):
+    """40 texts of many lengths in a CSV, a JSONL, a Parquet and a TSV file (one in a subfolder)."""
+    rng = np.random.default_rng(3)
+    texts = [" ".join(rng.choice(WORDS, size=int(n))) for n in rng.integers(1, 60, size=40)]
+    folder = tmp_path_factory.mktemp("corpus")
+    (folder / "more").mkdir()
+    frame = pd.DataFrame({"id": [f"t{i}" for i in range(40)], "text": texts})
+    frame.iloc[:12].to_csv(folder / "a.csv", index=False)
+    frame.iloc[12:22].to_json(folder / "b.jsonl", orient="records", lines=True)
+    frame.iloc[22:31].to_parquet(folder / "c.parquet", index=False)
+    frame.iloc[31:].to_csv(folder / "more" / "d.tsv", sep="\t", index=False)
+    return folder
+
+
+def read_shards(output) -> pd.DataFrame:
+    return pd.concat([pd.read_parquet(path) for path in sorted(output.glob("part-*.parquet"))], ignore_index=True)
+
+
+def test_list_inputs_takes_a_file_a_folder_or_a_glob(corpus_folder):
+    assert list_inputs(str(corpus_folder / "a.csv")) == [str(corpus_folder / "a.csv")]
+    assert [os.path.basename(p) for p in list_inputs(str(corpus_folder))] == ["a.csv", "b.jsonl", "c.parquet", "d.tsv"]
+    assert [os.path.basename(p) for p in list_inputs(str(corpus_folder / "**" / "*.?sv"))] == ["a.csv", "d.tsv"]
+    assert [os.path.basename(p) for p in list_inputs(f"file://{corpus_folder}/*.parquet")] == ["c.parquet"]
+    with pytest.raises(ValueError, match="No CSV/TSV/Parquet/JSONL/TXT file matches"):
+        list_inputs(str(corpus_folder / "*.xlsx"))
+
+
+def test_ray_energies_equal_single_process_annotate(local_ray, trained_workspace, corpus_folder, tmp_path, capsys):
+    ws = str(trained_workspace)
+    output = tmp_path / "shards"
+    assert eqn(["-w", ws, "annotate", "--engine", "ray", "--run", "r1", str(corpus_folder), "-o", str(output),
+                "--workers", "2", "--shard-rows", "4", "--fp32"]) == 0
+    assert "wrote 12 shards (40 texts" in capsys.readouterr().err  # 3 + 3 + 3 + 3 shards of at most 4 texts
+    shards = read_shards(output)
+    assert len(shards) == 40
+    label_names = ["joy", "anger", "fear", "neutral"]
+    for path in list_inputs(str(corpus_folder)):
+        local = tmp_path / f"{os.path.basename(path)}.parquet"
+        assert eqn(["-w", ws, "annotate", "--run", "r1", path, "-o", str(local), "--fp32"]) == 0
+        expected = pd.read_parquet(local).set_index("text_id")
+        got = shards[shards["source"] == path].set_index("text_id").loc[expected.index]
+        assert got["text"].tolist() == expected["text"].tolist()
+        assert got["source_row"].tolist() == list(range(len(expected)))
+        difference = np.abs(got[label_names].to_numpy(np.float64) - expected[label_names].to_numpy(np.float64))
+        assert difference.max() <= 1e-4  # the local output is rounded to 4 decimals; fp32 energies agree below that
+
+
+def test_each_shard_names_its_run_and_model_and_a_rerun_skips_written_shards(local_ray, trained_workspace,
+                                                                             corpus_folder, tmp_path):
+    with Workspace(trained_workspace) as workspace:
+        run = workspace.get_run("r1")
+    output = tmp_path / "shards"
+    first = annotate_corpus(run["run_dir"], str(corpus_folder / "*.*"), str(output), run_id="r1", workers=2,
+                            shard_rows=5, fp32=True, show_progress=False)
+    assert (first.shards_written, first.rows_written, first.shards_skipped) == (7, 31, 0)  # 12 + 10 + 9 texts: 3 + 2 + 2 shards
+    assert first.workers_used == 2  # the shards of one file are spread over both actors
+    files = sorted(output.glob("part-*.parquet"))
+    assert len(files) == 7 and written_shards(str(output)) == {f.name[5:-8] for f in files}
+    for path in files:
+        provenance = read_provenance(str(path))
+        frame = pd.read_parquet(path)
+        assert provenance["run_id"] == "r1" and set(frame["run_id"]) == {"r1"}
+        assert provenance["model"].startswith("coeqn ") and set(frame["model"]) == {provenance["model"]}
+        assert provenance["label_names"] == ["joy", "anger", "fear", "neutral"]
+        assert provenance["rows"] == len(frame) and set(frame["source"]) == {provenance["source"]}
+
+    files[2].unlink()  # a crash lost one shard
+    times = {f: f.stat().st_mtime_ns for f in files if f.exists()}
+    again = annotate_corpus(run["run_dir"], str(corpus_folder / "*.*"), str(output), run_id="r1", workers=2,
+                            shard_rows=5, fp32=True, show_progress=False)
+    assert (again.shards_written, again.shards_skipped) == (1, 6)
+    assert all(f.stat().st_mtime_ns == t for f, t in times.items())  # the others were not rewritten
+    assert len(read_shards(output)) == 31
+
+    with Workspace(trained_workspace) as workspace:  # the shards as an external annotation set, exported in place
+        info = workspace.add_corpus("tiny-shards", str(output / "*.parquet"))
+        assert (info["rows"], info["label_names"], info["runs"]) == (31, ["joy", "anger", "fear", "neutral"], {"r1": 31})
+        assert export_corpus(workspace, "tiny-shards", tmp_path / "all.csv")["rows"] == 31
+
+    with pytest.raises(ValueError, match="shard_rows = 5, not 7"):
+        annotate_corpus(run["run_dir"], str(corpus_folder / "*.*"), str(output), run_id="r1", shard_rows=7,
+                        show_progress=False)
