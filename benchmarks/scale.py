@@ -67,7 +67,8 @@ def trained_run() -> str:
     """A frozen EQN run with the bundled encoder on a GoEmotions sample (2,000 / 500 / 500 rows); its folder."""
     from eqn_core.config import TrainConfig
     from eqn_core.data import load_goemotions
-    from eqn_core.runs import execute_run, ingest_run, prepare_run
+    from eqn_core.execute import execute_run
+    from eqn_core.runs import ingest_run, prepare_run
     from eqn_core.workspace import Workspace
 
     with Workspace(OUT / "ws") as workspace:

@@ -235,12 +235,12 @@ def corpus_label_counts(workspace, name: str, thresholds: np.ndarray | float) ->
 
     Returns {"rows": N, "tp": (C,), "predicted": (C,), "support": (C,)} as int64 arrays.
     """
-    from .schema import check_thresholds
+    from .thresholds import check_thresholds
 
     _, label_names, human_kind = _corpus_row(workspace, name)
     if human_kind is None:
         raise ValueError(f"Corpus {name!r} has no human_labels column, so it has no precision or recall.")
-    thresholds = check_thresholds(thresholds, label_names)  # (C,)
+    thresholds = check_thresholds(thresholds, len(label_names))  # (C,)
     parts, params = [], {}
     for i, label in enumerate(label_names):
         column = _quote_identifier(label)
@@ -294,7 +294,7 @@ def export_corpus(workspace, name: str, path: str | Path, *, fmt: str | None = N
     import os
 
     from .export import _copy, resolve_export_path
-    from .schema import check_thresholds
+    from .thresholds import check_thresholds
 
     if content not in ("energies", "thresholded", "binary"):
         raise ValueError(f"Unknown corpus export content {content!r}; use energies, thresholded or binary.")
@@ -305,7 +305,7 @@ def export_corpus(workspace, name: str, path: str | Path, *, fmt: str | None = N
     if content != "energies":
         if thresholds is None:
             raise ValueError(f"A {content} export needs thresholds (one number or one per label).")
-        values = check_thresholds(thresholds, label_names)  # (C,)
+        values = check_thresholds(thresholds, len(label_names))  # (C,)
         replaced = []
         for i, label in enumerate(label_names):
             column = _quote_identifier(label)

@@ -88,7 +88,8 @@ class DataParallelGroup:
 
         rows = np.array_split(np.arange(len(features)), self.world_size)[self.rank]
         total = len(features)
-        report = None if on_batch is None else (lambda done, _n: on_batch(min(total, done * self.world_size), total))
+        report = None if on_batch is None else (
+            lambda done, _n, fraction: on_batch(min(total, done * self.world_size), total, fraction))
         self._local_inference = True
         try:
             local = predict(model, features.subset(rows), on_batch=report, **options)  # (n_r, C)
@@ -107,7 +108,8 @@ def run_process(run_dir: str | Path, *, show_progress: bool = False) -> dict:
     import torch
     from accelerate import Accelerator, DistributedDataParallelKwargs
 
-    from .runs import RunFolder, execute_run, write_json_atomic
+    from .execute import execute_run
+    from .runs import RunFolder, write_json_atomic
 
     global _ACTIVE
     folder = RunFolder(run_dir)

@@ -33,7 +33,7 @@ CORPORA_TABLE = """CREATE TABLE corpora (
         human_labels VARCHAR,              -- 'text' (comma-separated names), 'list', or NULL when absent
         created_at   TIMESTAMP NOT NULL    -- UTC
     )"""
-SCHEMA: tuple[str, ...] = (
+SCHEMA_V1: tuple[str, ...] = (  # what version 1 created; later versions add to it through MIGRATIONS
     """CREATE TABLE schema_version (
         version    INTEGER   NOT NULL PRIMARY KEY,
         applied_at TIMESTAMP NOT NULL
@@ -102,7 +102,6 @@ SCHEMA: tuple[str, ...] = (
         decided_at TIMESTAMP NOT NULL,
         CHECK (decision <> 'set' OR (energy IS NOT NULL AND energy BETWEEN 0 AND 10))
     )""",
-    CORPORA_TABLE,
 )
 # Version 3: review by text (submissions), assignments to reviewers, adjudications, per-data-set settings.
 REVIEW_TABLES: tuple[str, ...] = (
@@ -148,7 +147,7 @@ REVIEW_TABLES: tuple[str, ...] = (
         updated_at         TIMESTAMP NOT NULL
     )""",
 )
-SCHEMA = SCHEMA + REVIEW_TABLES
+SCHEMA: tuple[str, ...] = SCHEMA_V1 + REVIEW_TABLES + (CORPORA_TABLE,)  # a new workspace: the latest
 # version -> statements that upgrade a workspace from version - 1 to version.
 MIGRATIONS: dict[int, tuple[str, ...]] = {
     # 2: run folders inside the workspace are stored relative to it ("runs/<id>"), so a copied workspace uses its

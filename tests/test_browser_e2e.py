@@ -100,6 +100,7 @@ def app_url(served_workspace, tmp_path):
         server = subprocess.Popen(command, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT,
                                   stdin=subprocess.DEVNULL, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
+    served_workspace["server"] = server  # a fault test kills it
     try:
         deadline = time.monotonic() + SERVER_START_TIMEOUT
         while True:
@@ -242,3 +243,32 @@ def test_thresholds_slider_updates_macro_f1_in_chromium(app_url, page, served_wo
     for name in names:
         assert (shots / name).stat().st_size > 10_000, name
     keep_screenshots(shots, names)
+
+
+def test_killing_the_app_server_mid_session_loses_nothing(app_url, page, served_workspace):
+    """Fault: the server dies (SIGKILL, no clean-up) while a browser session has the Thresholds page open. The
+    workspace then opens at once in another process with every record as it was, and the command line works."""
+    from eqn_core.workspace import Workspace
+
+    root = served_workspace["root"]
+    page.goto(f"{app_url}/Thresholds", wait_until="domcontentloaded", timeout=PAGE_TIMEOUT_MS)
+    page.wait_for_function(f"() => ({METRIC_VALUE_JS})('Macro F1') !== null", timeout=PAGE_TIMEOUT_MS)
+    wait_until_idle(page)
+    with Workspace(root) as workspace:  # another process writes while the app is up, as the CLI would
+        run_id = workspace.list_runs()["run_id"].iloc[0]
+        workspace.save_threshold_profile("before-kill", run_id=run_id, thresholds=np.full(4, 2.5))
+        before = {"runs": workspace.list_runs()[["run_id", "status"]].values.tolist(),
+                  "profiles": sorted(workspace.list_threshold_profiles()["name"])}
+    server = served_workspace["server"]
+    os.killpg(server.pid, signal.SIGKILL)
+    server.wait(timeout=30)
+    started = time.monotonic()
+    with Workspace(root) as workspace:
+        assert {"runs": workspace.list_runs()[["run_id", "status"]].values.tolist(),
+                "profiles": sorted(workspace.list_threshold_profiles()["name"])} == before
+        stored = workspace.load_energies(run_id, SPLIT)
+    assert time.monotonic() - started < 10, "no lock may outlive the killed server"
+    assert np.array_equal(stored, served_workspace["energies"])
+    listed = subprocess.run([sys.executable, "-m", "eqn_core.cli", "-w", str(root), "runs"], cwd=REPO,
+                            capture_output=True, text=True, timeout=120)
+    assert listed.returncode == 0 and run_id in listed.stdout, listed.stderr

@@ -11,7 +11,7 @@ from eqn_core.corpus import (add_corpus, corpus_info, corpus_threshold_report, c
                              list_corpora, remove_corpus, search_corpus)
 from eqn_core.errors import DataError
 from eqn_core.metrics import binarize, per_label_report
-from eqn_core.schema import SCHEMA
+from eqn_core.schema import SCHEMA_V1, SCHEMA_VERSION
 from eqn_core.workspace import Workspace
 
 LABELS = ["joy", "anger", "fear"]
@@ -115,19 +115,20 @@ def test_bad_names_and_paths_are_refused_before_anything_is_created(tmp_path, sh
         remove_corpus(workspace, "ok")
         with pytest.raises(KeyError, match="No corpus named"):
             corpus_info(workspace, "ok")
-        assert workspace.con.execute("SELECT count(*) FROM runs").fetchone()[0] == 0
+        with workspace.connection() as con:
+            assert con.execute("SELECT count(*) FROM runs").fetchone()[0] == 0
 
 
 def test_a_version_1_workspace_gains_the_corpora_table(tmp_path):
     path = tmp_path / "ws"
     path.mkdir()
     con = duckdb.connect(str(path / "eqn.duckdb"))
-    for statement in SCHEMA[:-1]:  # everything but the corpora table, as version 1 had it
+    for statement in SCHEMA_V1:  # as version 1 had it
         con.execute(statement)
     con.execute("INSERT INTO schema_version VALUES (1, now()::TIMESTAMP)")
     con.close()
     with Workspace(path) as workspace:
-        assert workspace.schema_version() == 2
+        assert workspace.schema_version() == SCHEMA_VERSION
         assert list_corpora(workspace).empty
 
 

@@ -11,7 +11,8 @@ import pytest
 from eqn_core.cli import main as eqn
 from eqn_core.config import TrainConfig
 from eqn_core.distributed import DataParallelGroup
-from eqn_core.runs import RunFolder, execute_run, ingest_run, prepare_run
+from eqn_core.execute import execute_run
+from eqn_core.runs import RunFolder, ingest_run, prepare_run
 from eqn_core.workspace import Workspace
 
 

@@ -113,7 +113,8 @@ def test_reviewed_export_applies_latest_decisions(workspace, tmp_path, fmt):
 
     # an admin adjudicates (text 3, joy): that value wins and says so
     workspace.record_adjudication(run_id="r1", split="test", row_idx=3, label="joy", energy=6.5, adjudicator="boss")
-    export_annotations(workspace, run_id="r1", split="test", path=path, content="reviewed", thresholds=THRESHOLDS)
+    export_annotations(workspace, run_id="r1", split="test", path=path, content="reviewed", thresholds=THRESHOLDS,
+                       overwrite=True)
     frame = read_back(path, fmt)
     assert label_values(frame)[3, 0] == 6.5 and json.loads(frame["review_sources"][3])["joy"] == "adjudicated"
 

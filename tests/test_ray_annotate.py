@@ -12,7 +12,8 @@ from eqn_core.cli import main as eqn
 from eqn_core.config import TrainConfig
 from eqn_core.corpus import export_corpus
 from eqn_core.ray_annotate import annotate_corpus, list_inputs, read_provenance, written_shards
-from eqn_core.runs import execute_run, ingest_run, prepare_run
+from eqn_core.execute import execute_run
+from eqn_core.runs import ingest_run, prepare_run
 from eqn_core.workspace import Workspace
 
 ray = pytest.importorskip("ray")

@@ -61,8 +61,7 @@ def test_hostile_names_render_as_text_not_links_or_markup(hostile_root, page_fil
     at.session_state["run"] = "r1"
     at.run()
     if page_file == "6_Review.py":
-        at.text_input(key="review_reviewer").input("[rev](http://evil.example)").run()
-        at.number_input(key="review_per_page").set_value(20).run()
+        pass  # the reviewer comes from the sign-in now; the text id and label names are the hostile strings
     assert not at.exception, [e.value for e in at.exception]
     shown = rendered_markdown(at)
     assert any("evil" in text for text in shown)  # the hostile names are on the page ...

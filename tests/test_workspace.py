@@ -439,7 +439,7 @@ def test_run_folders_are_stored_relative_so_a_copied_workspace_uses_its_own(run_
 def test_version_1_workspace_migrates_absolute_run_folders_and_keeps_a_backup(tmp_path):
     import duckdb
 
-    from eqn_core.schema import SCHEMA
+    from eqn_core.schema import SCHEMA_V1 as SCHEMA
     from eqn_core.workspace import backup_path
 
     root = tmp_path / "old"
@@ -519,6 +519,8 @@ def test_a_shipped_model_keeps_its_package_folder_and_follows_a_reinstall(tmp_pa
     import json as json_module
 
     from eqn_core import shipped
+
+    monkeypatch.setenv("EQN_SHIPPED_MODELS", "1")
 
     def package_at(folder):
         run = folder / "goemotions-eqn"
