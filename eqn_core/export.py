@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import os
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -76,8 +78,7 @@ def export_annotations(workspace: Workspace, *, run_id: str, split: str, path: s
     reviewed = (_reviewed_frame(workspace, run_id, split, thresholds, label_names, reviewer)
                 if content == "reviewed" else None)
 
-    temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex[:12]}.tmp")
-    try:
+    with written_atomically(path) as temporary:
         with workspace.locked_connection() as con:
             if reviewed is not None:
                 con.register(REVIEWED_VIEW, reviewed)
@@ -90,12 +91,6 @@ def export_annotations(workspace: Workspace, *, run_id: str, split: str, path: s
                               thresholds=dict(zip(label_names, thresholds.tolist())), profile=profile,
                               reviewer=reviewer)
         metadata_path = _finish(temporary, path, fmt, metadata)
-    except (duckdb.IOException, OSError) as error:
-        temporary.unlink(missing_ok=True)
-        raise ValueError(f"Cannot write the export to {path}: {_first_line(error)}") from error
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
     return {"path": path, "rows": written, "format": fmt, "content": content, "metadata": metadata_path}
 
 
@@ -117,23 +112,28 @@ def export_review_log(workspace: Workspace, *, run_id: str, split: str, path: st
     if neutralize_formulas and fmt == "csv":  # notes, ids and names are typed by people
         for column in log.columns[log.dtypes == object]:
             log[column] = log[column].map(neutralize_cell)
-    temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex[:12]}.tmp")
-    con = duckdb.connect()
-    try:
+    with written_atomically(path) as temporary, duckdb.connect() as con:
         con.register("review_log_frame", log)
         written = _copy(con, "SELECT * FROM review_log_frame", {}, temporary, fmt)
         metadata = provenance(workspace, run, split=split, content="review-log", fmt=fmt, rows=written,
                               reviewer=reviewer)
         metadata_path = _finish(temporary, path, fmt, metadata)
+    return {"path": path, "rows": written, "format": fmt, "content": "review-log", "metadata": metadata_path}
+
+
+@contextmanager
+def written_atomically(path: Path) -> Iterator[Path]:
+    """A temporary name beside path to write to (the caller moves it into place): on any failure it is removed,
+    so a failed export leaves no file, and an I/O error becomes one line naming the target."""
+    temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex[:12]}.tmp")
+    try:
+        yield temporary
     except (duckdb.IOException, OSError) as error:
         temporary.unlink(missing_ok=True)
         raise ValueError(f"Cannot write the export to {path}: {_first_line(error)}") from error
     except BaseException:
         temporary.unlink(missing_ok=True)
         raise
-    finally:
-        con.close()
-    return {"path": path, "rows": written, "format": fmt, "content": "review-log", "metadata": metadata_path}
 
 
 def provenance(workspace: Workspace, run: dict, *, split: str, content: str, fmt: str, rows: int,
