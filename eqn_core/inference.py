@@ -5,6 +5,7 @@ import contextlib
 import functools
 import os
 import platform
+import shutil
 from pathlib import Path
 from typing import Callable
 
@@ -205,13 +206,7 @@ def token_states(model: EnergyModel, tokens: TokenizedTexts, *, texts: list[str]
     try:
         with torch.inference_mode():
             for number, indices in enumerate(batches):
-                if should_stop is not None and should_stop():
-                    if partial is not None:
-                        del states
-                        import shutil
-
-                        shutil.rmtree(partial, ignore_errors=True)  # no half cache left behind
-                    raise RunStopped()
+                check_stop(should_stop)
                 batch = {k: v.to(device) for k, v in tokens.batch(indices).items()}
                 with autocast_for(device, amp):
                     hidden = encoder.lower_states(batch["input_ids"], batch["attention_mask"])  # (B, T, H)
@@ -221,6 +216,11 @@ def token_states(model: EnergyModel, tokens: TokenizedTexts, *, texts: list[str]
                 done += len(indices)
                 if on_batch:
                     on_batch(done, len(lengths), float(fractions[number]))
+    except BaseException:  # stopped or failed: no half cache left behind
+        if partial is not None:
+            del states
+            shutil.rmtree(partial, ignore_errors=True)
+        raise
     finally:
         model.train(was_training)
     if partial is None:
@@ -231,8 +231,6 @@ def token_states(model: EnergyModel, tokens: TokenizedTexts, *, texts: list[str]
     try:
         os.replace(partial, folder)  # atomic: a reader sees the whole cache or none
     except OSError:  # another process cached the same texts first: use theirs
-        import shutil
-
         shutil.rmtree(partial, ignore_errors=True)
     return TokenStates(np.load(folder / "states.npy", mmap_mode="r"), np.load(folder / "offsets.npy"))
 
