@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -216,6 +217,19 @@ def check_export_target(path: Path, workspace_root: str | Path | None) -> None:
 def _first_line(error: BaseException) -> str:
     text = str(error).strip().splitlines()
     return text[0] if text else type(error).__name__
+
+
+FORMAT_NAMES = {"csv": "CSV", "parquet": "Parquet", "jsonl": "JSONL"}  # in the order pages offer them
+
+
+def export_file_name_problem(name: str, fmt: str) -> str | None:
+    """What is wrong with a file name typed on a page for the exports folder (None: nothing): a plain name, no
+    folders, ending in the format's suffix."""
+    if not re.fullmatch(r"[A-Za-z0-9_.-]+", name or "") or name.startswith("."):
+        return "Use a plain file name: letters, digits, '.', '-' and '_' only, no folders."
+    if not name.lower().endswith(f".{fmt}"):
+        return f"The file name must end in .{fmt} for {FORMAT_NAMES[fmt]}."
+    return None
 
 
 def resolve_export_path(path: str | Path, fmt: str | None, *, overwrite: bool = False,

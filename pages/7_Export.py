@@ -5,7 +5,7 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from eqn_core.export import export_annotations
+from eqn_core.export import FORMAT_NAMES, export_annotations, export_file_name_problem
 from eqn_core.review import LOW_ENERGY_HUMAN, SUGGESTED, suggest_micro_emotions
 from ui.common import (escape_markdown, get_workspace, load_energies, load_human_labels, load_label_names, pick_run,
                        pick_split, pick_thresholds, require_admin)
@@ -19,7 +19,6 @@ CONTENTS = {"energies": "Raw energies (0-10)", "thresholded": "Thresholded energ
             "reviewed": "Reviewed (adjudicated value, else the reviewers' value; the rule per label is in review_sources)",
             "review-log": "Review log (one row per decision: text id, label, model and reviewer energy, decision, "
                           "note, reviewer, time)"}
-FORMATS = {"csv": "CSV", "parquet": "Parquet", "jsonl": "JSONL"}
 MIME = {"csv": "text/csv", "parquet": "application/vnd.apache.parquet", "jsonl": "application/jsonl"}
 READERS = {"csv": lambda path: pd.read_csv(path, keep_default_na=False), "parquet": pd.read_parquet,
            "jsonl": lambda path: pd.read_json(path, lines=True, dtype=False)}
@@ -45,7 +44,7 @@ choice = pick_thresholds(workspace, run, label_names, key="export")
 
 left, right = st.columns(2)
 content = left.radio("Content", list(CONTENTS), format_func=CONTENTS.get, key="export_content")
-fmt = right.radio("Format", list(FORMATS), format_func=FORMATS.get, horizontal=True, key="export_format")
+fmt = right.radio("Format", list(FORMAT_NAMES), format_func=FORMAT_NAMES.get, horizontal=True, key="export_format")
 reviewer = None
 if content in ("reviewed", "review-log"):
     names = workspace.reviewers(run_id=run_id)
@@ -70,12 +69,8 @@ safe_run = re.sub(r"[^A-Za-z0-9_.-]+", "-", run_id)
 default_name = f"{safe_run}_{split}_{content.replace('-', '_')}.{fmt}"
 name = st.text_input("File name (in the workspace's exports folder)", value=default_name,
                      key=f"export_name_{default_name}")
-problem = None
-if not re.fullmatch(r"[A-Za-z0-9_.-]+", name or "") or name.startswith("."):
-    problem = "Use a plain file name: letters, digits, '.', '-' and '_' only, no folders."
-elif not name.lower().endswith(f".{fmt}"):
-    problem = f"The file name must end in .{fmt} for {FORMATS[fmt]}."
-elif rows is not None and not rows:
+problem = export_file_name_problem(name, fmt)
+if problem is None and rows is not None and not rows:
     problem = "No row matches this filter: nothing to export."
 if problem:
     st.warning(problem)

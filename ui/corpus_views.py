@@ -6,7 +6,6 @@ over millions of texts holds at most a page of rows in memory.
 from __future__ import annotations
 
 import os
-import re
 import time
 
 import numpy as np
@@ -14,6 +13,8 @@ import pandas as pd
 import streamlit as st
 
 from eqn_core import corpus as corpora
+from eqn_core.export import FORMAT_NAMES, export_file_name_problem
+from eqn_core.thresholds import DEFAULT_THRESHOLD, ENERGY_MAX, ENERGY_MIN
 from ui.common import _open_workspace, data_version, energy_bar_figure, quote_text, workspace_root
 
 PAGE_ROWS = 100
@@ -76,7 +77,8 @@ def corpus_samples(name: str) -> None:
         left, right = st.columns(2)
         emotion = left.selectbox("Emotion", [None, *label_names], key="corpus_emotion",
                                  format_func=lambda label: "any emotion" if label is None else label)
-        threshold = right.slider("Threshold h (bars)", 0.0, 10.0, 3.0, step=0.1, key="corpus_threshold")
+        threshold = right.slider("Threshold h (bars)", ENERGY_MIN, ENERGY_MAX, DEFAULT_THRESHOLD, step=0.1,
+                                 key="corpus_threshold")
         energy_range, human = None, None
         if emotion is not None:
             energy_range = left.slider(f"{emotion} energy between", 0.0, 10.0, (0.0, 10.0), step=0.1,
@@ -135,7 +137,8 @@ def corpus_thresholds(name: str) -> None:
         st.info("This corpus has no `human_labels` column, so there is nothing to measure thresholds against. "
                 "Search and export it on the Samples and Export pages.")
         return
-    threshold = st.slider("Global energy threshold h", 0.0, 10.0, 3.0, step=0.1, key="corpus_th_global")
+    threshold = st.slider("Global energy threshold h", ENERGY_MIN, ENERGY_MAX, DEFAULT_THRESHOLD, step=0.1,
+                          key="corpus_th_global")
     report = _report(root, name, float(threshold), data_version())
     cells = st.columns(4)
     cells[0].metric("Macro-F1", f"{report['macro']['f1']:.4f}")
@@ -158,21 +161,18 @@ def corpus_export(workspace, name: str) -> None:
     st.caption(_caption(info))
     contents = {"energies": "Raw energies (0-10)", "thresholded": "Thresholded energies (below h → 0, eq. 8)",
                 "binary": "Binary labels (1 where energy ≥ h)"}
-    formats = {"parquet": "Parquet", "csv": "CSV", "jsonl": "JSONL"}
     left, right = st.columns(2)
     content = left.radio("Content", list(contents), format_func=contents.get, key="corpus_export_content")
-    fmt = right.radio("Format", list(formats), format_func=formats.get, horizontal=True, key="corpus_export_format")
+    fmt = right.radio("Format", ["parquet", "csv", "jsonl"], format_func=FORMAT_NAMES.get, horizontal=True,
+                      key="corpus_export_format")  # Parquet first: a corpus is large
     threshold = None
     if content != "energies":
-        threshold = right.slider("Threshold h", 0.0, 10.0, 3.0, step=0.1, key="corpus_export_threshold")
+        threshold = right.slider("Threshold h", ENERGY_MIN, ENERGY_MAX, DEFAULT_THRESHOLD, step=0.1,
+                                 key="corpus_export_threshold")
     default_name = f"{name}_{content}.{fmt}"
     file_name = st.text_input("File name (in the workspace's exports folder)", value=default_name,
                               key=f"corpus_export_name_{default_name}")
-    problem = None
-    if not re.fullmatch(r"[A-Za-z0-9_.-]+", file_name or "") or file_name.startswith("."):
-        problem = "Use a plain file name: letters, digits, '.', '-' and '_' only, no folders."
-    elif not file_name.lower().endswith(f".{fmt}"):
-        problem = f"The file name must end in .{fmt} for {formats[fmt]}."
+    problem = export_file_name_problem(file_name, fmt)
     if problem:
         st.warning(problem)
     if st.button(f"Export all {info['rows']:,} rows", type="primary", disabled=problem is not None,
