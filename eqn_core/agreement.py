@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from .review import _kappa, label_mask, reviewed_rows, reviewer_values
+from .review import _kappa, label_mask, queue_order, reviewed_rows, reviewer_values
 from .thresholds import check_thresholds, reaches
 
 OVERALL = "all emotions"
@@ -24,7 +24,8 @@ LOG_COLUMNS = ["decision_id", "text_id", "row_idx", "label", "model_energy", "re
                "reviewer", "decided_at"]
 
 __all__ = ["OVERALL", "REVIEWED_RULES", "LOG_COLUMNS", "krippendorff_alpha_interval", "plan_assignments",
-           "pair_agreement", "disagreements", "combine_reviews", "review_log", "reviewer_progress"]
+           "pair_agreement", "disagreements", "combine_reviews", "review_log", "reviewer_progress", "plan_from_queue",
+           "disagreement_keys", "parse_disagreement_key"]
 
 
 def krippendorff_alpha_interval(values) -> float:
@@ -69,6 +70,27 @@ def plan_assignments(rows: Sequence[int], reviewers: Sequence[str], *, per_text:
         for offset in range(per_text):
             plan[names[(position * per_text + offset) % len(names)]].append(int(row))
     return plan
+
+
+def plan_from_queue(energies, human_labels, thresholds, reviewers: Sequence[str], *, count: int, per_text: int = 2,
+                    order: str = "random", exclude_mask=None, seed: int = 0) -> dict[str, list[int]]:
+    """The first `count` texts of a review queue (review.queue_order) spread over reviewers (plan_assignments).
+
+    energies: (N, C); human_labels: (N, C) bool; thresholds: scalar or (C,). Returns {reviewer: rows}."""
+    if int(count) < 1:
+        raise ValueError(f"Assign at least one text, not {count}.")
+    rows = queue_order(energies, human_labels, thresholds, order=order, exclude_mask=exclude_mask, seed=seed)
+    return plan_assignments(rows[:int(count)].tolist(), reviewers, per_text=per_text)
+
+
+def disagreement_keys(found: pd.DataFrame) -> list[str]:
+    """One key per disagreements() row, "row|label" (a label may hold "|": split on the first one only)."""
+    return [f"{int(row)}|{label}" for row, label in zip(found["row_idx"], found["label"])]
+
+
+def parse_disagreement_key(key: str) -> tuple[int, str]:
+    row, label = key.split("|", 1)
+    return int(row), label
 
 
 def _final_values(energies, thresholds, decisions, submissions, label_names, reviewers):

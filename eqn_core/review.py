@@ -6,6 +6,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from .schema import utc_now
 from .thresholds import check_thresholds, reaches
 from .workspace import Workspace
 
@@ -25,7 +26,8 @@ __all__ = [
     "latest_decisions", "reviewer_counts",
     "filter_texts", "top_energies", "label_lists",
     "QUEUE_ORDERS", "label_mask", "record_suggestions", "queue_order", "reviewed_rows", "reviewer_values",
-    "record_decisions",
+    "record_decisions", "QUEUE_STATUSES", "filter_queue", "next_in_queue", "decisions_by_label", "form_values",
+    "describe_decision", "reviewed_texts", "others_visible", "blind_review", "set_blind_review",
 ]
 
 
@@ -419,3 +421,126 @@ def _same_energy(a, b) -> bool:
     if a is None or b is None or (isinstance(a, float) and np.isnan(a)) or (isinstance(b, float) and np.isnan(b)):
         return a is None and b is None
     return abs(float(a) - float(b)) <= 1e-6
+
+
+# --------------------------------------------------------------------------- the review screen's rules
+
+QUEUE_STATUSES = {"unreviewed": "not yet reviewed by me", "reviewed": "reviewed by me", "all": "all texts"}
+
+
+def filter_queue(rows, energies, *, reviewed=None, status: str = "all", label_id: int | None = None,
+                 energy_range: tuple[float, float] | None = None, within: Sequence = ()) -> np.ndarray:
+    """The queue's texts that pass the review screen's filters, in queue order.
+
+    rows: (K,) int, the queue (queue_order); energies: (N, C); reviewed: the rows the reviewer reviewed (for
+    status "unreviewed" or "reviewed"; "all" keeps both); label_id with energy_range: that emotion's energy in
+    [low, high]; within: row sets each kept row must belong to (texts another reviewer reviewed, texts assigned
+    to me). Returns (K',) int64.
+    """
+    if status not in QUEUE_STATUSES:
+        raise ValueError(f"Unknown queue status {status!r}; use one of {list(QUEUE_STATUSES)}.")
+    rows = np.asarray(rows, dtype=np.int64)
+    keep = np.ones(rows.size, dtype=bool)  # (K,)
+    if status != "all":
+        keep &= np.isin(rows, np.asarray(reviewed if reviewed is not None else [], dtype=np.int64)) == (
+            status == "reviewed")
+    if label_id is not None and energy_range is not None:
+        values = _energies(energies)[rows, label_id]  # (K,)
+        keep &= (values >= float(energy_range[0])) & (values <= float(energy_range[1]))
+    for allowed in within:
+        keep &= np.isin(rows, np.asarray(allowed, dtype=np.int64))
+    return rows[keep]
+
+
+def next_in_queue(queue: Sequence[int], after: int) -> int | None:
+    """The text after `after` in the queue (wrapping round to the first other one); None when no other is left."""
+    rest = [row for row in queue if row != after]
+    if after in queue:
+        following = [row for row in queue[list(queue).index(after) + 1:] if row != after]
+        if following:
+            return following[0]
+    return rest[0] if rest else None
+
+
+def decisions_by_label(decisions: pd.DataFrame, *, reviewer: str, row: int) -> dict[str, tuple[str, float | None]]:
+    """One reviewer's latest decision per label on one text: {label: (decision, energy or None)}.
+
+    decisions: workspace.reviews() rows (each reviewer's latest decision per (text, label))."""
+    if not len(decisions):
+        return {}
+    mine = decisions[(decisions["reviewer"] == reviewer) & (decisions["row_idx"] == row)]
+    return {label: (decision, None if pd.isna(energy) else float(energy))
+            for label, decision, energy in zip(mine["label"], mine["decision"], mine["energy"])}
+
+
+def form_values(model_energies, label_names: Sequence[str],
+                previous: Mapping[str, tuple[str, float | None]]) -> tuple[np.ndarray, np.ndarray]:
+    """What the review form starts from: (shown (C,) float64, accepted (C,) bool).
+
+    shown: the model's energies rounded to 0.1, or the reviewer's earlier "set" value; accepted: False where their
+    latest decision rejected the label. model_energies: (C,); previous: decisions_by_label's result."""
+    model = np.asarray(model_energies, dtype=np.float64)  # (C,)
+    names = _label_names(label_names, model.size)
+    shown = np.round(model, 1)  # (C,)
+    for label, (decision, energy) in previous.items():
+        if decision == "set" and energy is not None and label in names:
+            shown[names.index(label)] = energy
+    accepted = np.array([previous.get(label, ("",))[0] != "reject" for label in names], dtype=bool)  # (C,)
+    return shown, accepted
+
+
+def describe_decision(decision: Mapping) -> str:
+    """One decision in words: "joy rejected", "fear set to 6"."""
+    verb = {"reject": "rejected", "accept": "accepted"}.get(decision["decision"], f"set to {decision['energy']:g}")
+    return f"{decision['label']} {verb}"
+
+
+def reviewed_texts(decisions: pd.DataFrame, submissions: pd.DataFrame, texts: Sequence[str], human_labels,
+                   label_names: Sequence[str], *, reviewer: str) -> pd.DataFrame:
+    """The texts one reviewer reviewed, newest first: row, text, human labels, your decisions ("joy ✗, fear → 6"),
+    note, when. decisions, submissions: workspace.reviews() and workspace.submissions() of one run and split;
+    texts: N strings; human_labels: (N, C) bool."""
+    rows = reviewed_rows(decisions, submissions, reviewer=reviewer)  # (K,)
+    mine = decisions[decisions["reviewer"] == reviewer] if len(decisions) else decisions
+    subs = submissions[submissions["reviewer"] == reviewer] if len(submissions) else submissions
+    subs = subs.set_index("row_idx") if len(subs) else pd.DataFrame(columns=["note", "submitted_at"])
+    marks = {"reject": "✗", "accept": "✓"}
+    changes = {row: ", ".join(f"{label} {marks.get(decision) or f'→ {energy:g}'}"
+                              for label, decision, energy in zip(group["label"], group["decision"], group["energy"]))
+               for row, group in mine.groupby("row_idx")} if len(mine) else {}
+    last_time = mine.groupby("row_idx")["decided_at"].max() if len(mine) else pd.Series(dtype=object)
+    texts = np.asarray(texts, dtype=object)
+    table = pd.DataFrame({"row": rows, "text": texts[rows] if rows.size else [],
+                          "human labels": label_lists(np.asarray(human_labels)[rows], label_names),
+                          "your decisions": [changes.get(row, "kept the model's energies") for row in rows],
+                          "note": [subs["note"].get(row, "") for row in rows],
+                          "when": [subs["submitted_at"].get(row, last_time.get(row)) for row in rows]})
+    return table.sort_values("when", ascending=False, kind="stable").reset_index(drop=True)
+
+
+# --------------------------------------------------------------------------- blind or open review
+
+def others_visible(*, blind: bool, reviewed_by_me: bool, is_admin: bool) -> bool:
+    """May a user see other reviewers' decisions on a text? Always in open review and for admins; in blind review
+    only once they reviewed the text themselves."""
+    return not blind or reviewed_by_me or is_admin
+
+
+def blind_review(workspace: Workspace, *, run_id: str, split: str) -> bool:
+    """Whether a run and split is reviewed blind: the latest setting an admin stored, else True (the default)."""
+    with workspace.connection() as con:
+        row = con.execute("SELECT blind FROM review_settings WHERE run_id = ? AND split = ? ORDER BY id DESC LIMIT 1",
+                          [run_id, split]).fetchone()
+    return True if row is None else bool(row[0])
+
+
+def set_blind_review(workspace: Workspace, *, run_id: str, split: str, blind: bool, changed_by: str) -> None:
+    """Store the review mode of a run and split (appended, attributed; the latest counts)."""
+    if not isinstance(changed_by, str) or not changed_by.strip():
+        raise ValueError("Changing the review mode needs the admin's name.")
+    splits = workspace.energy_splits(run_id)
+    if split not in splits:
+        raise ValueError(f"Run {run_id!r} has no energies of split {split!r} to review; its splits: {splits}.")
+    with workspace.connection() as con:
+        con.execute("INSERT INTO review_settings (run_id, split, blind, changed_by, changed_at) VALUES (?, ?, ?, ?, ?)",
+                    [run_id, split, bool(blind), changed_by.strip(), utc_now()])

@@ -17,7 +17,7 @@ from eqn_core.data import SPLIT_ORDER, LabeledDataset, LabeledSplit
 from eqn_core.names import check_safe_name
 from eqn_core.thresholds import ENERGY_MAX, ENERGY_MIN
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 # The whole schema, in creation order. A change to it is a new SCHEMA_VERSION plus an entry in
 # MIGRATIONS that takes a workspace from the previous version to the new one.
@@ -147,7 +147,20 @@ REVIEW_TABLES: tuple[str, ...] = (
         updated_at         TIMESTAMP NOT NULL
     )""",
 )
-SCHEMA: tuple[str, ...] = SCHEMA_V1 + REVIEW_TABLES + (CORPORA_TABLE,)  # a new workspace: the latest
+# Version 5: how a run and split is reviewed, set by an admin. Append-only: the latest row per (run_id, split)
+# counts, and the rows before it say when reviews were blind. No row: blind review (the default).
+REVIEW_SETTINGS_TABLES: tuple[str, ...] = (
+    "CREATE SEQUENCE review_setting_id_seq START 1",
+    """CREATE TABLE review_settings (
+        id         BIGINT    NOT NULL PRIMARY KEY DEFAULT nextval('review_setting_id_seq'),
+        run_id     VARCHAR   NOT NULL,
+        split      VARCHAR   NOT NULL,
+        blind      BOOLEAN   NOT NULL,     -- reviewers see others' decisions on a text only after their own
+        changed_by VARCHAR   NOT NULL,
+        changed_at TIMESTAMP NOT NULL      -- UTC
+    )""",
+)
+SCHEMA: tuple[str, ...] = SCHEMA_V1 + REVIEW_TABLES + (CORPORA_TABLE,) + REVIEW_SETTINGS_TABLES  # a new workspace
 # version -> statements that upgrade a workspace from version - 1 to version.
 MIGRATIONS: dict[int, tuple[str, ...]] = {
     # 2: run folders inside the workspace are stored relative to it ("runs/<id>"), so a copied workspace uses its
@@ -160,6 +173,8 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
     3: REVIEW_TABLES,
     # 4: external annotation sets (a DuckDB view over Parquet files per corpus)
     4: (CORPORA_TABLE,),
+    # 5: the review mode per run and split (blind or open), set by an admin
+    5: REVIEW_SETTINGS_TABLES,
 }
 
 RUN_STATUSES = ("queued", "running", "finished", "failed", "stopped")

@@ -501,7 +501,7 @@ class Workspace:
                     raise ValueError(f"Run {run_id!r} has {n_reviews} review decisions; export them first, then "
                                      "delete them with the run (delete_reviews=True, `eqn delete --with-reviews`).")
                 for table in ("reviews", "review_submissions", "review_assignments", "adjudications",
-                              "threshold_profiles", "energies", "runs"):
+                              "review_settings", "threshold_profiles", "energies", "runs"):
                     con.execute(f"DELETE FROM {table} WHERE run_id = ?", [run_id])
 
     def _run_shape(self, run_id: str, split: str) -> tuple[str, list[str], int]:

@@ -4,9 +4,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from eqn_core.agreement import (ADJUDICATED, REVIEWERS_AGREE, REVIEWERS_MEAN, combine_reviews, disagreements,
-                                krippendorff_alpha_interval, pair_agreement, plan_assignments, review_log,
-                                reviewer_progress)
+from eqn_core.agreement import (ADJUDICATED, REVIEWERS_AGREE, REVIEWERS_MEAN, combine_reviews, disagreement_keys,
+                                disagreements, krippendorff_alpha_interval, pair_agreement, parse_disagreement_key,
+                                plan_assignments, plan_from_queue, review_log, reviewer_progress)
 
 LABELS = ["joy", "anger", "neutral"]
 NAN = np.nan
@@ -33,6 +33,21 @@ def test_plan_assignments_gives_each_text_to_two_reviewers_balanced():
     assert (counts == 2).all()
     with pytest.raises(ValueError, match="1..2"):
         plan_assignments([1], ["ana", "ben"], per_text=3)
+
+
+def test_plan_from_queue_assigns_the_first_texts_of_the_chosen_order():
+    energies = np.array([[1.0, 0.0], [9.0, 0.0], [5.0, 0.0], [0.0, 0.0]], dtype=np.float32)  # (4, 2)
+    human = np.zeros((4, 2), dtype=bool)
+    plan = plan_from_queue(energies, human, 3.0, ["ana", "ben"], count=2, per_text=2, order="missed")
+    assert plan == {"ana": [1, 2], "ben": [1, 2]}  # the two strongest missed emotions, each to both
+    with pytest.raises(ValueError, match="at least one text"):
+        plan_from_queue(energies, human, 3.0, ["ana"], count=0)
+
+
+def test_disagreement_keys_round_trip_labels_with_a_bar():
+    found = pd.DataFrame({"row_idx": [9, 2], "label": ["joy", "a|b"]})
+    keys = disagreement_keys(found)
+    assert keys == ["9|joy", "2|a|b"] and [parse_disagreement_key(key) for key in keys] == [(9, "joy"), (2, "a|b")]
 
 
 def frames(rows: list[tuple]) -> pd.DataFrame:

@@ -296,6 +296,7 @@ def test_accounts_roles_blind_review_agreement_and_adjudication(accounts):
     ana.button("review_accept_all_9_0").click().run()
     ben = sign_in_as(page("6_Review.py"), "ben", "reviewer").run()
     assert shown_row(ben) == 9 and "blind review" in ben.caption[-1].value
+    assert any("**Blind review** for this run and split" in caption.value for caption in ben.caption)
     assert not [frame for frame in ben.dataframe if "decision" in frame.value.columns]
     ben.checkbox("review_accept_9_0_0").uncheck()
     ben.button("review_submit_9_0").click().run()
@@ -319,6 +320,33 @@ def test_accounts_roles_blind_review_agreement_and_adjudication(accounts):
     with Workspace(root) as workspace:
         assert workspace.adjudications(run_id="r1", split="test")[["row_idx", "label", "energy", "adjudicator"]
                                                                   ].values.tolist() == [[9, "joy", 7.0, "boss"]]
+
+
+def test_admin_turns_blind_review_off_and_reviewers_see_others_at_once(accounts):
+    root = accounts
+    boss = sign_in_as(page("6_Review.py"), "boss", "admin").run()
+    boss.segmented_control("review_section").set_value("Team: assign, agree, adjudicate").run()
+    assert boss.toggle("review_blind").value is True  # the default
+    boss.toggle("review_blind").set_value(False).run()
+    assert_ok(boss)
+    assert "Open review for r1 · test" in boss.success[0].value
+    assert boss.toggle("review_blind").value is False
+    with Workspace(root) as workspace:
+        from eqn_core.review import blind_review
+
+        assert blind_review(workspace, run_id="r1", split="test") is False
+        assert blind_review(workspace, run_id="r1", split="dev") is True
+
+    ana = sign_in_as(page("6_Review.py"), "ana", "reviewer").run()
+    assert any("**Open review** for this run and split" in caption.value for caption in ana.caption)
+    ana.button("review_accept_all_9_0").click().run()
+    ben = sign_in_as(page("6_Review.py"), "ben", "reviewer").run()
+    assert shown_row(ben) == 9 and not any("blind review" in caption.value for caption in ben.caption)
+    assert table_with(ben, "decision")["reviewer"].tolist() == ["ana"]  # before ben decided anything
+
+    boss.toggle("review_blind").set_value(True).run()  # back to blind: ben no longer sees ana's decision
+    ben.run()
+    assert "blind review" in ben.caption[-1].value and table_with(ben, "decision") is None
 
 
 # ------------------------------------------------------------------------ Export

@@ -333,3 +333,100 @@ def test_workspace_submissions_assignments_adjudications_and_settings(workspace_
             workspace.delete_run("r")
         workspace.delete_run("r", delete_reviews=True)
         assert workspace.assignments(run_id="r", split="test").empty
+
+
+# ------------------------------------------------------------------------ the review screen's rules
+from eqn_core.review import (blind_review, decisions_by_label, describe_decision, filter_queue,  # noqa: E402
+                             form_values, next_in_queue, others_visible, reviewed_texts, set_blind_review)
+
+
+def test_filter_queue_keeps_queue_order_and_combines_filters():
+    energies = np.array([[1.0, 0.0], [5.0, 0.0], [7.0, 0.0], [3.0, 0.0], [9.0, 0.0]], dtype=np.float32)  # (5, 2)
+    queue = np.array([4, 2, 1, 3, 0])  # queue order, not row order
+    assert filter_queue(queue, energies).tolist() == [4, 2, 1, 3, 0]
+    assert filter_queue(queue, energies, reviewed=[2, 3], status="unreviewed").tolist() == [4, 1, 0]
+    assert filter_queue(queue, energies, reviewed=[2, 3], status="reviewed").tolist() == [2, 3]
+    assert filter_queue(queue, energies, label_id=0, energy_range=(3.0, 7.0)).tolist() == [2, 1, 3]  # inclusive
+    assert filter_queue(queue, energies, label_id=0, energy_range=(3.0, 7.0), within=[[1, 2, 4], [1, 3]]
+                        ).tolist() == [1]
+    with pytest.raises(ValueError, match="queue status"):
+        filter_queue(queue, energies, status="done")
+
+
+def test_next_in_queue_moves_on_and_wraps_round():
+    assert next_in_queue([4, 2, 1], 4) == 2
+    assert next_in_queue([4, 2, 1], 1) == 4  # the last text: back to the first other one
+    assert next_in_queue([4, 2, 1], 7) == 4  # a reopened text outside the queue: the queue's first
+    assert next_in_queue([4], 4) is None and next_in_queue([], 3) is None
+
+
+def test_form_starts_from_the_reviewers_latest_decisions():
+    latest = decisions((0, "joy", "reject", 9.0, "ana"), (0, "fear", "set", 6.0, "ana"),
+                       (0, "anger", "set", 2.0, "ben"), (1, "joy", "set", 1.0, "ana"))
+    previous = decisions_by_label(latest, reviewer="ana", row=0)
+    assert previous == {"joy": ("reject", 9.0), "fear": ("set", 6.0)}
+    shown, accepted = form_values([9.04, 4.0, 0.55], LABELS, previous)
+    assert shown.tolist() == [9.0, 4.0, 6.0] and accepted.tolist() == [False, True, True]  # ben's 2.0 is not hers
+    assert decisions_by_label(latest.iloc[0:0], reviewer="ana", row=0) == {}
+    assert describe_decision({"label": "fear", "decision": "set", "energy": 6.0}) == "fear set to 6"
+    assert describe_decision({"label": "joy", "decision": "reject", "energy": 9.0}) == "joy rejected"
+
+
+def test_reviewed_texts_lists_one_reviewers_texts_newest_first():
+    latest = decisions((0, "joy", "reject", 9.0, "ana"), (0, "fear", "set", 6.0, "ana"), (2, "joy", "accept", 9.0, "ben"))
+    latest["decided_at"] = pd.Timestamp("2026-01-01")
+    subs = pd.DataFrame({"id": [1, 2, 3], "row_idx": [0, 3, 2], "reviewer": ["ana", "ana", "ben"],
+                         "note": ["fear, not joy", "", ""],
+                         "submitted_at": pd.to_datetime(["2026-01-01", "2026-01-02", "2026-01-01"])})
+    table = reviewed_texts(latest, subs, ["t0", "t1", "t2", "t3"], HUMAN, LABELS, reviewer="ana")
+    assert table["row"].tolist() == [3, 0] and table["text"].tolist() == ["t3", "t0"]
+    assert table["your decisions"].tolist() == ["kept the model's energies", "joy ✗, fear → 6"]
+    assert table["human labels"].tolist() == ["joy, anger", "joy"] and table["note"].tolist() == ["", "fear, not joy"]
+    assert reviewed_texts(latest.iloc[0:0], subs.iloc[0:0], ["t0"], HUMAN[:1], LABELS, reviewer="ana").empty
+
+
+def test_blind_review_hides_others_until_reviewed_and_open_review_shows_them():
+    assert not others_visible(blind=True, reviewed_by_me=False, is_admin=False)
+    assert others_visible(blind=True, reviewed_by_me=True, is_admin=False)
+    assert others_visible(blind=True, reviewed_by_me=False, is_admin=True)
+    assert others_visible(blind=False, reviewed_by_me=False, is_admin=False)
+
+
+def test_review_mode_is_blind_by_default_stored_per_run_and_split_and_attributed(workspace_with_tiny):
+    with Workspace(workspace_with_tiny) as workspace:
+        workspace.create_run("r", dataset="tiny", mode="eqn", encoder="x", config={}, run_dir="runs/r")
+        for split in ("dev", "test"):
+            workspace.store_energies("r", split, np.full((16, 4), 1.0, dtype=np.float32))
+        assert blind_review(workspace, run_id="r", split="test") is True
+        set_blind_review(workspace, run_id="r", split="test", blind=False, changed_by="boss")
+        assert blind_review(workspace, run_id="r", split="test") is False
+        assert blind_review(workspace, run_id="r", split="dev") is True  # per split
+        set_blind_review(workspace, run_id="r", split="test", blind=True, changed_by="cy")
+        assert blind_review(workspace, run_id="r", split="test") is True  # the latest counts
+        with workspace.connection() as con:  # appended, with who changed it
+            assert con.execute("SELECT blind, changed_by FROM review_settings ORDER BY id").fetchall() == [
+                (False, "boss"), (True, "cy")]
+        with pytest.raises(ValueError, match="no energies of split 'train'"):
+            set_blind_review(workspace, run_id="r", split="train", blind=False, changed_by="boss")
+        with pytest.raises(ValueError, match="admin's name"):
+            set_blind_review(workspace, run_id="r", split="test", blind=False, changed_by=" ")
+        workspace.delete_run("r")  # the setting goes with its run
+        with workspace.connection() as con:
+            assert con.execute("SELECT count(*) FROM review_settings").fetchone()[0] == 0
+
+
+def test_a_version_4_workspace_gains_the_review_mode_blind(tmp_path):
+    import duckdb
+
+    from eqn_core.schema import CORPORA_TABLE, REVIEW_TABLES, SCHEMA_V1, SCHEMA_VERSION
+
+    root = tmp_path / "ws"
+    root.mkdir()
+    con = duckdb.connect(str(root / "eqn.duckdb"))  # as version 4 left it
+    for statement in SCHEMA_V1 + REVIEW_TABLES + (CORPORA_TABLE,):
+        con.execute(statement)
+    con.execute("INSERT INTO schema_version VALUES (4, now()::TIMESTAMP)")
+    con.close()
+    with Workspace(root) as workspace:
+        assert workspace.schema_version() == SCHEMA_VERSION == 5
+        assert blind_review(workspace, run_id="any", split="test") is True

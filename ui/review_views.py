@@ -1,0 +1,472 @@
+"""Streamlit views of the Review page: the queue and its filters, the one-text form, "My reviewed texts", and the
+admins' Team section (review mode, assignments, progress, agreement, adjudication).
+
+The rules behind them live in eqn_core.review and eqn_core.agreement; these functions draw widgets and store what
+the user decided.
+"""
+from __future__ import annotations
+
+import html
+import threading
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from eqn_core.accounts import User, load_users
+from eqn_core.agreement import (disagreement_keys, disagreements, pair_agreement, parse_disagreement_key,
+                                plan_from_queue, reviewer_progress)
+from eqn_core.review import (QUEUE_ORDERS, QUEUE_STATUSES, blind_review, decisions_by_label, describe_decision,
+                             filter_queue, form_values, label_mask, next_in_queue, others_visible, queue_order,
+                             record_decisions, record_suggestions, reviewed_rows, reviewed_texts, set_blind_review)
+from eqn_core.workspace import Workspace
+from ui.common import (data_version, escape_markdown, flash, load_energies, load_human_labels, load_label_names,
+                       load_texts, users_file, workspace_root)
+
+REVIEW, MINE, TEAM = "Review texts", "My reviewed texts", "Team: assign, agree, adjudicate"
+KEYS = {"submit": "Ctrl+Enter", "accept": "Alt+A", "next": "Alt+N", "previous": "Alt+P"}
+STYLE = """<style>
+.eqn-review-text {font-size: 1.5rem; line-height: 1.55; font-weight: 450; padding: 0.9rem 1.1rem; margin: 0.2rem 0 0.6rem;
+  border-left: 5px solid #1f77b4; border-radius: 6px; background: rgba(31, 119, 180, 0.07); white-space: pre-wrap;}
+</style>"""
+MODES = {True: ("Blind review", ":material/visibility_off:", "other reviewers' decisions on a text show once you "
+                "have submitted yours"),
+         False: ("Open review", ":material/visibility:", "you see other reviewers' decisions on a text before "
+                 "you submit yours")}
+
+
+@dataclass
+class ReviewContext:
+    """Everything the Review views read for one run and split, read once per page run."""
+    workspace: Workspace
+    user: User
+    run_id: str
+    dataset: str
+    split: str
+    label_names: list[str]
+    energies: np.ndarray  # (N, C)
+    human_labels: np.ndarray  # (N, C) bool
+    texts: pd.DataFrame  # row_idx, text_id, text, label_ids
+    thresholds: np.ndarray  # (C,)
+    non_emotion: list[str]
+    exclude: np.ndarray  # (C,) bool: labels that are not emotions
+    decisions: pd.DataFrame  # each reviewer's latest decision per (text, label)
+    submissions: pd.DataFrame
+    assignments: pd.DataFrame
+    blind: bool
+
+    @property
+    def mine_rows(self) -> np.ndarray:
+        """(K,) the rows the signed-in user reviewed."""
+        return reviewed_rows(self.decisions, self.submissions, reviewer=self.user.name)
+
+
+def review_context(workspace: Workspace, run: dict, split: str, user: User, thresholds: np.ndarray) -> ReviewContext:
+    run_id, dataset = run["run_id"], run["dataset"]
+    label_names = load_label_names(dataset)
+    non_emotion = workspace.non_emotion_labels(dataset)
+    return ReviewContext(
+        workspace=workspace, user=user, run_id=run_id, dataset=dataset, split=split, label_names=label_names,
+        energies=load_energies(run_id, split), human_labels=load_human_labels(dataset, split),
+        texts=load_texts(dataset, split), thresholds=thresholds, non_emotion=non_emotion,
+        exclude=label_mask(label_names, non_emotion), decisions=workspace.reviews(run_id=run_id, split=split),
+        submissions=workspace.submissions(run_id=run_id, split=split),
+        assignments=workspace.assignments(run_id=run_id, split=split),
+        blind=blind_review(workspace, run_id=run_id, split=split))
+
+
+def pick_section(user: User) -> str:
+    """The section switch (Review texts, My reviewed texts, and for admins Team)."""
+    sections = [REVIEW, MINE, *([TEAM] if user.is_admin else [])]
+    if st.session_state.get("review_section") not in sections:
+        st.session_state["review_section"] = REVIEW
+    section = st.segmented_control("Section", sections, key="review_section", label_visibility="collapsed")
+    return section or REVIEW
+
+
+def show_section(section: str, context: ReviewContext) -> None:
+    {REVIEW: review_screen, MINE: my_texts, TEAM: team}[section](context)
+
+
+def mode_caption(context: ReviewContext) -> None:
+    """Say how this run and split is reviewed (an admin sets it in the Team section)."""
+    name, icon, meaning = MODES[context.blind]
+    st.caption(f"{icon} **{name}** for this run and split: {meaning}. Admins see every decision; an admin sets the "
+               "mode in the Team section.")
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def _ordered_rows(run_id: str, dataset: str, split: str, thresholds: tuple, order: str, excluded: tuple, seed: int,
+                  version: int) -> np.ndarray:
+    return queue_order(load_energies(run_id, split), load_human_labels(dataset, split), np.asarray(thresholds),
+                       order=order, exclude_mask=np.asarray(excluded, dtype=bool), seed=seed)
+
+
+@st.cache_resource
+def _submit_lock() -> threading.Lock:
+    return threading.Lock()
+
+
+def reopen(row: int) -> None:
+    """Show `row` in the review screen even if the queue's filters leave it out (Previous, Reopen)."""
+    state = st.session_state
+    state["review_row"], state["review_pinned"] = int(row), True
+    state["review_section"] = REVIEW
+
+
+# ------------------------------------------------------------------------------------------------ review texts
+def queue_filters(context: ReviewContext, assigned_to_me: np.ndarray) -> list[int]:
+    """The queue's order and filters (an expander); the rows of the queue, in order."""
+    label_names = context.label_names
+    with st.expander("Queue: order and filters", expanded=False):
+        left, middle, right = st.columns(3)
+        order = left.selectbox("Order", list(QUEUE_ORDERS), format_func=QUEUE_ORDERS.get, key="review_order")
+        status = middle.selectbox("Texts", list(QUEUE_STATUSES), format_func=QUEUE_STATUSES.get, key="review_status")
+        emotion = right.selectbox("Emotion", [None, *label_names], key="review_emotion",
+                                  format_func=lambda name: "any emotion" if name is None else name)
+        energy_range = None
+        if emotion is not None:
+            energy_range = right.slider(f"{emotion} energy between", 0.0, 10.0, (0.0, 10.0), step=0.1,
+                                        key="review_energy_range")
+        others = sorted((set(context.decisions["reviewer"]) | set(context.submissions["reviewer"]))
+                        - {context.user.name})
+        by_reviewer = middle.selectbox("Reviewed by", [None, *others], key="review_by",
+                                       format_func=lambda name: "anyone or no one" if name is None else name)
+        only_assigned = left.toggle("Only texts assigned to me", value=bool(assigned_to_me.size),
+                                    key="review_only_assigned", disabled=not assigned_to_me.size,
+                                    help="An admin assigns texts on the Team section.")
+        st.caption(f"Left out of suggestions and agreement (not emotions): {', '.join(context.non_emotion) or 'none'}.")
+
+    rows = _ordered_rows(context.run_id, context.dataset, context.split, tuple(context.thresholds.tolist()), order,
+                         tuple(context.exclude.tolist()), 0, data_version())
+    within = []
+    if by_reviewer is not None:
+        within.append(reviewed_rows(context.decisions, context.submissions, reviewer=by_reviewer))
+    if only_assigned:
+        within.append(assigned_to_me)
+    return filter_queue(rows, context.energies, reviewed=context.mine_rows, status=status,
+                        label_id=None if emotion is None else label_names.index(emotion), energy_range=energy_range,
+                        within=within).tolist()
+
+
+def review_screen(context: ReviewContext) -> None:
+    state, user = st.session_state, context.user
+    assignments = context.assignments
+    assigned_to_me = assignments[assignments["reviewer"] == user.name]["row_idx"].to_numpy(dtype=np.int64)
+    mine_rows = context.mine_rows
+    queue = queue_filters(context, assigned_to_me)
+    mode_caption(context)
+
+    row = state.get("review_row")
+    if row is None or (row not in queue and not state.get("review_pinned")):
+        row = queue[0] if queue else None
+    done = int(np.isin(assigned_to_me, mine_rows).sum())
+    mine_text = f"{len(mine_rows):,} texts reviewed by you"
+    if assigned_to_me.size:
+        mine_text += f" · {done:,} of {assigned_to_me.size:,} assigned to you"
+        st.progress(done / assigned_to_me.size, text=mine_text)
+    else:
+        st.caption(mine_text)
+    if row is None:
+        st.success("No text left in this queue. Change the order or filters (above) for more, or reopen a text "
+                   "under “My reviewed texts”.")
+        return
+    review_form(context, row, queue, reviewed_by_me=row in set(mine_rows.tolist()))
+
+
+def review_form(context: ReviewContext, row: int, queue: list[int], *, reviewed_by_me: bool) -> None:
+    """One text: its header and navigation, the text, the form of every emotion's energy, the others' decisions."""
+    state, user, label_names = st.session_state, context.user, context.label_names
+    energies, decisions, submissions = context.energies, context.decisions, context.submissions
+
+    def go_next() -> None:
+        state.setdefault("review_history", []).append(row)
+        state["review_row"], state["review_pinned"] = next_in_queue(queue, row), False
+
+    def go_previous() -> None:
+        history = state.get("review_history") or []
+        if history:
+            reopen(history.pop())
+
+    position = f"text {queue.index(row) + 1:,} of {len(queue):,} in this queue" if row in queue else \
+        "a text outside this queue (reopened)"
+    model = energies[row].astype(np.float64)  # (C,)
+    human = context.human_labels[row]  # (C,)
+    suggested = record_suggestions(energies[[row]], context.human_labels[[row]], context.thresholds,
+                                   exclude_mask=context.exclude)[0]  # (C,)
+    previous = decisions_by_label(decisions, reviewer=user.name, row=row)
+    shown, accepted = form_values(model, label_names, previous)  # (C,), (C,)
+    my_notes = submissions[(submissions["reviewer"] == user.name) & (submissions["row_idx"] == row)]["note"]
+    version = state.get("review_version", 0)
+    tag = f"{row}_{version}"
+
+    head_left, head_right = st.columns([3, 2])
+    head_left.markdown(f"**Row {row}** · id {escape_markdown(context.texts['text_id'].iloc[row])} · {position}"
+                       + (" · :green-badge[reviewed by you]" if reviewed_by_me else ""))
+    nav = head_right.columns(2)
+    nav[0].button("Previous", key="review_previous", on_click=go_previous, shortcut=KEYS["previous"],
+                  icon=":material/arrow_back:", disabled=not state.get("review_history"), width="stretch")
+    nav[1].button("Skip to next", key="review_next", on_click=go_next, shortcut=KEYS["next"],
+                  icon=":material/arrow_forward:", width="stretch")
+    st.markdown(f"<div class='eqn-review-text'>{html.escape(context.texts['text'].iloc[row])}</div>",
+                unsafe_allow_html=True)
+    given = [label_names[j] for j in np.flatnonzero(human)]
+    st.markdown("Human labels: " + (" ".join(f":blue-badge[{escape_markdown(label)}]" for label in given) or "*none*"))
+
+    def submit(as_suggested: bool) -> None:
+        """Store the text's decisions (a callback: it runs before the page, so one run shows the next text)."""
+        with _submit_lock():  # Enter in a field and the shortcut can both fire: store the text once
+            if state.get("review_version", 0) == version:
+                store(as_suggested)
+
+    def store(as_suggested: bool) -> None:
+        values = np.array([state[f"review_energy_{tag}_{j}"] for j in range(len(label_names))], dtype=np.float64)
+        ticked = np.array([state.get(f"review_accept_{tag}_{j}", bool(accepted[j])) for j in range(len(label_names))])
+        if as_suggested:  # the model's values with every suggestion accepted; edits in the form are ignored
+            values, ticked = shown, np.where(suggested, True, accepted)
+        # read fresh: a repeated event (Enter and the shortcut) then appends nothing twice
+        latest = context.workspace.reviews(run_id=context.run_id, split=context.split, reviewer=user.name)
+        now = decisions_by_label(latest, reviewer=user.name, row=row)
+        chosen = record_decisions(model, context.thresholds, suggested, shown, values, ticked, label_names,
+                                  previous=now)
+        context.workspace.submit_text_review(run_id=context.run_id, split=context.split, row_idx=row,
+                                             reviewer=user.name, decisions=chosen,
+                                             note=(state.get(f"review_note_{tag}") or "").strip())
+        flash(f"Saved row {row}: " + (", ".join(describe_decision(decision) for decision in chosen)
+                                      or "no change to the model's energies") + ".")
+        state.setdefault("review_history", []).append(row)
+        state["review_row"], state["review_pinned"] = next_in_queue(queue, row), False
+        state["review_version"] = version + 1  # fresh widgets for the next text; decisions are read fresh
+
+    with st.form(f"review_form_{tag}", border=True):
+        if suggested.any():
+            st.markdown("**Suggested micro-emotions**: the model's energy reaches the threshold and no person gave "
+                        "the label. Untick to reject.")
+            boxes = st.columns(4)
+            for n, j in enumerate(np.flatnonzero(suggested)):
+                boxes[n % 4].checkbox(f":orange-background[**{escape_markdown(label_names[j])}** {model[j]:.1f}]",
+                                      value=bool(accepted[j]), key=f"review_accept_{tag}_{j}")
+        else:
+            st.markdown("**No suggested micro-emotion** at this threshold. Add an emotion the model missed by "
+                        "giving it an energy.")
+        st.markdown("**Every emotion's energy** (0-10; from the model, or your earlier decision). "
+                    ":orange-background[orange]: suggested · :blue-background[blue]: human label")
+        for start in range(0, len(label_names), 4):
+            cells = st.columns(4)
+            for offset, j in enumerate(range(start, min(start + 4, len(label_names)))):
+                name = escape_markdown(label_names[j])
+                if suggested[j]:
+                    caption = f":orange-background[**{name}** · suggested]"
+                elif human[j]:
+                    caption = f":blue-background[**{name}** · human label]"
+                elif context.exclude[j]:
+                    caption = f"{name} · not an emotion"
+                else:
+                    caption = name
+                cells[offset].number_input(caption, min_value=0.0, max_value=10.0, value=float(shown[j]), step=0.1,
+                                           format="%.1f", key=f"review_energy_{tag}_{j}")
+        st.text_area("Note (optional; Enter starts a new line)", value=my_notes.iloc[-1] if len(my_notes) else "",
+                     key=f"review_note_{tag}", height=70)
+        buttons = st.columns([1, 1, 3])
+        buttons[0].form_submit_button("Submit", type="primary", key=f"review_submit_{tag}", on_click=submit,
+                                      args=(False,), shortcut=KEYS["submit"], icon=":material/check:",
+                                      width="stretch")
+        buttons[1].form_submit_button("Accept as suggested", key=f"review_accept_all_{tag}", on_click=submit,
+                                      args=(True,), shortcut=KEYS["accept"], icon=":material/done_all:",
+                                      width="stretch")
+        buttons[2].caption(f"Keys: **{KEYS['submit']}** submit · **{KEYS['accept']}** accept as suggested · "
+                           f"**{KEYS['next']}** skip to next · **{KEYS['previous']}** previous · **Tab** next "
+                           "field · **Space** ticks or unticks a suggestion")
+    others_on_text(context, row, reviewed_by_me=reviewed_by_me)
+
+
+def others_on_text(context: ReviewContext, row: int, *, reviewed_by_me: bool) -> None:
+    """The other reviewers' decisions on this text, when the review mode lets this user see them."""
+    decisions, submissions, user = context.decisions, context.submissions, context.user
+    others = decisions[(decisions["row_idx"] == row) & (decisions["reviewer"] != user.name)]
+    others_submitted = submissions[(submissions["row_idx"] == row) & (submissions["reviewer"] != user.name)]
+    if not (len(others) or len(others_submitted)):
+        return
+    if others_visible(blind=context.blind, reviewed_by_me=reviewed_by_me, is_admin=user.is_admin):
+        with st.expander(f"Other reviewers on this text ({others_submitted['reviewer'].nunique()})"):
+            st.dataframe(others[["reviewer", "label", "decision", "energy", "note", "decided_at"]],
+                         hide_index=True, key="review_others")
+    else:
+        st.caption("Others have reviewed this text; their decisions show once you submit yours (blind review).")
+
+
+# ------------------------------------------------------------------------------------------------ my reviewed texts
+def my_texts(context: ReviewContext) -> None:
+    state, user = st.session_state, context.user
+    table = reviewed_texts(context.decisions, context.submissions, context.texts["text"].to_numpy(),
+                           context.human_labels, context.label_names, reviewer=user.name)
+    if table.empty:
+        st.info("You have not reviewed a text of this run and split yet.")
+        return
+    st.caption(f"{len(table):,} texts reviewed by you. Pick one to reopen it: a change is added to the log (nothing "
+               "is overwritten) and your latest decision counts.")
+    event = st.dataframe(table, hide_index=True, key="review_mine", on_select="rerun", selection_mode="single-row",
+                         column_config={"text": st.column_config.TextColumn(width="large")})
+    picked = event.selection.rows if event is not None else []
+    options = table["row"].tolist()
+    if picked:
+        state["review_reopen_pick"] = int(table.iloc[picked[0]]["row"])
+    if state.get("review_reopen_pick") not in options:
+        state["review_reopen_pick"] = options[0]
+    texts_by_row = context.texts["text"].to_numpy()
+    left, right = st.columns([4, 1])
+    chosen = left.selectbox("Text to reopen", options, key="review_reopen_pick",
+                            format_func=lambda row: f"row {row}: {texts_by_row[row][:100]}")
+    right.button("Reopen", key="review_reopen", on_click=lambda: reopen(state["review_reopen_pick"]), type="primary",
+                 icon=":material/edit:", width="stretch")
+    with st.expander("Every decision you made on this text, oldest first"):
+        log = context.workspace.reviews(run_id=context.run_id, split=context.split, reviewer=user.name,
+                                        latest_only=False)
+        st.dataframe(log[log["row_idx"] == chosen][["label", "decision", "energy", "note", "decided_at"]],
+                     hide_index=True, key="review_mine_log")
+
+
+# ------------------------------------------------------------------------------------------------ team (admins)
+def team(context: ReviewContext) -> None:
+    review_mode(context)
+    non_emotion_labels(context)
+    assign_texts(context)
+    progress(context)
+    agreement(context)
+    adjudicate(context)
+
+
+def review_mode(context: ReviewContext) -> None:
+    st.subheader("Review mode")
+    state = st.session_state
+    state["review_blind"] = context.blind  # the stored mode, also when another admin changed it meanwhile
+
+    def store() -> None:
+        set_blind_review(context.workspace, run_id=context.run_id, split=context.split, blind=state["review_blind"],
+                         changed_by=context.user.name)
+        flash(f"{MODES[state['review_blind']][0]} for {context.run_id} · {context.split}.")
+
+    st.toggle("Blind review", key="review_blind", on_change=store,
+              help="On: a reviewer sees other reviewers' decisions on a text only after submitting their own, so "
+                   "agreement measures independent judgements. Off: everyone sees them at once. Admins always do.")
+    st.caption("For this run and split; every reviewer sees which mode is on. Changes are logged with your name.")
+
+
+def non_emotion_labels(context: ReviewContext) -> None:
+    st.subheader("Labels that are not emotions")
+    picked = st.multiselect("Left out of suggestions and agreement", context.label_names, default=context.non_emotion,
+                            key="review_non_emotion")
+    if st.button("Save for this data set", key="review_non_emotion_save") and picked != context.non_emotion:
+        context.workspace.set_non_emotion_labels(context.dataset, picked)
+        flash(f"Not emotions in {context.dataset}: {', '.join(picked) or 'none'}.")
+        st.rerun()
+
+
+def assign_texts(context: ReviewContext) -> None:
+    st.subheader("Assign texts")
+    accounts = sorted(load_users(users_file(workspace_root())))
+    if not accounts:
+        st.caption("Single-user local mode: add reviewer accounts (`eqn users add NAME --role reviewer`) to assign "
+                   "texts to them.")
+        return
+    num_texts = len(context.energies)
+    with st.form("review_assign_form"):
+        left, middle, right = st.columns(3)
+        people = left.multiselect("Reviewers", accounts, key="review_assign_people")
+        count = middle.number_input("Texts", min_value=1, max_value=num_texts, value=min(50, num_texts),
+                                    key="review_assign_count")
+        per_text = right.number_input("Reviewers per text (2 or more: overlap for agreement)", min_value=1,
+                                      max_value=max(1, len(accounts)), value=min(2, len(accounts)),
+                                      key="review_assign_per_text")
+        order = middle.selectbox("Which texts", list(QUEUE_ORDERS), format_func=QUEUE_ORDERS.get, index=2,
+                                 key="review_assign_order")
+        assign = st.form_submit_button("Assign", type="primary", key="review_assign_go")
+    if not assign:
+        return
+    try:
+        plan = plan_from_queue(context.energies, context.human_labels, context.thresholds, people, count=int(count),
+                               per_text=int(per_text), order=order, exclude_mask=context.exclude)
+        added = sum(context.workspace.assign_texts(run_id=context.run_id, split=context.split, rows=assigned,
+                                                   reviewers=[name], assigned_by=context.user.name)
+                    for name, assigned in plan.items())
+    except ValueError as error:
+        st.error(str(error))
+    else:
+        flash(f"Assigned {int(count):,} texts, each to {int(per_text)} of {', '.join(people)} ({added:,} new "
+              "assignments).")
+        st.rerun()
+
+
+def progress(context: ReviewContext) -> None:
+    st.subheader("Progress")
+    table = reviewer_progress(context.decisions, context.submissions, context.assignments)
+    if table.empty:
+        st.caption("No one has reviewed or been assigned a text of this run and split yet.")
+        return
+    st.dataframe(table, hide_index=True, key="review_progress",
+                 column_config={"share_done": st.column_config.ProgressColumn("done", min_value=0, max_value=1,
+                                                                             format="percent")})
+
+
+def agreement(context: ReviewContext) -> None:
+    st.subheader("Agreement between reviewers")
+    names = sorted(set(context.decisions["reviewer"]) | set(context.submissions["reviewer"]))
+    if len(names) < 2:
+        st.caption("When two people have reviewed the same texts, Cohen's kappa (labels) and Krippendorff's alpha "
+                   "(energies) per emotion appear here.")
+        return
+    left, right = st.columns(2)
+    reviewer_a = left.selectbox("Reviewer A", names, key="review_agree_a")
+    reviewer_b = right.selectbox("Reviewer B", [name for name in names if name != reviewer_a], key="review_agree_b")
+    table = pair_agreement(context.energies, context.thresholds, context.decisions, context.submissions, reviewer_a,
+                           reviewer_b, label_names=context.label_names, exclude=context.non_emotion)
+    number = st.column_config.NumberColumn(format="%.3f")
+    st.dataframe(table.rename(columns={"texts": "texts both reviewed", "a_only": f"{reviewer_a} only",
+                                       "b_only": f"{reviewer_b} only", "kappa": "Cohen's kappa",
+                                       "alpha": "Krippendorff's alpha", "mean_abs_diff": "mean |Δ energy|"}),
+                 hide_index=True, key="review_agreement",
+                 column_config={"Cohen's kappa": number, "Krippendorff's alpha": number,
+                                "mean |Δ energy|": st.column_config.NumberColumn(format="%.2f")})
+    st.caption("Kappa compares labels (energy ≥ threshold); alpha (interval) compares the 0-10 energies, so 5 vs 6 "
+               "counts as close. Empty where undefined (no variation). Non-emotion labels are left out.")
+
+
+def adjudicate(context: ReviewContext) -> None:
+    st.subheader("Disagreements to adjudicate")
+    state = st.session_state
+    adjudications = context.workspace.adjudications(run_id=context.run_id, split=context.split)
+    found = disagreements(context.energies, context.thresholds, context.decisions, context.submissions, adjudications,
+                          label_names=context.label_names, exclude=context.non_emotion)
+    if found.empty:
+        st.caption("No disagreement: reviewers of the same text agree on every emotion (labels, and energies within 2).")
+        return
+    pending = found["adjudicated"].isna()
+    st.caption(f"{len(found):,} disagreements, {int(pending.sum()):,} not yet adjudicated. The adjudicated value is "
+               "the final one in the reviewed export.")
+    shown = found.assign(text=context.texts["text"].to_numpy()[found["row_idx"].to_numpy()])
+    st.dataframe(shown[["row_idx", "label", "text", "values", "model_energy", "adjudicated"]], hide_index=True,
+                 key="review_disagreements", column_config={"text": st.column_config.TextColumn(width="large")})
+    keys = disagreement_keys(found)
+    if state.get("review_adjudicate_pick") not in keys:
+        state["review_adjudicate_pick"] = next((key for key, open_ in zip(keys, pending) if open_), keys[0])
+
+    def describe(key: str) -> str:
+        row, label = parse_disagreement_key(key)
+        return f"row {row} · {label}: {found['values'][keys.index(key)]}"
+
+    pick = st.selectbox("Disagreement", keys, key="review_adjudicate_pick", format_func=describe)
+    item = found.iloc[keys.index(pick)]
+    with st.form("review_adjudicate_form"):
+        left, right = st.columns([1, 3])
+        value = left.number_input("Final energy", min_value=0.0, max_value=10.0, step=0.1, format="%.1f",
+                                  value=float(round((item["low"] + item["high"]) / 2, 1)),
+                                  key=f"review_adjudicate_value_{pick}")
+        note = right.text_input("Note (optional)", key="review_adjudicate_note")
+        decide = st.form_submit_button("Adjudicate", type="primary", key="review_adjudicate_go")
+    if decide:
+        row, label = parse_disagreement_key(pick)
+        context.workspace.record_adjudication(run_id=context.run_id, split=context.split, row_idx=row, label=label,
+                                              energy=value, adjudicator=context.user.name, note=note)
+        flash(f"Adjudicated row {row} · {label}: {value:g}.")
+        st.rerun()
