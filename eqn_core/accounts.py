@@ -3,18 +3,31 @@
 The file is JSON, ``{"users": {"ana": {"role": "reviewer", "password_hash": "$2b$...", "created_at": "..."}}}``,
 by default ``<workspace>/users.json`` (``$EQN_USERS_FILE`` overrides). It is managed with ``eqn users``. With no
 file, or a file without users, the app runs in single-user local mode: one local user with the admin role.
+
+A sign-in lasts across a reload of the app through a sign-in token: signed (HMAC-SHA256, itsdangerous) with a key
+kept beside the users file (``users.json.key``, mode 0600, made on first use), expiring after SIGN_IN_MAX_AGE, tied
+to the account's password hash (a new password or a removed account ends it) and to a value the browser keeps
+(so a copied link does not sign in elsewhere). Signing out records the token's id in ``users.json.signed-out``
+until it would have expired anyway.
 """
 from __future__ import annotations
 
+import base64
 import functools
+import hashlib
+import hmac
 import json
 import os
 import re
+import secrets
+import threading
+import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
 import bcrypt
+from itsdangerous import BadData, URLSafeTimedSerializer
 
 ADMIN, REVIEWER = "admin", "reviewer"
 ROLES = (ADMIN, REVIEWER)
@@ -23,8 +36,14 @@ LOCAL_USER = "local"
 MIN_PASSWORD_LENGTH = 8
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
 
-__all__ = ["ADMIN", "REVIEWER", "ROLES", "User", "users_file", "load_users", "add_user", "remove_user",
-           "set_password", "authenticate", "local_user"]
+SIGN_IN_MAX_AGE = 12 * 3600  # seconds a sign-in token is accepted
+_TOKEN_SALT = "eqn-studio sign-in"
+_MAX_TOKEN_LENGTH = 1000
+_SIGNED_OUT_LOCK = threading.Lock()  # app sessions are threads of one process: one writer of the signed-out file
+
+__all__ = ["ADMIN", "REVIEWER", "ROLES", "SIGN_IN_MAX_AGE", "User", "users_file", "load_users", "add_user",
+           "remove_user", "set_password", "authenticate", "local_user", "issue_sign_in_token", "user_from_token",
+           "sign_out_token"]
 
 
 @dataclass(frozen=True)
@@ -132,3 +151,129 @@ def authenticate(path: str | Path, name: str, password: str) -> User | None:
 @functools.cache
 def _dummy_hash() -> bytes:
     return bcrypt.hashpw(b"not a password", bcrypt.gensalt())
+
+
+# ---------------------------------------------------------------- sign-in tokens (a sign-in kept across a reload)
+def sign_in_key_file(path: str | Path) -> Path:
+    """The sign-in key beside the users file: <users file>.key."""
+    path = Path(path)
+    return path.with_name(path.name + ".key")
+
+
+def _signed_out_file(path: str | Path) -> Path:
+    path = Path(path)
+    return path.with_name(path.name + ".signed-out")
+
+
+def _sign_in_key(path: str | Path, *, create: bool) -> bytes | None:
+    """The key that signs sign-in tokens: 32 random bytes (hex) in a file only its owner reads, made on first use.
+    None when there is none yet and create is False."""
+    key_file = sign_in_key_file(path)
+    if create and not key_file.exists():
+        key_file.parent.mkdir(parents=True, exist_ok=True)
+        try:  # O_EXCL: when two processes make it at once, one key wins and both use it
+            descriptor = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            pass
+        else:
+            with os.fdopen(descriptor, "w", encoding="ascii") as handle:
+                handle.write(secrets.token_hex(32))
+    try:
+        if key_file.stat().st_mode & 0o077:
+            os.chmod(key_file, 0o600)  # readable by others: a copy lost its mode; the owner alone reads it
+        key = key_file.read_text(encoding="ascii").strip()
+    except FileNotFoundError:
+        return None
+    if len(key) < 32:
+        raise ValueError(f"The sign-in key {key_file} is damaged; delete it (everyone signs in again).")
+    return key.encode("ascii")
+
+
+def _serializer(key: bytes) -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(key, salt=_TOKEN_SALT)
+
+
+def _binding(key: bytes, password_hash: str, browser: str) -> str:
+    """What ties a token to the account's current password hash and to the browser (neither readable from it)."""
+    digest = hmac.new(key, b"\0".join([password_hash.encode(), (browser or "").encode()]), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest[:18]).decode("ascii")
+
+
+def issue_sign_in_token(path: str | Path, name: str, *, browser: str = "") -> str:
+    """A signed, expiring token that signs `name` in again after a reload (URL-safe text).
+
+    browser: a value the signing-in browser keeps across reloads and a copied link does not carry (the app uses
+    its session cookie); the token is refused with any other value. KeyError for an unknown user."""
+    entry = load_users(path).get(name)
+    if entry is None:
+        raise KeyError(f"No user {name!r} in {path}.")
+    key = _sign_in_key(path, create=True)
+    return _serializer(key).dumps({"user": name, "id": secrets.token_urlsafe(12),
+                                   "check": _binding(key, entry["password_hash"], browser)})
+
+
+def _token_payload(path: str | Path, token, max_age: int) -> tuple[dict, float] | None:
+    """(payload, signed at) of a well-formed token with a valid signature, not older than max_age; else None."""
+    if not isinstance(token, str) or not token or len(token) > _MAX_TOKEN_LENGTH:
+        return None
+    key = _sign_in_key(path, create=False)
+    if key is None:
+        return None
+    try:
+        payload, signed_at = _serializer(key).loads(token, max_age=max_age, return_timestamp=True)
+    except BadData:  # tampered, signed with another key, expired, or dated in the future
+        return None
+    if not isinstance(payload, dict) or not all(isinstance(payload.get(field), str)
+                                                for field in ("user", "id", "check")):
+        return None
+    return payload, signed_at.timestamp()
+
+
+def user_from_token(path: str | Path, token, *, browser: str = "", max_age: int = SIGN_IN_MAX_AGE) -> User | None:
+    """The user a sign-in token names, or None when it is tampered, expired, signed out, for another browser, or
+    its account was removed or given a new password since. The role is read from the users file now."""
+    found = _token_payload(path, token, max_age)
+    if found is None:
+        return None
+    payload, _ = found
+    entry = load_users(path).get(payload["user"])
+    if entry is None:
+        return None
+    key = _sign_in_key(path, create=False)
+    if not hmac.compare_digest(payload["check"], _binding(key, entry["password_hash"], browser)):
+        return None
+    try:
+        if payload["id"] in _signed_out(path):
+            return None
+    except ValueError:  # a damaged signed-out list: refuse rather than accept a token that may be signed out
+        return None
+    return User(payload["user"], entry["role"])
+
+
+def sign_out_token(path: str | Path, token, *, max_age: int = SIGN_IN_MAX_AGE) -> None:
+    """Refuse this token from now on (kept until it would have expired anyway). Invalid tokens need nothing."""
+    found = _token_payload(path, token, max_age)
+    if found is None:
+        return
+    payload, signed_at = found
+    with _SIGNED_OUT_LOCK:
+        ids = _signed_out(path)
+        ids[payload["id"]] = signed_at + max_age
+        signed_out = _signed_out_file(path)
+        temporary = signed_out.with_name(f".{signed_out.name}.{os.getpid()}.tmp")
+        temporary.write_text(json.dumps(ids, sort_keys=True), encoding="utf-8")
+        os.chmod(temporary, 0o600)
+        os.replace(temporary, signed_out)
+
+
+def _signed_out(path: str | Path) -> dict[str, float]:
+    """Signed-out token ids -> when they expire (epoch seconds); expired ones are left out."""
+    try:
+        ids = json.loads(_signed_out_file(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError) as error:
+        raise ValueError(f"The signed-out list {_signed_out_file(path)} is damaged ({error}); delete it together "
+                         f"with {sign_in_key_file(path)} (everyone signs in again).") from error
+    now = time.time()
+    return {token_id: float(expires) for token_id, expires in ids.items() if float(expires) > now}

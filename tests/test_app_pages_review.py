@@ -322,6 +322,51 @@ def test_accounts_roles_blind_review_agreement_and_adjudication(accounts):
                                                                   ].values.tolist() == [[9, "joy", 7.0, "boss"]]
 
 
+def signed_in_app():
+    """What app.py does around every page: the sign-in, then the account in the sidebar."""
+    import streamlit as st
+
+    from ui.common import account_sidebar, require_login
+
+    user = require_login()
+    account_sidebar(user)
+    st.markdown(f"Signed-in page of {user.name}")
+
+
+def test_a_reload_keeps_the_sign_in_until_sign_out_and_a_tampered_link_is_refused(accounts):
+    login = page("6_Review.py").run()
+    login.text_input("login_name").input("ana")
+    login.text_input("login_password").input("ana-password")
+    login.button("login_submit").click().run()
+    assert_ok(login)
+    token = login.query_params["signin"]  # the sign-in, in the page's URL
+    assert shown_row(login) == 9
+
+    reload = page("6_Review.py", run_id=None)  # a reload: a fresh session, the same URL
+    reload.query_params = dict(login.query_params)
+    reload.run()
+    assert_ok(reload)
+    assert shown_row(reload) == 9 and not reload.text_input and reload.session_state["_user"]["name"] == "ana"
+
+    tampered = page("6_Review.py", run_id=None)
+    tampered.query_params = {**login.query_params, "signin": token.replace(".", ".x", 1)}
+    tampered.run()
+    assert tampered.text_input("login_name") and "signin" not in tampered.query_params
+    assert "not valid in this browser" in tampered.info[0].value
+
+    app = AppTest.from_function(signed_in_app, default_timeout=TIMEOUT)  # app.py's sign-in and sidebar
+    app.query_params = dict(login.query_params)
+    app.run()
+    assert_ok(app)
+    assert "Signed in as **ana** (reviewer)" in [caption.value for caption in app.sidebar.caption]
+    app.sidebar.button("logout").click().run()
+    assert app.text_input("login_name") and "signin" not in app.query_params
+    again = page("6_Review.py", run_id=None)  # the old link, after signing out
+    again.query_params = dict(login.query_params)
+    again.run()
+    assert again.text_input("login_name") and not [m for m in again.markdown if "**Row " in m.value]
+
+
 def test_admin_turns_blind_review_off_and_reviewers_see_others_at_once(accounts):
     root = accounts
     boss = sign_in_as(page("6_Review.py"), "boss", "admin").run()

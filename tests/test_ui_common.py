@@ -82,3 +82,18 @@ def test_energy_bars_colour_an_energy_of_exactly_h_as_a_label():
                                per_label=False)
     suggested = [trace for trace in figure.data if trace.name == "suggested micro-emotion"]
     assert suggested and list(suggested[0].x) == ["joy"]
+
+
+def test_browser_key_is_the_same_under_every_mask_of_the_xsrf_cookie():
+    """A sign-in token is tied to the secret in Streamlit's XSRF cookie, which is masked afresh on every page load."""
+    from ui.common import browser_key
+
+    secret = bytes(range(16))
+
+    def cookie(mask: bytes) -> str:
+        masked = bytes(byte ^ mask[i % 4] for i, byte in enumerate(secret))
+        return f"2|{mask.hex()}|{masked.hex()}|1763930000"
+
+    assert browser_key(cookie(b"\x01\x02\x03\x04")) == browser_key(cookie(b"\xff\x00\xaa\x55")) == secret.hex()
+    assert browser_key(None) == browser_key("") == browser_key("2|zz|zz|1") == ""
+    assert browser_key("plain-v1-token") == "plain-v1-token"

@@ -10,7 +10,8 @@ import numpy as np
 import streamlit as st
 from streamlit.errors import StreamlitAPIException
 
-from eqn_core.accounts import ADMIN, User, authenticate, load_users, local_user, users_file
+from eqn_core.accounts import (ADMIN, SIGN_IN_MAX_AGE, User, authenticate, issue_sign_in_token, load_users, local_user,
+                               sign_out_token, user_from_token, users_file)
 from eqn_core.runs import default_run_id, refresh_runs
 from eqn_core.thresholds import DEFAULT_THRESHOLD, ENERGY_MAX, ENERGY_MIN, check_thresholds, effective_thresholds, reaches
 from eqn_core.workspace import Workspace
@@ -365,16 +366,73 @@ def accounts_enabled() -> bool:
     return bool(load_users(_users_path()))
 
 
+SIGN_IN_PARAM = "signin"  # the URL parameter holding the sign-in token (eqn_core.accounts), kept across a reload
+XSRF_COOKIE = "_streamlit_xsrf"  # Streamlit's own cookie: this browser keeps it, a copied link does not carry it
+
+
+def browser_key(cookie: str | None) -> str:
+    """The secret inside Streamlit's XSRF cookie ("2|mask|masked|time", masked afresh on every page load), or ""
+    without one: what ties a sign-in token to the browser it was issued to."""
+    value = (cookie or "").strip("\"'")
+    if not value.startswith("2|"):
+        return value  # version 1: the token itself; "" when there is no cookie (XSRF protection off, tests)
+    try:
+        _, mask_hex, masked_hex, _ = value.split("|")
+        mask, masked = bytes.fromhex(mask_hex), bytes.fromhex(masked_hex)
+    except ValueError:
+        return ""
+    if len(mask) != 4:
+        return ""
+    return bytes(byte ^ mask[i % 4] for i, byte in enumerate(masked)).hex()
+
+
+def _browser() -> str:
+    try:
+        return browser_key(st.context.cookies.get(XSRF_COOKIE))
+    except (AttributeError, RuntimeError):  # no browser behind this run
+        return ""
+
+
+def _remember_sign_in(user: User, token: str) -> None:
+    st.session_state["_user"] = {"name": user.name, "role": user.role}
+    st.session_state["_sign_in_token"] = token
+    st.query_params[SIGN_IN_PARAM] = token
+
+
+def _forget_sign_in(note: str | None = None) -> None:
+    for key in ("_user", "_sign_in_token"):
+        st.session_state.pop(key, None)
+    if SIGN_IN_PARAM in st.query_params:
+        del st.query_params[SIGN_IN_PARAM]
+    if note:
+        st.session_state["_sign_in_note"] = note
+
+
 def current_user() -> User:
-    """The signed-in user; the local admin in single-user local mode. Never from a text box."""
+    """The signed-in user; the local admin in single-user local mode. Never from a text box.
+
+    A sign-in lives in the session and, as a signed token, in the URL (?signin=...), so a reload of the page keeps
+    it; the token is checked on every run (expiry, sign-out, password change, removed account, other browser)."""
     if not accounts_enabled():
         return local_user()
+    path = _users_path()
     signed_in = st.session_state.get("_user")
+    token = st.session_state.get("_sign_in_token")
     if signed_in:
-        entry = load_users(_users_path()).get(signed_in["name"])
-        if entry is not None:  # role changes and removals apply at the next rerun
-            return User(signed_in["name"], entry["role"])
-        st.session_state.pop("_user", None)
+        entry = load_users(path).get(signed_in["name"])
+        if entry is not None and (token is None or user_from_token(path, token, browser=_browser()) is not None):
+            if token is not None and st.query_params.get(SIGN_IN_PARAM) != token:
+                st.query_params[SIGN_IN_PARAM] = token  # a page switch left it out of the URL
+            return User(signed_in["name"], entry["role"])  # role changes and removals apply at the next rerun
+        _forget_sign_in("Your sign-in ended (expired, signed out, or the account changed). Sign in again."
+                        if entry is not None else None)
+    elif SIGN_IN_PARAM in st.query_params:  # a reload: the URL carries the sign-in
+        token = st.query_params[SIGN_IN_PARAM]
+        restored = user_from_token(path, token, browser=_browser())
+        if restored is not None:
+            _remember_sign_in(restored, token)
+            return restored
+        _forget_sign_in("That sign-in has expired or is not valid in this browser. Sign in again.")
     return User("", "", local=False)
 
 
@@ -385,6 +443,9 @@ def require_login() -> User:
         return user
     st.title("EQN Studio")
     st.subheader("Sign in")
+    note = st.session_state.pop("_sign_in_note", None)
+    if note:
+        st.info(note)
     with st.form("login_form"):
         name = st.text_input("User name", key="login_name", autocomplete="username")
         password = st.text_input("Password", type="password", key="login_password", autocomplete="current-password")
@@ -394,9 +455,11 @@ def require_login() -> User:
         if found is None:
             st.error("Unknown user name or wrong password.")
         else:
-            st.session_state["_user"] = {"name": found.name, "role": found.role}
+            _remember_sign_in(found, issue_sign_in_token(_users_path(), found.name, browser=_browser()))
             st.rerun()
-    st.caption("Accounts are managed by an admin with `eqn users add NAME --role admin|reviewer`.")
+    st.caption("Accounts are managed by an admin with `eqn users add NAME --role admin|reviewer`. A sign-in lasts "
+               f"across a reload of the page in this browser for {SIGN_IN_MAX_AGE // 3600} hours, or until you sign "
+               "out.")
     st.stop()
 
 
@@ -417,5 +480,13 @@ def account_sidebar(user: User) -> None:
         else:
             st.caption(f"Signed in as **{user.name}** ({user.role})")
             if st.button("Sign out", key="logout", icon=":material/logout:"):
-                st.session_state.pop("_user", None)
+                sign_out()
                 st.rerun()
+
+
+def sign_out() -> None:
+    """End the sign-in: the token is refused from now on (also in other tabs with it) and leaves the URL."""
+    token = st.session_state.get("_sign_in_token")
+    if token:
+        sign_out_token(_users_path(), token)
+    _forget_sign_in()
