@@ -42,8 +42,8 @@ _MAX_TOKEN_LENGTH = 1000
 _SIGNED_OUT_LOCK = threading.Lock()  # app sessions are threads of one process: one writer of the signed-out file
 
 __all__ = ["ADMIN", "REVIEWER", "ROLES", "SIGN_IN_MAX_AGE", "User", "users_file", "load_users", "add_user",
-           "remove_user", "set_password", "authenticate", "local_user", "issue_sign_in_token", "user_from_token",
-           "sign_out_token"]
+           "remove_user", "set_password", "authenticate", "local_user", "user_for_email", "issue_sign_in_token",
+           "user_from_token", "sign_out_token"]
 
 
 @dataclass(frozen=True)
@@ -145,6 +145,19 @@ def authenticate(path: str | Path, name: str, password: str) -> User | None:
         return None
     if bcrypt.checkpw(candidate, entry["password_hash"].encode()):
         return User(name.strip(), entry["role"])
+    return None
+
+
+def user_for_email(path: str | Path, email, *, email_verified=None) -> User | None:
+    """The account an identity provider's e-mail address maps to (OIDC sign-in): the user whose name is that
+    address, compared without case. None when there is none, or when the provider says the address is not verified
+    (email_verified False; a provider that does not say is trusted)."""
+    if not isinstance(email, str) or "@" not in email or str(email_verified).strip().lower() == "false":
+        return None
+    wanted = email.strip().casefold()
+    for name, entry in load_users(path).items():
+        if name.casefold() == wanted:
+            return User(name, entry["role"])
     return None
 
 

@@ -117,3 +117,17 @@ def test_the_role_comes_from_the_users_file_now(users):
     entry["users"]["boss"]["role"] = REVIEWER  # same hash, new role
     users.write_text(json.dumps(entry))
     assert user_from_token(users, token).role == REVIEWER
+
+
+def test_an_identity_providers_email_maps_to_the_account_of_that_name(tmp_path):
+    from eqn_core.accounts import user_for_email
+
+    path = tmp_path / "users.json"
+    add_user(path, "ana@example.org", "ana-password", role=REVIEWER)
+    add_user(path, "boss", "boss-password", role=ADMIN)
+    assert user_for_email(path, "Ana@Example.org").name == "ana@example.org"  # addresses compare without case
+    assert user_for_email(path, "ana@example.org", email_verified=True).role == REVIEWER
+    assert user_for_email(path, "ana@example.org", email_verified=False) is None
+    assert user_for_email(path, "ana@example.org", email_verified="false") is None
+    assert user_for_email(path, "ben@example.org") is None and user_for_email(path, "boss") is None
+    assert user_for_email(path, None) is None

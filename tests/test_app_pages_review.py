@@ -367,6 +367,52 @@ def test_a_reload_keeps_the_sign_in_until_sign_out_and_a_tampered_link_is_refuse
     assert again.text_input("login_name") and not [m for m in again.markdown if "**Row " in m.value]
 
 
+OIDC_SECRETS = {"auth": {"redirect_uri": "http://localhost:8501/oauth2callback", "cookie_secret": "not-a-real-secret",
+                         "client_id": "eqn-studio", "client_secret": "not-a-real-secret",
+                         "server_metadata_url": "https://id.example.org/.well-known/openid-configuration"}}
+
+
+def test_single_sign_on_maps_the_providers_email_to_an_account(accounts, monkeypatch):
+    import ui.common
+    from eqn_core.accounts import add_user
+
+    monkeypatch.setattr(ui.common, "sign_on_library_installed", lambda: True)  # st.login's Authlib (not needed here)
+
+    add_user(accounts / "users.json", "cy@example.org", "cy-password", role="reviewer")
+    outside = page("6_Review.py", run_id=None)  # [auth] configured, nobody signed in: both ways to sign in
+    outside.secrets = OIDC_SECRETS
+    outside.user = {"is_logged_in": False}
+    outside.run()
+    assert_ok(outside)
+    assert outside.button("oidc_login_default").label == "Sign in with single sign-on"
+    assert outside.text_input("login_name")  # the password form stays, in an expander
+    monkeypatch.setattr(ui.common, "sign_on_library_installed", lambda: False)
+    outside.run()
+    assert "pip install" in outside.warning[0].value and not [b for b in outside.button if b.key.startswith("oidc")]
+    monkeypatch.setattr(ui.common, "sign_on_library_installed", lambda: True)
+
+    cy = page("6_Review.py")
+    cy.secrets = OIDC_SECRETS
+    cy.user = {"is_logged_in": True, "email": "Cy@Example.org", "email_verified": True}
+    cy.run()
+    assert_ok(cy)
+    assert shown_row(cy) == 9 and "(cy@example.org)" in shown(cy.caption[0].value)
+    app = AppTest.from_function(signed_in_app, default_timeout=TIMEOUT)
+    app.secrets, app.user = OIDC_SECRETS, {"is_logged_in": True, "email": "cy@example.org"}
+    app.run()
+    assert "Signed in as **cy@example.org** (reviewer)" in [shown(caption.value) for caption in app.sidebar.caption]
+    app.sidebar.button("logout").click().run()  # st.logout: the provider's sign-in ends
+    assert_ok(app)
+    assert app.button("oidc_login_default") and not app.sidebar.caption
+
+    stranger = page("6_Review.py")
+    stranger.secrets = OIDC_SECRETS
+    stranger.user = {"is_logged_in": True, "email": "eve@example.org"}
+    stranger.run()
+    assert "no EQN Studio account" in stranger.warning[0].value and stranger.button("oidc_logout")
+    assert not [m for m in stranger.markdown if "**Row " in m.value]
+
+
 def test_admin_turns_blind_review_off_and_reviewers_see_others_at_once(accounts):
     root = accounts
     boss = sign_in_as(page("6_Review.py"), "boss", "admin").run()

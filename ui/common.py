@@ -2,6 +2,8 @@
 session's threshold setting, cached reads, escaping of user strings for Markdown and plotly."""
 from __future__ import annotations
 
+import contextlib
+import importlib.util
 import os
 import re
 from pathlib import Path
@@ -11,7 +13,7 @@ import streamlit as st
 from streamlit.errors import StreamlitAPIException
 
 from eqn_core.accounts import (ADMIN, SIGN_IN_MAX_AGE, User, authenticate, issue_sign_in_token, load_users, local_user,
-                               sign_out_token, user_from_token, users_file)
+                               sign_out_token, user_for_email, user_from_token, users_file)
 from eqn_core.runs import default_run_id, refresh_runs
 from eqn_core.thresholds import DEFAULT_THRESHOLD, ENERGY_MAX, ENERGY_MIN, check_thresholds, effective_thresholds, reaches
 from eqn_core.workspace import Workspace
@@ -408,6 +410,32 @@ def _forget_sign_in(note: str | None = None) -> None:
         st.session_state["_sign_in_note"] = note
 
 
+def oidc_providers() -> list[str] | None:
+    """The single sign-on (OpenID Connect, st.login) offered when .streamlit/secrets.toml has an [auth] section: its
+    provider names ([auth.google] -> "google"; "" for one unnamed provider); None when none is configured."""
+    try:
+        auth = st.secrets.get("auth")
+    except FileNotFoundError:  # no secrets file, or one that does not parse
+        return None
+    if not auth or not hasattr(auth, "keys"):
+        return None
+    named = [name for name in auth.keys() if hasattr(auth[name], "keys")]
+    return named or [""]
+
+
+def sign_on_library_installed() -> bool:
+    """st.login needs Authlib (the optional extra "oidc")."""
+    return importlib.util.find_spec("authlib") is not None
+
+
+def _oidc_identity() -> tuple[str, User | None] | None:
+    """(e-mail, the account it maps to or None) of a user signed in with the identity provider; None otherwise."""
+    if not oidc_providers() or not st.user.is_logged_in:
+        return None
+    email = st.user.get("email")
+    return str(email or ""), user_for_email(_users_path(), email, email_verified=st.user.get("email_verified"))
+
+
 def current_user() -> User:
     """The signed-in user; the local admin in single-user local mode. Never from a text box.
 
@@ -415,6 +443,9 @@ def current_user() -> User:
     it; the token is checked on every run (expiry, sign-out, password change, removed account, other browser)."""
     if not accounts_enabled():
         return local_user()
+    identity = _oidc_identity()
+    if identity is not None:  # signed in with the identity provider (its own cookie keeps it across a reload)
+        return identity[1] or User("", "", local=False)
     path = _users_path()
     signed_in = st.session_state.get("_user")
     token = st.session_state.get("_sign_in_token")
@@ -446,10 +477,28 @@ def require_login() -> User:
     note = st.session_state.pop("_sign_in_note", None)
     if note:
         st.info(note)
-    with st.form("login_form"):
-        name = st.text_input("User name", key="login_name", autocomplete="username")
-        password = st.text_input("Password", type="password", key="login_password", autocomplete="current-password")
-        submitted = st.form_submit_button("Sign in", type="primary", key="login_submit")
+    providers = oidc_providers()
+    if providers:
+        identity = _oidc_identity()
+        if identity is not None:  # the provider knows them, the users file does not
+            st.warning(f"You are signed in as {escape_markdown(identity[0] or 'an account without an e-mail address')}"
+                       ", which has no EQN Studio account (or an unverified address). An admin adds it with "
+                       "`eqn users add EMAIL --role reviewer`.")
+            st.button("Sign out", key="oidc_logout", on_click=st.logout)
+            st.stop()
+        if not sign_on_library_installed():
+            st.warning("Single sign-on is set up in `.streamlit/secrets.toml`, but its library is missing: install "
+                       "it with `pip install -e \".[oidc]\"` (Authlib), then restart the app.")
+            providers = []
+        for provider in providers:
+            st.button(f"Sign in with {provider}" if provider else "Sign in with single sign-on", type="primary",
+                      key=f"oidc_login_{provider or 'default'}", on_click=st.login, args=(provider or None,))
+    with st.expander("Or with a user name and password") if oidc_providers() else contextlib.nullcontext():
+        with st.form("login_form"):
+            name = st.text_input("User name", key="login_name", autocomplete="username")
+            password = st.text_input("Password", type="password", key="login_password",
+                                     autocomplete="current-password")
+            submitted = st.form_submit_button("Sign in", type="primary", key="login_submit")
     if submitted:
         found = authenticate(_users_path(), name, password)
         if found is None:
@@ -485,8 +534,11 @@ def account_sidebar(user: User) -> None:
 
 
 def sign_out() -> None:
-    """End the sign-in: the token is refused from now on (also in other tabs with it) and leaves the URL."""
+    """End the sign-in: the token is refused from now on (also in other tabs with it) and leaves the URL; a single
+    sign-on sign-in ends through st.logout."""
     token = st.session_state.get("_sign_in_token")
     if token:
         sign_out_token(_users_path(), token)
     _forget_sign_in()
+    if _oidc_identity() is not None:
+        st.logout()
