@@ -115,8 +115,8 @@ class TrainConfig:
     def check(self) -> "TrainConfig":
         """The rules for the values a new run starts with (prepare_run calls it, so the CLI and the Train page
         share them); returns self. ValueError naming the first bad value. Only new runs are checked: a saved run's
-        config always loads, whatever the rules become."""
-        check_encoder(self.encoder)
+        config always loads, whatever the rules become. The encoder as typed is check_encoder's (the CLI and the
+        page call it); an encoder that cannot be loaded fails the run, saying why."""
         if self.learning_rate is not None and not self.learning_rate > 0:
             raise ValueError(_learning_rate_problem(self.learning_rate))
         unset = {"max_train_rows": " (leave it out to train on every row)",
