@@ -326,6 +326,19 @@ def test_train_page_rejects_a_missing_encoder_folder(data_workspace):
     assert app_workspace().list_runs().empty
 
 
+def test_train_page_refuses_a_bad_learning_rate_as_eqn_train_does(data_workspace):
+    from eqn_core.config import parse_learning_rate
+
+    at = open_page("pages/2_Train.py")
+    at.radio(key="train_encoder_mode").set_value("frozen").run()
+    at.text_input(key="train_lr_frozen").input("-0.5")
+    at.button(key="train_start").click().run()
+    with pytest.raises(ValueError) as caught:
+        parse_learning_rate("-0.5")  # the rule `eqn train` and TrainConfig.check share
+    assert [shown(e.value) for e in at.error] == [str(caught.value)]
+    assert app_workspace().list_runs().empty
+
+
 def test_deleting_a_run_then_its_data_set_from_the_pages(trained_workspace):
     at = open_page("pages/2_Train.py")
     assert at.session_state["train_watch"] == RUN_ID
