@@ -155,7 +155,7 @@ def test_invalid_dataset_refused(workspace):
 
 def test_failed_add_dataset_midway_leaves_workspace_unchanged(workspace, monkeypatch):
     workspace.add_dataset(tiny_dataset())
-    original_insert = Workspace._insert_arrow
+    original_insert = Workspace.insert_arrow
     calls = []
 
     def insert_then_fail_on_second_split(self, con, table, rows):
@@ -164,7 +164,7 @@ def test_failed_add_dataset_midway_leaves_workspace_unchanged(workspace, monkeyp
             raise RuntimeError("simulated crash during the second insert")
         original_insert(self, con, table, rows)
 
-    monkeypatch.setattr(Workspace, "_insert_arrow", insert_then_fail_on_second_split)
+    monkeypatch.setattr(Workspace, "insert_arrow", insert_then_fail_on_second_split)
     replacement = tiny_dataset()
     replacement.splits["train"].texts[0] = "changed"
     with pytest.raises(RuntimeError, match="simulated"):
@@ -275,7 +275,7 @@ def test_failed_energy_replacement_keeps_earlier_energies(run_workspace, monkeyp
     def failing_insert(self, con, table, rows):
         raise RuntimeError("simulated crash after the DELETE")
 
-    monkeypatch.setattr(Workspace, "_insert_arrow", failing_insert)
+    monkeypatch.setattr(Workspace, "insert_arrow", failing_insert)
     with pytest.raises(RuntimeError, match="simulated"):
         run_workspace.store_energies("r1", "test", np.zeros((4, 3), dtype=np.float32))
     np.testing.assert_array_equal(run_workspace.load_energies("r1", "test"), good)
