@@ -255,24 +255,10 @@ def corpus_label_counts(workspace, name: str, thresholds: np.ndarray | float) ->
     return {"rows": int(row[0]), "tp": counts[:, 0], "predicted": counts[:, 1], "support": counts[:, 2]}
 
 
-def report_from_counts(tp: np.ndarray, predicted: np.ndarray, support: np.ndarray, *,
-                       label_names: list[str]) -> dict:
-    """metrics.per_label_report's figures from (C,) counts: labels, macro, micro, std."""
-    from .metrics import _prf, _ratio
-
-    precision, recall = _ratio(tp, predicted), _ratio(tp, support)  # (C,)
-    f1 = _ratio(2 * tp, predicted + support)
-    labels = [{"label": n, "precision": p, "recall": r, "f1": f, "support": int(s), "predicted": int(k)}
-              for n, p, r, f, s, k in zip(label_names, precision.tolist(), recall.tolist(), f1.tolist(), support,
-                                          predicted)]
-    return {"labels": labels,
-            "macro": {"precision": float(precision.mean()), "recall": float(recall.mean()), "f1": float(f1.mean())},
-            "micro": _prf(int(tp.sum()), int(predicted.sum()), int(support.sum())),
-            "std": {"precision": float(precision.std()), "recall": float(recall.std()), "f1": float(f1.std())}}
-
-
 def corpus_threshold_report(workspace, name: str, thresholds: np.ndarray | float) -> dict:
     """Per-label precision, recall, F1 at thresholds over the whole corpus (one DuckDB scan)."""
+    from .metrics import report_from_counts
+
     _, label_names, _ = _corpus_row(workspace, name)
     counts = corpus_label_counts(workspace, name, thresholds)
     return {"rows": counts["rows"], **report_from_counts(counts["tp"], counts["predicted"], counts["support"],
