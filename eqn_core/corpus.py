@@ -279,7 +279,7 @@ def export_corpus(workspace, name: str, path: str | Path, *, fmt: str | None = N
     """
     import os
 
-    from .export import _copy, resolve_export_path
+    from .export import copy_to_file, resolve_export_path
     from .thresholds import check_thresholds
 
     if content not in ("energies", "thresholded", "binary"):
@@ -305,7 +305,7 @@ def export_corpus(workspace, name: str, path: str | Path, *, fmt: str | None = N
     temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex[:12]}.tmp")
     try:
         with workspace.locked_connection() as con:
-            written = _copy(con, sql, params, temporary, fmt)
+            written = copy_to_file(con, sql, params, temporary, fmt)
         os.replace(temporary, path)
     except BaseException:
         temporary.unlink(missing_ok=True)
