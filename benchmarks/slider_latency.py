@@ -194,11 +194,11 @@ def measure_apptest(root: Path, run_id: str, energies: np.ndarray, labels: np.nd
     finally:
         import logging
 
-        from ui.common import _open_workspace  # release the DuckDB file for the browser part
+        from ui.common import open_workspace  # release the DuckDB file for the browser part
 
         logging.disable(logging.WARNING)  # "missing ScriptRunContext": reaching the cache from outside a page
         try:
-            _open_workspace(str(root.resolve())).close()
+            open_workspace(str(root.resolve())).close()
         finally:
             logging.disable(logging.NOTSET)
         st.cache_resource.clear()
