@@ -1,4 +1,5 @@
-"""Shared fixtures: the reference data folder, a tiny random transformer, tiny labelled data sets."""
+"""Shared fixtures: the reference data folder, a tiny random transformer, tiny labelled data sets, the app served
+to a real Chromium (tests/app_server.py)."""
 from __future__ import annotations
 
 import os
@@ -7,6 +8,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
+from app_server import CHROMIUM_ARGS, PAGE_TIMEOUT_MS, AppServer, AppServerError, chromium_path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -110,3 +113,51 @@ def table_dump(workspace) -> dict:
     with workspace.connection() as con:
         tables = [row[0] for row in con.execute("SELECT table_name FROM duckdb_tables() ORDER BY table_name").fetchall()]
         return {table: sorted(map(repr, con.execute(f'SELECT * FROM "{table}"').fetchall())) for table in tables}
+
+
+# ------------------------------------------------------------------------ the app in a real browser
+# What the served app reads beside EQN_WORKSPACE: no shipped model, nothing downloaded.
+APP_SERVER_ENV = {"EQN_SHIPPED_MODELS": "0", "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
+                  "TOKENIZERS_PARALLELISM": "false"}
+
+
+@pytest.fixture(scope="session")
+def chromium() -> str:
+    pytest.importorskip("playwright.sync_api", reason="the Python playwright package is not installed")
+    path = chromium_path()
+    if path is None:
+        pytest.skip("no chromium browser: neither /usr/bin/chromium nor `chromium` on PATH (apt-get install chromium)")
+    return path
+
+
+@pytest.fixture
+def browser(chromium):
+    """A headless Chromium driven by Playwright, closed at teardown."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS, timeout=PAGE_TIMEOUT_MS)
+        try:
+            yield launched
+        finally:
+            launched.close()
+
+
+@pytest.fixture
+def serve_app(tmp_path):
+    """serve_app(workspace_folder) -> AppServer: `streamlit run app.py` against the folder, answering at .url;
+    its log is tmp_path/streamlit.log; stopped (its whole process group) at teardown."""
+    servers = []
+
+    def serve(workspace: Path) -> AppServer:
+        server = AppServer(workspace, tmp_path / "streamlit.log", env=APP_SERVER_ENV)
+        servers.append(server)
+        try:
+            server.start()
+        except AppServerError as error:
+            pytest.fail(str(error))
+        return server
+
+    yield serve
+    for server in servers:
+        server.stop()
