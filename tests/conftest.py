@@ -3,6 +3,7 @@ to a real Chromium (tests/app_server.py)."""
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -18,6 +19,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ["EQN_SHIPPED_MODELS"] = "0"
 
 REPO = Path(__file__).resolve().parents[1]
+APP = REPO / "app.py"
 
 
 def shared_data_dir() -> Path:
@@ -113,6 +115,37 @@ def table_dump(workspace) -> dict:
     with workspace.connection() as con:
         tables = [row[0] for row in con.execute("SELECT table_name FROM duckdb_tables() ORDER BY table_name").fetchall()]
         return {table: sorted(map(repr, con.execute(f'SELECT * FROM "{table}"').fetchall())) for table in tables}
+
+
+# ------------------------------------------------------------------------ the pages under streamlit.testing (AppTest)
+@pytest.fixture
+def fresh_streamlit_caches():
+    """Streamlit's caches emptied before and after the test: no cached workspace or read crosses tests."""
+    import streamlit as st
+
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    yield
+    st.cache_data.clear()
+    st.cache_resource.clear()
+
+
+@pytest.fixture
+def workspace_root(tmp_path, monkeypatch, fresh_streamlit_caches) -> Path:
+    """tmp_path/workspace (not created), the folder the app opens: EQN_WORKSPACE points at it."""
+    root = tmp_path / "workspace"
+    monkeypatch.setenv("EQN_WORKSPACE", str(root))
+    return root
+
+
+def shown(markdown: str) -> str:
+    """What a reader sees of Markdown whose user strings were escaped (ui.common.escape_markdown)."""
+    return re.sub(r"\\(.)", r"\1", markdown)
+
+
+def table_with(at, column: str):
+    """The first table an AppTest run shows with this column (a read-only st.dataframe carries no key), or None."""
+    return next((frame.value for frame in at.dataframe if column in frame.value.columns), None)
 
 
 # ------------------------------------------------------------------------ the app in a real browser
