@@ -5,6 +5,9 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import subprocess
+import sys
+import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -102,6 +105,46 @@ def workspace_with_tiny(tmp_path, tiny_dataset):
     with Workspace(tmp_path / "ws") as workspace:
         workspace.add_dataset(tiny_dataset)
     return tmp_path / "ws"
+
+
+def quoted_dataset(name: str = "tiny"):
+    """Labels joy, anger, fear; train (5 texts) and test (4 texts, ids a-d) with quotes, newlines, unicode, no label."""
+    from eqn_core.data import LabeledDataset, LabeledSplit
+
+    train = LabeledSplit(texts=['She said "hi", then left', "line one\nline two", "héllo 😊 naïve — ünïcode",
+                                "it's, a comma; test", "plain"],
+                         human_labels=np.array([[1, 0, 0], [0, 1, 1], [1, 0, 0], [0, 0, 1], [0, 0, 0]], dtype=bool),
+                         text_ids=["t1", "t2", "t3", "t4", "row-5"])
+    test = LabeledSplit(texts=["calm", "'single' and \"double\"\r\nquotes", "nothing at all", "angry and afraid"],
+                        human_labels=np.array([[1, 0, 0], [0, 1, 0], [0, 0, 0], [0, 1, 1]], dtype=bool),
+                        text_ids=["a", "b", "c", "d"])
+    return LabeledDataset(name=name, label_names=["joy", "anger", "fear"], splits={"train": train, "test": test},
+                          multi_label=True, source="/data/tiny")
+
+
+@pytest.fixture
+def workspace(tmp_path):
+    """An open, empty workspace in tmp_path/ws."""
+    from eqn_core.workspace import Workspace
+
+    with Workspace(tmp_path / "ws") as ws:
+        yield ws
+
+
+@pytest.fixture
+def run_workspace(workspace):
+    """The open workspace with quoted_dataset() and a queued run "r1" on it."""
+    workspace.add_dataset(quoted_dataset())
+    workspace.create_run("r1", dataset="tiny", mode="eqn", encoder="minilm", config={"lr": 1e-3, "epochs": 2},
+                         run_dir=workspace.runs_dir / "r1")
+    return workspace
+
+
+def run_python(code: str, *args: str) -> subprocess.CompletedProcess:
+    """Run `code` in another Python process (this checkout first on its path), as a second user of a workspace."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
+    return subprocess.run([sys.executable, "-c", textwrap.dedent(code), *args], capture_output=True, text=True,
+                          env=env, timeout=60)
 
 
 def query_value(workspace, sql: str, params: list | None = None):
