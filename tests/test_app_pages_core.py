@@ -5,8 +5,6 @@ Each test builds a tiny workspace in tmp_path (the tiny data set and, where need
 """
 from __future__ import annotations
 
-import re
-
 import json
 import time
 from pathlib import Path
@@ -14,9 +12,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-import streamlit as st
 from streamlit.testing.v1 import AppTest
 
+from conftest import APP, shown
 from eqn_core.config import TrainConfig
 from eqn_core.data import GOEMOTIONS_LABELS, LabeledDataset, LabeledSplit
 from eqn_core.metrics import decide, per_label_report
@@ -25,30 +23,10 @@ from eqn_core.execute import execute_run
 from eqn_core.runs import RunFolder, ingest_run, prepare_run
 from eqn_core.workspace import Workspace
 
-APP = Path(__file__).resolve().parents[1] / "app.py"
 RUN_ID = "tiny-eqn"
 LOAD_TIMEOUT = 60  # seconds for a run that imports torch / loads a model; AppTest's default is 3
 
-def shown(markdown: str) -> str:
-    """What a reader sees of Markdown whose user strings were escaped (ui.common.escape_markdown)."""
-    return re.sub(r"\\(.)", r"\1", markdown)
-
-
-
-@pytest.fixture(autouse=True)
-def fresh_streamlit_caches():
-    st.cache_data.clear()
-    st.cache_resource.clear()
-    yield
-    st.cache_data.clear()
-    st.cache_resource.clear()
-
-
-@pytest.fixture
-def workspace_root(tmp_path, monkeypatch) -> Path:
-    root = tmp_path / "workspace"
-    monkeypatch.setenv("EQN_WORKSPACE", str(root))
-    return root
+pytestmark = pytest.mark.usefixtures("fresh_streamlit_caches")
 
 
 @pytest.fixture
