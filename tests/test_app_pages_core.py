@@ -388,6 +388,9 @@ def test_offline_first_open_offers_a_local_folder_right_there(workspace_root, sh
     errors = [shown(e.value) for e in at.error]
     assert errors and "could not download" in errors[0] and "folder on this computer below" in errors[0]
     assert "--from" not in errors[0] and "eqn " not in errors[0]  # no command-line hint on a page
+    at.text_input(key="home_goemotions_folder").input("/no/such/folder").run()
+    at.button(key="home_load_folder").click().run()
+    assert any("No folder at '/no/such/folder'" in shown(e.value) for e in at.error)  # the Data page's words
     at.text_input(key="home_goemotions_folder").input(str(shared_data / "goemotions")).run()
     at.button(key="home_load_folder").click().run()
     assert not at.exception and not at.error, [e.value for e in at.error]
