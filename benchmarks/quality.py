@@ -8,6 +8,9 @@ Example (full GoEmotions, frozen bundled encoder, BCE vs CoEQN vs EQN, 3 seeds):
 
 --equal-budget gives the baselines EQN's total epochs: EQN trains Model 1 for --epochs and one more model per
 regression round for --model2-epochs, so BCE / softmax / CoEQN train epochs + rounds x model2_epochs in one model.
+
+--add-runs puts runs that already finished in --workspace (e.g. one made with `eqn train`) into the table; --merge
+adds the rows of earlier reports (their .json), so seeds trained at different times can be reported together.
 """
 from __future__ import annotations
 
@@ -21,6 +24,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -86,6 +90,13 @@ def summarise(workspace: Workspace, run_id: str, seconds: float | None) -> dict:
     return row
 
 
+def run_seconds(run: dict) -> float | None:
+    """Wall time of a finished run from its record (for runs this script did not time itself)."""
+    if run.get("started_at") is None or run.get("finished_at") is None:
+        return None
+    return (pd.Timestamp(run["finished_at"]) - pd.Timestamp(run["started_at"])).total_seconds()
+
+
 def run_one(workspace: Workspace, config: TrainConfig) -> tuple[str, float]:
     folder = prepare_run(workspace, config)
     started = time.monotonic()
@@ -97,13 +108,13 @@ def run_one(workspace: Workspace, config: TrainConfig) -> tuple[str, float]:
     return folder.path.name, seconds
 
 
-def mean_std(values: list[float]) -> str:
+def mean_std(values: list[float], digits: int = 4) -> str:
     values = [v for v in values if v is not None]
     if not values:
         return "-"
     if len(values) == 1:
-        return f"{values[0]:.4f}"
-    return f"{np.mean(values):.4f} ± {np.std(values):.4f}"
+        return f"{values[0]:.{digits}f}"
+    return f"{np.mean(values):.{digits}f} ± {np.std(values):.{digits}f}"
 
 
 def markdown_report(args, rows: list[dict], multi_label: bool, started_at: str, total_seconds: float) -> str:
@@ -128,7 +139,15 @@ def markdown_report(args, rows: list[dict], multi_label: bool, started_at: str, 
                          f"{mean_std([r['macro_f1_at_h'] for r in group])} (h={','.join(str(r['global_h_dev']) for r in group)}) | "
                          f"{mean_std([r['topk_f1'] for r in group])} | "
                          f"{mean_std([r['hit_rates'][-1]['hit_rate'] for r in group])} | {top_n} | "
-                         f"{mean_std([r['wall_seconds'] for r in group])} |")
+                         f"{mean_std([r['wall_seconds'] for r in group], 0)} |")
+        lines += ["", "Every run (mean ± standard deviation above are over these):", "",
+                  "| mode | seed | run | macro-F1 tuned | macro-F1 at h=3.0 | top-k F1 | total hit rate | Top-1 | wall s |",
+                  "|---|---|---|---|---|---|---|---|---|"]
+        for r in rows:
+            wall = "-" if r["wall_seconds"] is None else f"{r['wall_seconds']:.0f}"
+            lines.append(f"| {r['mode']} | {r['seed']} | {r['run_id']} | {r['macro_f1_tuned']:.4f} | "
+                         f"{r['macro_f1_at_3']:.4f} | {r['topk_f1']:.4f} | {r['hit_rates'][-1]['hit_rate']:.4f} | "
+                         f"{r['top_n'][0]:.4f} | {wall} |")
         lines += ["", "Paper anchors (BERT-base fine-tuned): literature macro-F1 0.46, CoEQN 0.50, EQN 0.52; "
                   "total hit rate CoEQN 0.4849, EQN 0.5399; Top-1/2/3 0.5264 / 0.6922 / 0.7795.", "",
                   "## Table 4: hit rates by label count (first seed)", "",
@@ -199,6 +218,8 @@ def main(argv=None) -> int:
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--rounds", type=int, default=1)
     parser.add_argument("--device", default="auto")
+    parser.add_argument("--add-runs", default="", help="comma list of finished runs in --workspace to report as well")
+    parser.add_argument("--merge", nargs="*", default=[], help="earlier reports (.json) whose rows join this one")
     parser.add_argument("--no-train-energies", dest="annotate_train", action="store_false",
                         help="skip annotating the training split after training (test figures are unaffected)")
     args = parser.parse_args(argv)
@@ -209,10 +230,15 @@ def main(argv=None) -> int:
     modes = args.modes.split(",")
     separate_coeqn = args.separate_coeqn or args.equal_budget
     rows = []
+    for earlier in args.merge:
+        for row in json.loads(Path(earlier).read_text())["rows"]:
+            rows.append({**row, "note": row.get("note") or f"from {Path(earlier).name}"})
     with Workspace(args.workspace) as workspace:
         ensure_dataset(workspace, args.dataset, Path(args.data_dir))
         multi_label = workspace.load_dataset(args.dataset, splits=["dev"]).multi_label
-        for seed in [int(s) for s in args.seeds.split(",")]:
+        for run_id in filter(None, args.add_runs.split(",")):
+            rows.append(summarise(workspace, run_id, run_seconds(workspace.get_run(run_id))))
+        for seed in [int(s) for s in args.seeds.split(",") if s]:
             for mode in modes:
                 if mode == "coeqn" and "eqn" in modes and not separate_coeqn:
                     continue  # taken from the EQN run below

@@ -25,13 +25,9 @@ import json
 import os
 import platform
 import shutil
-import signal
-import socket
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -39,6 +35,7 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+sys.path.insert(1, str(REPO / "tests"))  # app_server: the app served for a browser, shared with the browser tests
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
@@ -46,13 +43,11 @@ from eqn_core.data import load_goemotions  # noqa: E402
 from eqn_core.metrics import decide, label_changes, per_label_report  # noqa: E402
 from eqn_core.thresholds import DEFAULT_THRESHOLD, threshold_report, tune_thresholds  # noqa: E402
 from eqn_core.workspace import Workspace  # noqa: E402
+from app_server import CHROMIUM_ARGS, AppServer, chromium_path  # noqa: E402
 
 SYNTHETIC_RUN = "synthetic-standin"
 SPLIT = "test"
 START_H = DEFAULT_THRESHOLD
-CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--disable-dev-shm-usage"]
 
 
 # ------------------------------------------------------------------------------------------------ helpers
@@ -84,16 +79,6 @@ def synthetic_energies(human_labels: np.ndarray, seed: int) -> np.ndarray:
     on = rng.normal(5.5, 2.5, size=(n, c))
     off = rng.exponential(0.8, size=(n, c))
     return np.clip(np.where(human_labels, on, off) + offset, 0.0, 10.0).astype(np.float32)
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def chromium_path() -> str | None:
-    return "/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else shutil.which("chromium")
 
 
 def macro_f1_text(energies: np.ndarray, labels: np.ndarray, h: float) -> str:
@@ -194,11 +179,11 @@ def measure_apptest(root: Path, run_id: str, energies: np.ndarray, labels: np.nd
     finally:
         import logging
 
-        from ui.common import _open_workspace  # release the DuckDB file for the browser part
+        from ui.common import open_workspace  # release the DuckDB file for the browser part
 
         logging.disable(logging.WARNING)  # "missing ScriptRunContext": reaching the cache from outside a page
         try:
-            _open_workspace(str(root.resolve())).close()
+            open_workspace(str(root.resolve())).close()
         finally:
             logging.disable(logging.NOTSET)
         st.cache_resource.clear()
@@ -240,28 +225,9 @@ IDLE_JS = """() => {
 def measure_browser(root: Path, run_id: str, moves: int, log_dir: Path) -> dict:
     from playwright.sync_api import sync_playwright
 
-    port = free_port()
-    env = {**os.environ, "EQN_WORKSPACE": str(root), "PYTHONUNBUFFERED": "1"}
-    log = (log_dir / "streamlit.log").open("wb")
-    server = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true", "--server.port", str(port),
-         "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"],
-        cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
+    server = AppServer(root, log_dir / "streamlit.log", start_timeout=180)
+    url = server.start()
     try:
-        deadline = time.monotonic() + 180
-        while True:
-            if server.poll() is not None:
-                raise RuntimeError(f"streamlit exited: {(log_dir / 'streamlit.log').read_text()[-2000:]}")
-            try:
-                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=5) as answer:
-                    if answer.status == 200:
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError("streamlit did not start within 180 s")
-            time.sleep(0.5)
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS, timeout=60_000)
             try:
@@ -301,14 +267,7 @@ def measure_browser(root: Path, run_id: str, moves: int, log_dir: Path) -> dict:
             finally:
                 browser.close()
     finally:
-        if server.poll() is None:
-            os.killpg(server.pid, signal.SIGTERM)
-            try:
-                server.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(server.pid, signal.SIGKILL)
-                server.wait(timeout=15)
-        log.close()
+        server.stop()
 
 
 def select_run(page, run_id: str) -> None:

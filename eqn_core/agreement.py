@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from .review import _kappa, label_mask, queue_order, reviewed_rows, reviewer_values
+from .review import cohens_kappa, label_mask, queue_order, reviewed_rows, reviewer_values
 from .thresholds import check_thresholds, reaches
 
 OVERALL = "all emotions"
@@ -126,7 +126,7 @@ def pair_agreement(energies, thresholds, decisions: pd.DataFrame, submissions: p
         ea, eb = a[:, columns].reshape(-1), b[:, columns].reshape(-1)
         rows.append({"label": label, "texts": int(shared.size), "both_yes": int((la & lb).sum()),
                      "a_only": int((la & ~lb).sum()), "b_only": int((~la & lb).sum()),
-                     "kappa": _kappa(la.astype(int), lb.astype(int)),
+                     "kappa": cohens_kappa(la.astype(int), lb.astype(int)),
                      "alpha": krippendorff_alpha_interval(np.stack([ea, eb])),
                      "mean_abs_diff": float(np.abs(ea - eb).mean()) if ea.size else float("nan")})
     return pd.DataFrame(rows)

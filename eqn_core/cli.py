@@ -83,16 +83,18 @@ def cmd_datasets(args) -> int:
 
 
 def config_from_args(args):
-    from .config import TrainConfig
+    """The run's TrainConfig; ValueError (the Train page's messages) for a bad encoder or value."""
+    from .config import TrainConfig, check_encoder
 
-    values = dict(dataset=args.dataset, mode=args.mode, encoder=args.encoder, encoder_mode=args.encoder_mode,
-                  trained_layers=args.trained_layers, cache_budget_gb=args.cache_budget_gb,
+    values = dict(dataset=args.dataset, mode=args.mode, encoder=check_encoder(args.encoder),
+                  encoder_mode=args.encoder_mode, trained_layers=args.trained_layers,
+                  cache_budget_gb=args.cache_budget_gb,
                   epochs=args.epochs, model2_epochs=args.model2_epochs, batch_size=args.batch_size, learning_rate=args.lr, seed=args.seed,
                   device=args.device, dropout=args.dropout, max_length=args.max_length,
                   continue_from_model1=not args.fresh_model2, regression_targets=args.regression_targets,
                   folds=args.folds, rounds=args.rounds, select_by=args.select_by, max_train_rows=args.max_train_rows,
                   patience=args.patience)
-    return TrainConfig(**{k: v for k, v in values.items() if v is not None})
+    return TrainConfig(**{k: v for k, v in values.items() if v is not None}).check()
 
 
 def cmd_train(args) -> int:

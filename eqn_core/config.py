@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from dataclasses import dataclass, field
+from pathlib import Path
 
 MODES = ("coeqn", "eqn", "bce", "softmax")
 ENCODER_MODES = ("partial", "frozen", "finetune")
@@ -16,6 +18,42 @@ SELECTION_METRICS = ("val_topk_f1", "val_loss")
 def is_scratch_encoder(encoder: str) -> bool:
     """True for the from-scratch backbones (ann / cnn / lstm / textcnn), which always train end to end."""
     return str(encoder).lower() in SCRATCH_BACKBONES
+
+
+def check_encoder(encoder: str, *, folder: bool | None = None) -> str:
+    """The encoder as a new run stores it: a local folder becomes its absolute path, anything else is kept.
+
+    folder: True when the user said the encoder is a local folder, None to tell by its form (a path that exists,
+    or one starting with '/', '.' or '~', which a Hugging Face id never does). ValueError when the encoder is
+    empty or names a folder that does not exist.
+    """
+    encoder = str(encoder).strip()
+    if not encoder:
+        raise ValueError("Give the encoder: a Hugging Face model id or a folder.")
+    path = Path(encoder).expanduser()
+    if folder is None:
+        named = encoder == BUNDLED_ENCODER or is_scratch_encoder(encoder)
+        folder = not named and (encoder.startswith(("/", ".", "~")) or path.is_dir())
+    if not folder:
+        return encoder
+    if not path.is_dir():
+        raise ValueError(f"No folder at {encoder!r}; give the folder that holds the model's config.json and weights.")
+    return str(path.resolve())
+
+
+def parse_learning_rate(text) -> float:
+    """A learning rate as typed ("2e-4") as a positive float; ValueError (the message TrainConfig.check gives)."""
+    try:
+        rate = float(text)
+    except (TypeError, ValueError):
+        rate = math.nan
+    if not rate > 0:  # also refuses nan
+        raise ValueError(_learning_rate_problem(text))
+    return rate
+
+
+def _learning_rate_problem(value) -> str:
+    return f"The learning rate must be a positive number such as 0.001, not {value!r}."
 
 
 @dataclass
@@ -73,6 +111,23 @@ class TrainConfig:
             raise ValueError("rounds must be at least 1")
         if self.trained_layers < 1:
             raise ValueError("trained_layers must be at least 1")
+
+    def check(self) -> "TrainConfig":
+        """The rules for the values a new run starts with (prepare_run calls it, so the CLI and the Train page
+        share them); returns self. ValueError naming the first bad value. Only new runs are checked: a saved run's
+        config always loads, whatever the rules become. The encoder as typed is check_encoder's (the CLI and the
+        page call it); an encoder that cannot be loaded fails the run, saying why."""
+        if self.learning_rate is not None and not self.learning_rate > 0:
+            raise ValueError(_learning_rate_problem(self.learning_rate))
+        unset = {"max_train_rows": " (leave it out to train on every row)",
+                 "patience": " (leave it out to never stop early)"}
+        for name in ("epochs", "model2_epochs", "batch_size", "max_length", "max_train_rows", "patience"):
+            value = getattr(self, name)
+            if value is not None and value < 1:
+                raise ValueError(f"{name} must be at least 1, not {value!r}{unset.get(name, '')}")
+        if not 0 <= self.dropout < 1:
+            raise ValueError(f"dropout must be at least 0 and below 1, not {self.dropout!r}")
+        return self
 
     @property
     def is_scratch(self) -> bool:

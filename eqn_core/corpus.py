@@ -100,7 +100,7 @@ def add_corpus(workspace, name: str, pattern: str, *, replace: bool = False) -> 
     human = types.get(HUMAN_LABELS)
     human_kind = None if human is None else ("list" if human.endswith("[]") else "text")
     view = _quote_identifier(view_name(name))
-    with workspace._transaction() as con:
+    with workspace.transaction() as con:
         exists = con.execute("SELECT count(*) FROM corpora WHERE name = ?", [name]).fetchall()[0][0]
         if exists and not replace:
             raise ValueError(f"A corpus named {name!r} exists already; choose another name or replace it.")
@@ -129,23 +129,23 @@ def _label_columns(columns: list[tuple[str, str]], metadata: list[tuple]) -> lis
 def remove_corpus(workspace, name: str) -> None:
     """Forget a corpus: its row and its view go; the Parquet files stay."""
     _corpus_row(workspace, name)
-    with workspace._transaction() as con:
+    with workspace.transaction() as con:
         con.execute(f"DROP VIEW IF EXISTS {_quote_identifier(view_name(name))}")
         con.execute("DELETE FROM corpora WHERE name = ?", [name])
 
 
 def corpus_names(workspace) -> list[str]:
-    return [row[0] for row in workspace._all("SELECT name FROM corpora ORDER BY name")]
+    return [row[0] for row in workspace.fetch_all("SELECT name FROM corpora ORDER BY name")]
 
 
 def list_corpora(workspace) -> pd.DataFrame:
     """name, pattern, labels (count), human_labels (whether the files carry them), created_at."""
-    return workspace._df("SELECT name, pattern, len(label_names) AS labels, human_labels IS NOT NULL AS human_labels, "
-                         "created_at FROM corpora ORDER BY name")
+    return workspace.fetch_df("SELECT name, pattern, len(label_names) AS labels, "
+                              "human_labels IS NOT NULL AS human_labels, created_at FROM corpora ORDER BY name")
 
 
 def _corpus_row(workspace, name: str) -> tuple[str, list[str], str | None]:
-    rows = workspace._all("SELECT pattern, label_names, human_labels FROM corpora WHERE name = ?", [name])
+    rows = workspace.fetch_all("SELECT pattern, label_names, human_labels FROM corpora WHERE name = ?", [name])
     if not rows:
         raise KeyError(f"No corpus named {name!r}; known: {corpus_names(workspace)}. Add one with "
                        "`eqn corpus add NAME 'path/*.parquet'`.")
@@ -217,7 +217,7 @@ def search_corpus(workspace, name: str, *, search: str | None = None, label: str
                              human=human)
     order = f" ORDER BY {_quote_identifier(label)} DESC" if label is not None else ""
     params.update(limit=int(min(max(limit, 0), MAX_PAGE_ROWS)), offset=int(max(offset, 0)))
-    return workspace._df(f"SELECT * FROM {_quote_identifier(view_name(name))}{where}{order} "
+    return workspace.fetch_df(f"SELECT * FROM {_quote_identifier(view_name(name))}{where}{order} "
                          "LIMIT $limit OFFSET $offset", params)
 
 
@@ -227,7 +227,7 @@ def count_corpus(workspace, name: str, *, search: str | None = None, label: str 
     _, label_names, human_kind = _corpus_row(workspace, name)
     where, params = _filters(label_names, human_kind, search=search, label=label, energy_range=energy_range,
                              human=human)
-    return int(workspace._all(f"SELECT count(*) FROM {_quote_identifier(view_name(name))}{where}", params)[0][0])
+    return int(workspace.fetch_all(f"SELECT count(*) FROM {_quote_identifier(view_name(name))}{where}", params)[0][0])
 
 
 def corpus_label_counts(workspace, name: str, thresholds: np.ndarray | float) -> dict:
@@ -250,29 +250,15 @@ def corpus_label_counts(workspace, name: str, thresholds: np.ndarray | float) ->
         parts += [f"count(*) FILTER (WHERE {column} >= $h_{i} AND {given})",
                   f"count(*) FILTER (WHERE {column} >= $h_{i})", f"count(*) FILTER (WHERE {given})"]
     sql = f"SELECT count(*), {', '.join(parts)} FROM {_quote_identifier(view_name(name))}"
-    row = np.asarray(workspace._all(sql, params)[0], dtype=np.int64)
+    row = np.asarray(workspace.fetch_all(sql, params)[0], dtype=np.int64)
     counts = row[1:].reshape(len(label_names), 3)  # (C, 3): tp, predicted, support
     return {"rows": int(row[0]), "tp": counts[:, 0], "predicted": counts[:, 1], "support": counts[:, 2]}
 
 
-def report_from_counts(tp: np.ndarray, predicted: np.ndarray, support: np.ndarray, *,
-                       label_names: list[str]) -> dict:
-    """metrics.per_label_report's figures from (C,) counts: labels, macro, micro, std."""
-    from .metrics import _prf, _ratio
-
-    precision, recall = _ratio(tp, predicted), _ratio(tp, support)  # (C,)
-    f1 = _ratio(2 * tp, predicted + support)
-    labels = [{"label": n, "precision": p, "recall": r, "f1": f, "support": int(s), "predicted": int(k)}
-              for n, p, r, f, s, k in zip(label_names, precision.tolist(), recall.tolist(), f1.tolist(), support,
-                                          predicted)]
-    return {"labels": labels,
-            "macro": {"precision": float(precision.mean()), "recall": float(recall.mean()), "f1": float(f1.mean())},
-            "micro": _prf(int(tp.sum()), int(predicted.sum()), int(support.sum())),
-            "std": {"precision": float(precision.std()), "recall": float(recall.std()), "f1": float(f1.std())}}
-
-
 def corpus_threshold_report(workspace, name: str, thresholds: np.ndarray | float) -> dict:
     """Per-label precision, recall, F1 at thresholds over the whole corpus (one DuckDB scan)."""
+    from .metrics import report_from_counts
+
     _, label_names, _ = _corpus_row(workspace, name)
     counts = corpus_label_counts(workspace, name, thresholds)
     return {"rows": counts["rows"], **report_from_counts(counts["tp"], counts["predicted"], counts["support"],
@@ -293,7 +279,7 @@ def export_corpus(workspace, name: str, path: str | Path, *, fmt: str | None = N
     """
     import os
 
-    from .export import _copy, resolve_export_path
+    from .export import copy_to_file, resolve_export_path
     from .thresholds import check_thresholds
 
     if content not in ("energies", "thresholded", "binary"):
@@ -319,7 +305,7 @@ def export_corpus(workspace, name: str, path: str | Path, *, fmt: str | None = N
     temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex[:12]}.tmp")
     try:
         with workspace.locked_connection() as con:
-            written = _copy(con, sql, params, temporary, fmt)
+            written = copy_to_file(con, sql, params, temporary, fmt)
         os.replace(temporary, path)
     except BaseException:
         temporary.unlink(missing_ok=True)

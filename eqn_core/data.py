@@ -12,7 +12,7 @@ import tempfile
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterable, Sequence
 
 import numpy as np
 
@@ -164,6 +164,13 @@ def fetch_goemotions(
     return dest
 
 
+def goemotions_folder_problem(folder: str | Path | None) -> str | None:
+    """What is wrong with a folder given for GoEmotions (None: it is a folder; fetch_goemotions checks its files)."""
+    if folder and Path(folder).expanduser().is_dir():
+        return None
+    return f"No folder at {folder!r}: give the folder that holds train.tsv, dev.tsv and test.tsv."
+
+
 def find_local_goemotions(repo_root: str | Path | None = None) -> Path | None:
     """A folder holding GoEmotions' train/dev/test.tsv: $EQN_GOEMOTIONS_DIR, else <repo>/../shared/data/goemotions."""
     root = Path(repo_root) if repo_root is not None else REPO_ROOT
@@ -293,6 +300,41 @@ def dataset_name_from(file_name: str) -> str:
     """A data set name from a file name: "my_emotions_train.csv" -> "my_emotions"."""
     stem = re.sub(r"[^A-Za-z0-9_-]+", "-", Path(file_name).stem).strip("-_") or "dataset"
     return re.sub(r"[-_](train|training|dev|val|valid|validation|test)$", "", stem, flags=re.IGNORECASE) or stem
+
+
+def dataset_name_problem(name: str, existing: Iterable[str]) -> str | None:
+    """What is wrong with a name given for a new data set (None: nothing): empty, or taken. Whether it is a safe
+    name is names.check_safe_name's rule."""
+    name = name.strip()
+    if not name:
+        return "Give the data set a name."
+    if name in set(existing):
+        return f"A data set named {name!r} already exists; choose another name."
+    return None
+
+
+def save_uploads(uploads: Sequence[tuple[str, str, bytes]], folder: str | Path) -> dict[str, Path]:
+    """Uploaded files, each (split, file name, content), written as folder/<split>/<file name> for load_files; only
+    the file name's last part is used, so a file never lands outside folder. Returns {split: path}.
+
+    ValueError when a split is not one of SPLIT_ORDER, two files share a split, or no file is the train split.
+    """
+    splits = [split for split, _, _ in uploads]
+    unknown = sorted(set(splits) - set(SPLIT_ORDER))
+    if unknown:
+        raise ValueError(f"Unknown split(s) {', '.join(map(repr, unknown))}; use {', '.join(SPLIT_ORDER)}.")
+    duplicate = next((split for i, split in enumerate(splits) if split in splits[:i]), None)
+    if duplicate:
+        raise ValueError(f"Two files are marked as the {duplicate!r} split; give each split one file.")
+    if "train" not in splits:
+        raise ValueError("Mark one file as the train split (dev and test are optional).")
+    files = {}
+    for split, file_name, content in uploads:
+        path = Path(folder) / split / (Path(file_name).name.strip(".") or "upload")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(content)
+        files[split] = path
+    return files
 
 
 def _align_label_columns(labels: np.ndarray, names: list[str], target: list[str], file, train_file) -> np.ndarray:

@@ -84,7 +84,7 @@ def export_annotations(workspace: Workspace, *, run_id: str, split: str, path: s
             if reviewed is not None:
                 con.register(REVIEWED_VIEW, reviewed)
             try:
-                written = _copy(con, sql, params, temporary, fmt)
+                written = copy_to_file(con, sql, params, temporary, fmt)
             finally:
                 if reviewed is not None:
                     con.unregister(REVIEWED_VIEW)
@@ -115,7 +115,7 @@ def export_review_log(workspace: Workspace, *, run_id: str, split: str, path: st
             log[column] = log[column].map(neutralize_cell)
     with written_atomically(path) as temporary, duckdb.connect() as con:
         con.register("review_log_frame", log)
-        written = _copy(con, "SELECT * FROM review_log_frame", {}, temporary, fmt)
+        written = copy_to_file(con, "SELECT * FROM review_log_frame", {}, temporary, fmt)
         metadata = provenance(workspace, run, split=split, content="review-log", fmt=fmt, rows=written,
                               reviewer=reviewer)
         metadata_path = _finish(temporary, path, fmt, metadata)
@@ -264,7 +264,8 @@ def resolve_export_path(path: str | Path, fmt: str | None, *, overwrite: bool = 
     return path, fmt
 
 
-def _copy(con: duckdb.DuckDBPyConnection, sql: str, params: dict, target: Path, fmt: str) -> int:
+def copy_to_file(con: duckdb.DuckDBPyConnection, sql: str, params: dict, target: Path, fmt: str) -> int:
+    """COPY the rows of `sql` ($params) to the checked path `target` in format `fmt`; returns how many."""
     options = COPY_OPTIONS[fmt]
     try:
         result = con.execute(f"COPY ({sql}) TO $export_path ({options})", {**params, "export_path": str(target)})
@@ -397,7 +398,7 @@ def write_frame(frame: pd.DataFrame, path: str | Path, *, fmt: str | None = None
     con = duckdb.connect()
     try:
         con.register("annotated_frame", frame)
-        written = _copy(con, "SELECT * FROM annotated_frame", {}, temporary, fmt)
+        written = copy_to_file(con, "SELECT * FROM annotated_frame", {}, temporary, fmt)
         os.replace(temporary, path)
     except (duckdb.IOException, OSError) as error:
         temporary.unlink(missing_ok=True)

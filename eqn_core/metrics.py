@@ -19,6 +19,7 @@ __all__ = [
     "hit_rates_by_label_count",
     "top_n_hit_rates",
     "per_label_report",
+    "report_from_counts",
     "decide",
     "label_changes",
     "single_label_scores",
@@ -215,12 +216,21 @@ def per_label_report(predicted, human_labels, *, label_names: Sequence[str] | No
     y = as_human_labels(human_labels)
     check_same_shape(p, y)
     names = _names(label_names, y.shape[1])
-    tp = np.count_nonzero(p & y, axis=0)
-    num_pred = np.count_nonzero(p, axis=0)
-    support = np.count_nonzero(y, axis=0)
-    precision = _ratio(tp, num_pred)
+    tp = np.count_nonzero(p & y, axis=0)  # (C,)
+    num_pred = np.count_nonzero(p, axis=0)  # (C,)
+    support = np.count_nonzero(y, axis=0)  # (C,)
+    return report_from_counts(tp, num_pred, support, label_names=names)
+
+
+def report_from_counts(tp, predicted, support, *, label_names: Sequence[str]) -> dict:
+    """per_label_report's figures from (C,) counts per label: true positives, predicted, support (human labels).
+
+    For counts that come from elsewhere than two (N, C) arrays, such as one SQL scan of a corpus (eqn_core.corpus).
+    """
+    tp, predicted, support = (np.asarray(counts, dtype=np.int64) for counts in (tp, predicted, support))
+    precision = _ratio(tp, predicted)
     recall = _ratio(tp, support)
-    f1 = _ratio(2 * tp, num_pred + support)
+    f1 = _ratio(2 * tp, predicted + support)
     labels = [
         {
             "label": name,
@@ -231,10 +241,10 @@ def per_label_report(predicted, human_labels, *, label_names: Sequence[str] | No
             "predicted": n,
         }
         for name, pr, rc, f, s, n in zip(
-            names, precision.tolist(), recall.tolist(), f1.tolist(), support.tolist(), num_pred.tolist()
+            label_names, precision.tolist(), recall.tolist(), f1.tolist(), support.tolist(), predicted.tolist()
         )
     ]
-    empty = y.shape[1] == 0
+    empty = len(label_names) == 0
 
     def _stat(fn, arr):
         return 0.0 if empty else float(fn(arr))
@@ -246,7 +256,7 @@ def per_label_report(predicted, human_labels, *, label_names: Sequence[str] | No
             "recall": _stat(np.mean, recall),
             "f1": _stat(np.mean, f1),
         },
-        "micro": _prf(int(tp.sum()), int(num_pred.sum()), int(support.sum())),
+        "micro": _prf(int(tp.sum()), int(predicted.sum()), int(support.sum())),
         "std": {
             "precision": _stat(np.std, precision),
             "recall": _stat(np.std, recall),

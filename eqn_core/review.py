@@ -26,8 +26,8 @@ __all__ = [
     "latest_decisions", "reviewer_counts",
     "filter_texts", "top_energies", "label_lists",
     "QUEUE_ORDERS", "label_mask", "record_suggestions", "queue_order", "reviewed_rows", "reviewer_values",
-    "record_decisions", "QUEUE_STATUSES", "filter_queue", "next_in_queue", "decisions_by_label", "form_values",
-    "describe_decision", "reviewed_texts", "others_visible", "blind_review", "set_blind_review",
+    "record_decisions", "cohens_kappa", "QUEUE_STATUSES", "filter_queue", "next_in_queue", "decisions_by_label",
+    "form_values", "describe_decision", "reviewed_texts", "others_visible", "blind_review", "set_blind_review",
 ]
 
 
@@ -149,7 +149,7 @@ def _positive(decisions: pd.DataFrame) -> pd.Series:
     return (decisions["decision"] == "accept") | ((decisions["decision"] == "set") & (energy > 0))
 
 
-def _kappa(a: np.ndarray, b: np.ndarray) -> float:
+def cohens_kappa(a: np.ndarray, b: np.ndarray) -> float:
     """Cohen's kappa of two 0/1 vectors; NaN when undefined (no items, or both raters used one same value)."""
     from sklearn.metrics import cohen_kappa_score
 
@@ -187,7 +187,7 @@ def reviewer_agreement(reviews_df: pd.DataFrame, reviewer_a: str, reviewer_b: st
         agreed = int((a == b).sum())
         rows.append({"label": label, "items": int(a.size), "agreed": agreed,
                      "agreement": agreed / a.size if a.size else float("nan"),
-                     "a_positive": int(a.sum()), "b_positive": int(b.sum()), "kappa": _kappa(a, b)})
+                     "a_positive": int(a.sum()), "b_positive": int(b.sum()), "kappa": cohens_kappa(a, b)})
     return pd.DataFrame(rows)
 
 

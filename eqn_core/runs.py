@@ -185,7 +185,9 @@ def process_alive(pid: int) -> bool:
 
 
 def prepare_run(workspace, config: TrainConfig, *, run_id: str | None = None) -> RunFolder:
-    """Register a queued run in the workspace and write its folder (config + data splits)."""
+    """Register a queued run in the workspace and write its folder (config + data splits). ValueError when a value
+    breaks TrainConfig.check's rules, the data set lacks a train or dev split, or the run id is taken."""
+    config.check()
     if run_id is not None:
         check_safe_name(run_id, "run id")
     dataset = workspace.load_dataset(config.dataset)

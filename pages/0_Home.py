@@ -3,7 +3,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from eqn_core.data import find_local_goemotions
+from eqn_core.data import find_local_goemotions, goemotions_folder_problem
 from eqn_core.runs import refresh_runs, runs_table
 from ui.common import (add_goemotions_with_progress, current_user, escape_markdown, get_workspace, require_login,
                        show_flash, workspace_root)
@@ -41,12 +41,10 @@ if datasets.empty:
         folder = st.text_input("Folder that holds train.tsv, dev.tsv and test.tsv", key="home_goemotions_folder",
                                placeholder="/data/goemotions")
         if st.button("Load from this folder", key="home_load_folder", disabled=not folder.strip()):
-            path = Path(folder.strip()).expanduser()
-            if not path.is_dir():
-                st.error(f"No folder at {escape_markdown(str(path))}: give the folder that holds train.tsv, "
-                         "dev.tsv and test.tsv.")
+            if problem := goemotions_folder_problem(folder.strip()):
+                st.error(escape_markdown(problem))
             else:
-                add_goemotions_with_progress(workspace, from_dir=path)
+                add_goemotions_with_progress(workspace, from_dir=Path(folder.strip()).expanduser())
     st.page_link("pages/1_Data.py", label="Data: add your own files", icon=":material/upload_file:")
     if not finished.empty:
         st.write("Or annotate your own sentences now with the ready GoEmotions EQN model that ships with EQN Studio.")

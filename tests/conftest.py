@@ -1,12 +1,19 @@
-"""Shared fixtures: the reference data folder, a tiny random transformer, tiny labelled data sets."""
+"""Shared fixtures: the reference data folder, a tiny random transformer, tiny labelled data sets, the app served
+to a real Chromium (tests/app_server.py)."""
 from __future__ import annotations
 
 import os
+import re
 import shutil
+import subprocess
+import sys
+import textwrap
 from pathlib import Path
 
 import numpy as np
 import pytest
+
+from app_server import CHROMIUM_ARGS, PAGE_TIMEOUT_MS, AppServer, AppServerError, chromium_path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -15,6 +22,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ["EQN_SHIPPED_MODELS"] = "0"
 
 REPO = Path(__file__).resolve().parents[1]
+APP = REPO / "app.py"
 
 
 def shared_data_dir() -> Path:
@@ -99,6 +107,46 @@ def workspace_with_tiny(tmp_path, tiny_dataset):
     return tmp_path / "ws"
 
 
+def quoted_dataset(name: str = "tiny"):
+    """Labels joy, anger, fear; train (5 texts) and test (4 texts, ids a-d) with quotes, newlines, unicode, no label."""
+    from eqn_core.data import LabeledDataset, LabeledSplit
+
+    train = LabeledSplit(texts=['She said "hi", then left', "line one\nline two", "héllo 😊 naïve — ünïcode",
+                                "it's, a comma; test", "plain"],
+                         human_labels=np.array([[1, 0, 0], [0, 1, 1], [1, 0, 0], [0, 0, 1], [0, 0, 0]], dtype=bool),
+                         text_ids=["t1", "t2", "t3", "t4", "row-5"])
+    test = LabeledSplit(texts=["calm", "'single' and \"double\"\r\nquotes", "nothing at all", "angry and afraid"],
+                        human_labels=np.array([[1, 0, 0], [0, 1, 0], [0, 0, 0], [0, 1, 1]], dtype=bool),
+                        text_ids=["a", "b", "c", "d"])
+    return LabeledDataset(name=name, label_names=["joy", "anger", "fear"], splits={"train": train, "test": test},
+                          multi_label=True, source="/data/tiny")
+
+
+@pytest.fixture
+def workspace(tmp_path):
+    """An open, empty workspace in tmp_path/ws."""
+    from eqn_core.workspace import Workspace
+
+    with Workspace(tmp_path / "ws") as ws:
+        yield ws
+
+
+@pytest.fixture
+def run_workspace(workspace):
+    """The open workspace with quoted_dataset() and a queued run "r1" on it."""
+    workspace.add_dataset(quoted_dataset())
+    workspace.create_run("r1", dataset="tiny", mode="eqn", encoder="minilm", config={"lr": 1e-3, "epochs": 2},
+                         run_dir=workspace.runs_dir / "r1")
+    return workspace
+
+
+def run_python(code: str, *args: str) -> subprocess.CompletedProcess:
+    """Run `code` in another Python process (this checkout first on its path), as a second user of a workspace."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
+    return subprocess.run([sys.executable, "-c", textwrap.dedent(code), *args], capture_output=True, text=True,
+                          env=env, timeout=60)
+
+
 def query_value(workspace, sql: str, params: list | None = None):
     """The first value of a query on the workspace database (for checks the Workspace API does not offer)."""
     with workspace.connection() as con:
@@ -110,3 +158,82 @@ def table_dump(workspace) -> dict:
     with workspace.connection() as con:
         tables = [row[0] for row in con.execute("SELECT table_name FROM duckdb_tables() ORDER BY table_name").fetchall()]
         return {table: sorted(map(repr, con.execute(f'SELECT * FROM "{table}"').fetchall())) for table in tables}
+
+
+# ------------------------------------------------------------------------ the pages under streamlit.testing (AppTest)
+@pytest.fixture
+def fresh_streamlit_caches():
+    """Streamlit's caches emptied before and after the test: no cached workspace or read crosses tests."""
+    import streamlit as st
+
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    yield
+    st.cache_data.clear()
+    st.cache_resource.clear()
+
+
+@pytest.fixture
+def workspace_root(tmp_path, monkeypatch, fresh_streamlit_caches) -> Path:
+    """tmp_path/workspace (not created), the folder the app opens: EQN_WORKSPACE points at it."""
+    root = tmp_path / "workspace"
+    monkeypatch.setenv("EQN_WORKSPACE", str(root))
+    return root
+
+
+def shown(markdown: str) -> str:
+    """What a reader sees of Markdown whose user strings were escaped (ui.common.escape_markdown)."""
+    return re.sub(r"\\(.)", r"\1", markdown)
+
+
+def table_with(at, column: str):
+    """The first table an AppTest run shows with this column (a read-only st.dataframe carries no key), or None."""
+    return next((frame.value for frame in at.dataframe if column in frame.value.columns), None)
+
+
+# ------------------------------------------------------------------------ the app in a real browser
+# What the served app reads beside EQN_WORKSPACE: no shipped model, nothing downloaded.
+APP_SERVER_ENV = {"EQN_SHIPPED_MODELS": "0", "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
+                  "TOKENIZERS_PARALLELISM": "false"}
+
+
+@pytest.fixture(scope="session")
+def chromium() -> str:
+    pytest.importorskip("playwright.sync_api", reason="the Python playwright package is not installed")
+    path = chromium_path()
+    if path is None:
+        pytest.skip("no chromium browser: neither /usr/bin/chromium nor `chromium` on PATH (apt-get install chromium)")
+    return path
+
+
+@pytest.fixture
+def browser(chromium):
+    """A headless Chromium driven by Playwright, closed at teardown."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS, timeout=PAGE_TIMEOUT_MS)
+        try:
+            yield launched
+        finally:
+            launched.close()
+
+
+@pytest.fixture
+def serve_app(tmp_path):
+    """serve_app(workspace_folder) -> AppServer: `streamlit run app.py` against the folder, answering at .url;
+    its log is tmp_path/streamlit.log; stopped (its whole process group) at teardown."""
+    servers = []
+
+    def serve(workspace: Path) -> AppServer:
+        server = AppServer(workspace, tmp_path / "streamlit.log", env=APP_SERVER_ENV)
+        servers.append(server)
+        try:
+            server.start()
+        except AppServerError as error:
+            pytest.fail(str(error))
+        return server
+
+    yield serve
+    for server in servers:
+        server.stop()

@@ -5,8 +5,6 @@ Each test builds a tiny workspace in tmp_path (the tiny data set and, where need
 """
 from __future__ import annotations
 
-import re
-
 import json
 import time
 from pathlib import Path
@@ -14,9 +12,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-import streamlit as st
 from streamlit.testing.v1 import AppTest
 
+from conftest import APP, shown
 from eqn_core.config import TrainConfig
 from eqn_core.data import GOEMOTIONS_LABELS, LabeledDataset, LabeledSplit
 from eqn_core.metrics import decide, per_label_report
@@ -25,30 +23,10 @@ from eqn_core.execute import execute_run
 from eqn_core.runs import RunFolder, ingest_run, prepare_run
 from eqn_core.workspace import Workspace
 
-APP = Path(__file__).resolve().parents[1] / "app.py"
 RUN_ID = "tiny-eqn"
 LOAD_TIMEOUT = 60  # seconds for a run that imports torch / loads a model; AppTest's default is 3
 
-def shown(markdown: str) -> str:
-    """What a reader sees of Markdown whose user strings were escaped (ui.common.escape_markdown)."""
-    return re.sub(r"\\(.)", r"\1", markdown)
-
-
-
-@pytest.fixture(autouse=True)
-def fresh_streamlit_caches():
-    st.cache_data.clear()
-    st.cache_resource.clear()
-    yield
-    st.cache_data.clear()
-    st.cache_resource.clear()
-
-
-@pytest.fixture
-def workspace_root(tmp_path, monkeypatch) -> Path:
-    root = tmp_path / "workspace"
-    monkeypatch.setenv("EQN_WORKSPACE", str(root))
-    return root
+pytestmark = pytest.mark.usefixtures("fresh_streamlit_caches")
 
 
 @pytest.fixture
@@ -326,6 +304,19 @@ def test_train_page_rejects_a_missing_encoder_folder(data_workspace):
     assert app_workspace().list_runs().empty
 
 
+def test_train_page_refuses_a_bad_learning_rate_as_eqn_train_does(data_workspace):
+    from eqn_core.config import parse_learning_rate
+
+    at = open_page("pages/2_Train.py")
+    at.radio(key="train_encoder_mode").set_value("frozen").run()
+    at.text_input(key="train_lr_frozen").input("-0.5")
+    at.button(key="train_start").click().run()
+    with pytest.raises(ValueError) as caught:
+        parse_learning_rate("-0.5")  # the rule `eqn train` and TrainConfig.check share
+    assert [shown(e.value) for e in at.error] == [str(caught.value)]
+    assert app_workspace().list_runs().empty
+
+
 def test_deleting_a_run_then_its_data_set_from_the_pages(trained_workspace):
     at = open_page("pages/2_Train.py")
     assert at.session_state["train_watch"] == RUN_ID
@@ -397,6 +388,9 @@ def test_offline_first_open_offers_a_local_folder_right_there(workspace_root, sh
     errors = [shown(e.value) for e in at.error]
     assert errors and "could not download" in errors[0] and "folder on this computer below" in errors[0]
     assert "--from" not in errors[0] and "eqn " not in errors[0]  # no command-line hint on a page
+    at.text_input(key="home_goemotions_folder").input("/no/such/folder").run()
+    at.button(key="home_load_folder").click().run()
+    assert any("No folder at '/no/such/folder'" in shown(e.value) for e in at.error)  # the Data page's words
     at.text_input(key="home_goemotions_folder").input(str(shared_data / "goemotions")).run()
     at.button(key="home_load_folder").click().run()
     assert not at.exception and not at.error, [e.value for e in at.error]

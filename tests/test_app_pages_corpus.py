@@ -6,27 +6,19 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-import streamlit as st
 from streamlit.testing.v1 import AppTest
 
+from conftest import APP, table_with
 from eqn_core.corpus import corpus_threshold_report
 from eqn_core.workspace import Workspace
 
-APP = Path(__file__).resolve().parents[1] / "app.py"
 LABELS = ["joy", "anger", "fear"]
 
-
-@pytest.fixture(autouse=True)
-def fresh_streamlit_caches():
-    st.cache_data.clear()
-    st.cache_resource.clear()
-    yield
-    st.cache_data.clear()
-    st.cache_resource.clear()
+pytestmark = pytest.mark.usefixtures("fresh_streamlit_caches")
 
 
 @pytest.fixture
-def corpus_workspace(tmp_path, monkeypatch) -> Path:
+def corpus_workspace(tmp_path, workspace_root) -> Path:
     """A workspace without data sets or runs, with one registered corpus of 60 texts in two Parquet files."""
     rng = np.random.default_rng(1)
     frame = pd.DataFrame({"run_id": "r1", "text_id": [f"t{i}" for i in range(60)],
@@ -37,11 +29,9 @@ def corpus_workspace(tmp_path, monkeypatch) -> Path:
     (tmp_path / "shards").mkdir()
     frame.iloc[:30].to_parquet(tmp_path / "shards" / "a.parquet", index=False)
     frame.iloc[30:].to_parquet(tmp_path / "shards" / "b.parquet", index=False)
-    root = tmp_path / "workspace"
-    monkeypatch.setenv("EQN_WORKSPACE", str(root))
-    with Workspace(root) as workspace:
+    with Workspace(workspace_root) as workspace:
         workspace.add_corpus("comments", str(tmp_path / "shards" / "*.parquet"))
-    return root
+    return workspace_root
 
 
 def open_corpus_page(page: str, key: str) -> AppTest:
@@ -52,11 +42,6 @@ def open_corpus_page(page: str, key: str) -> AppTest:
     at.radio(key=f"{key}_source").set_value("External corpus").run()
     assert not at.exception, [e.message for e in at.exception]
     return at
-
-
-def table_with(at: AppTest, column: str) -> pd.DataFrame:
-    """The first table with this column (AppTest does not expose st.dataframe keys)."""
-    return next(frame.value for frame in at.dataframe if column in frame.value.columns)
 
 
 def test_samples_searches_and_filters_the_corpus_without_loading_it(corpus_workspace):

@@ -1,4 +1,3 @@
-import re
 """AppTest runs of the Samples, Correlations, Review and Export pages against a small real workspace."""
 import base64
 import json
@@ -9,25 +8,18 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from conftest import make_dataset
+from conftest import REPO, make_dataset, shown, table_with
 from eqn_core.review import LOW_ENERGY_HUMAN, SUGGESTED
 from eqn_core.workspace import Workspace
 
-REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))  # the pages import ui.common, as under `streamlit run app.py`
 
 LABELS = ["joy", "anger", "fear", "neutral"]
 PROFILE = [3.0, 7.0, 5.0, 3.0]  # (C,) the saved profile "strict"
 TIMEOUT = 60
-
-def shown(markdown: str) -> str:
-    """What a reader sees of Markdown whose user strings were escaped (ui.common.escape_markdown)."""
-    return re.sub(r"\\(.)", r"\1", markdown)
-
 
 
 def designed_energies(human_labels: np.ndarray, split: str) -> np.ndarray:
@@ -40,10 +32,10 @@ def designed_energies(human_labels: np.ndarray, split: str) -> np.ndarray:
 
 
 @pytest.fixture
-def root(tmp_path, monkeypatch):
+def root(workspace_root):
     """A workspace with data set "tiny", EQN run "r1" (dev + test energies, profile "strict") and its
     Model 1 "r1.model1" (coeqn); closed again, so the app opens the DuckDB file itself."""
-    folder = tmp_path / "workspace"
+    folder = workspace_root
     dataset = make_dataset()
     rng = np.random.default_rng(0)
     with Workspace(folder) as workspace:
@@ -61,12 +53,7 @@ def root(tmp_path, monkeypatch):
             workspace.update_run(run_id, status="finished",
                                  metrics={"thresholds": PROFILE, "global_threshold": 3.0, "label_names": LABELS})
         workspace.save_threshold_profile("strict", run_id="r1", thresholds=np.array(PROFILE))
-    monkeypatch.setenv("EQN_WORKSPACE", str(folder))
-    st.cache_data.clear()
-    st.cache_resource.clear()
-    yield folder
-    st.cache_data.clear()
-    st.cache_resource.clear()
+    return folder
 
 
 def page(name: str, run_id: str | None = "r1") -> AppTest:
@@ -92,11 +79,6 @@ def array(value) -> np.ndarray:
 
 def table_rows(at: AppTest, key: str) -> list[int]:
     return at.dataframe(key).value["row"].tolist()
-
-
-def table_with(at: AppTest, column: str) -> pd.DataFrame | None:
-    """The first shown table that has this column (a read-only st.dataframe carries no key)."""
-    return next((frame.value for frame in at.dataframe if column in frame.value.columns), None)
 
 
 def stored_reviews(root: Path, **filters) -> pd.DataFrame:

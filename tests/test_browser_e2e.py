@@ -10,51 +10,23 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
+from app_server import PAGE_TIMEOUT_MS, REPO
+
 RUN_ID = "tiny-coeqn"
 SPLIT = "test"
 START_H = 3.0  # the page's initial global threshold
 STEP = 0.1  # the slider's step: one arrow key press
-SERVER_START_TIMEOUT = 120  # seconds; the machine may be busy
-PAGE_TIMEOUT_MS = 60_000  # first page load (imports pandas, plotly, duckdb ...)
 UPDATE_TIMEOUT_MS = 60_000  # a rerun after a slider move
-CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--disable-dev-shm-usage"]
 
 pytestmark = pytest.mark.slow
-
-
-def chromium_path() -> str | None:
-    if Path("/usr/bin/chromium").exists():
-        return "/usr/bin/chromium"
-    return shutil.which("chromium")
-
-
-@pytest.fixture(scope="module")
-def chromium() -> str:
-    pytest.importorskip("playwright.sync_api", reason="the Python playwright package is not installed")
-    path = chromium_path()
-    if path is None:
-        pytest.skip("no chromium browser: neither /usr/bin/chromium nor `chromium` on PATH (apt-get install chromium)")
-    return path
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def macro_f1(energies: np.ndarray, human_labels: np.ndarray, h: float) -> str:
@@ -87,59 +59,19 @@ def served_workspace(tmp_path, tiny_dataset, tiny_encoder_dir) -> dict:
 
 
 @pytest.fixture
-def app_url(served_workspace, tmp_path):
-    """`streamlit run app.py` on a free port against the workspace; killed (its whole process group) at teardown."""
-    port = free_port()
-    log_path = tmp_path / "streamlit.log"
-    env = {**os.environ, "EQN_WORKSPACE": str(served_workspace["root"]), "EQN_SHIPPED_MODELS": "0", "HF_HUB_OFFLINE": "1",
-           "TRANSFORMERS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false", "PYTHONUNBUFFERED": "1"}
-    command = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
-               "--server.port", str(port), "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false",
-               "--server.fileWatcherType", "none"]
-    with log_path.open("wb") as log:
-        server = subprocess.Popen(command, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT,
-                                  stdin=subprocess.DEVNULL, start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
+def app_url(served_workspace, serve_app):
+    """`streamlit run app.py` on a free port against the workspace; stopped at teardown."""
+    server = serve_app(served_workspace["root"])
     served_workspace["server"] = server  # a fault test kills it
-    try:
-        deadline = time.monotonic() + SERVER_START_TIMEOUT
-        while True:
-            if server.poll() is not None:
-                pytest.fail(f"streamlit exited with code {server.returncode}:\n{log_path.read_text()[-4000:]}")
-            try:
-                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=5) as answer:
-                    if answer.status == 200:
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"streamlit did not answer within {SERVER_START_TIMEOUT} s:\n"
-                            f"{log_path.read_text()[-4000:]}")
-            time.sleep(0.5)
-        yield url
-    finally:
-        if server.poll() is None:
-            os.killpg(server.pid, signal.SIGTERM)
-            try:
-                server.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(server.pid, signal.SIGKILL)
-                server.wait(timeout=15)
+    return server.url
 
 
 @pytest.fixture
-def page(chromium, tmp_path):
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS, timeout=PAGE_TIMEOUT_MS)
-        try:
-            context = browser.new_context(viewport={"width": 1400, "height": 1300})
-            tab = context.new_page()
-            tab.set_default_timeout(PAGE_TIMEOUT_MS)
-            yield tab
-        finally:
-            browser.close()
+def page(browser):
+    context = browser.new_context(viewport={"width": 1400, "height": 1300})
+    tab = context.new_page()
+    tab.set_default_timeout(PAGE_TIMEOUT_MS)
+    return tab
 
 
 def wait_until_idle(page) -> None:
@@ -259,9 +191,7 @@ def test_killing_the_app_server_mid_session_loses_nothing(app_url, page, served_
         workspace.save_threshold_profile("before-kill", run_id=run_id, thresholds=np.full(4, 2.5))
         before = {"runs": workspace.list_runs()[["run_id", "status"]].values.tolist(),
                   "profiles": sorted(workspace.list_threshold_profiles()["name"])}
-    server = served_workspace["server"]
-    os.killpg(server.pid, signal.SIGKILL)
-    server.wait(timeout=30)
+    served_workspace["server"].kill()
     started = time.monotonic()
     with Workspace(root) as workspace:
         assert {"runs": workspace.list_runs()[["run_id", "status"]].values.tolist(),

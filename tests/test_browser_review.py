@@ -8,25 +8,21 @@ are known. The fields are focused by the test (locator.focus(), no click); every
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
-import sys
 import time
-import urllib.request
 
 import numpy as np
 import pandas as pd
 import pytest
 
+from app_server import PAGE_TIMEOUT_MS, REPO
 from conftest import make_dataset
-from test_browser_e2e import CHROMIUM_ARGS, PAGE_TIMEOUT_MS, REPO, SERVER_START_TIMEOUT, chromium, free_port  # noqa: F401
 
 pytestmark = pytest.mark.slow
 PASSWORDS = {"ana": "ana-password", "ben": "ben-password", "boss": "boss-password"}
 
 
 @pytest.fixture
-def review_server(tmp_path):
+def review_server(tmp_path, serve_app):
     from eqn_core.accounts import add_user
     from eqn_core.workspace import Workspace
 
@@ -43,49 +39,7 @@ def review_server(tmp_path):
         workspace.update_run("r1", status="finished", metrics={"global_threshold": 3.0})
     for name, password in PASSWORDS.items():
         add_user(root / "users.json", name, password, role="admin" if name == "boss" else "reviewer")
-    port = free_port()
-    log_path = tmp_path / "streamlit.log"
-    env = {**os.environ, "EQN_WORKSPACE": str(root), "EQN_SHIPPED_MODELS": "0", "PYTHONUNBUFFERED": "1"}
-    with log_path.open("wb") as log:
-        server = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true", "--server.port",
-             str(port), "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false",
-             "--server.fileWatcherType", "none"], cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL, start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + SERVER_START_TIMEOUT
-        while True:
-            if server.poll() is not None:
-                pytest.fail(f"streamlit exited:\n{log_path.read_text()[-4000:]}")
-            try:
-                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=5) as answer:
-                    if answer.status == 200:
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"streamlit did not start:\n{log_path.read_text()[-4000:]}")
-            time.sleep(0.5)
-        yield {"url": url, "root": root}
-    finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        try:
-            server.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
-
-
-@pytest.fixture
-def browser(chromium):
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS, timeout=PAGE_TIMEOUT_MS)
-        try:
-            yield browser
-        finally:
-            browser.close()
+    return {"url": serve_app(root).url, "root": root}
 
 
 def idle(page) -> None:

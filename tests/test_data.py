@@ -487,3 +487,28 @@ def test_upload_naming_and_file_preview_behind_the_data_page(tmp_path):
     (tmp_path / "plain.tsv").write_text('a "quoted" text\t1,2\tid-1\n')
     preview = preview_table(tmp_path / "plain.tsv", has_header=False)
     assert list(preview.columns) == [0, 1, 2] and preview.iloc[0, 0] == 'a "quoted" text'
+
+
+def test_uploads_are_saved_one_file_per_split_inside_the_folder(tmp_path):
+    files = data.save_uploads([("train", "../../moods_train.csv", b"text,label\na,joy\n"),
+                               ("test", "..", b"text,label\nb,joy\n")], tmp_path)
+    assert files == {"train": tmp_path / "train" / "moods_train.csv", "test": tmp_path / "test" / "upload"}
+    assert files["train"].read_bytes() == b"text,label\na,joy\n"
+    with pytest.raises(ValueError, match="^Two files are marked as the 'dev' split; give each split one file.$"):
+        data.save_uploads([("train", "a.csv", b""), ("dev", "b.csv", b""), ("dev", "c.csv", b"")], tmp_path / "two")
+    with pytest.raises(ValueError, match=r"^Mark one file as the train split \(dev and test are optional\).$"):
+        data.save_uploads([("dev", "b.csv", b"")], tmp_path / "none")
+    with pytest.raises(ValueError, match="Unknown split"):
+        data.save_uploads([("train", "a.csv", b""), ("../x", "b.csv", b"")], tmp_path / "bad")
+    assert not any((tmp_path / name).exists() for name in ("two", "none", "bad"))  # nothing written when refused
+
+
+def test_names_and_folders_typed_on_the_data_page(tmp_path):
+    assert data.dataset_name_problem("  ", ["tiny"]) == "Give the data set a name."
+    assert data.dataset_name_problem(" tiny ", ["tiny"]) == ("A data set named 'tiny' already exists; "
+                                                             "choose another name.")
+    assert data.dataset_name_problem("moods", ["tiny"]) is None
+    assert data.goemotions_folder_problem(tmp_path) is None
+    assert data.goemotions_folder_problem("/no/such/folder") == ("No folder at '/no/such/folder': give the folder "
+                                                                 "that holds train.tsv, dev.tsv and test.tsv.")
+    assert data.goemotions_folder_problem("").startswith("No folder at ''")

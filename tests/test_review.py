@@ -304,37 +304,6 @@ def test_record_decisions_accept_reject_add_and_revise():
                                                    {"label": "anger", "decision": "set", "energy": 5.0}]
 
 
-def test_workspace_submissions_assignments_adjudications_and_settings(workspace_with_tiny):
-    with Workspace(workspace_with_tiny) as workspace:
-        workspace.create_run("r", dataset="tiny", mode="eqn", encoder="x", config={}, run_dir="runs/r")
-        workspace.store_energies("r", "test", np.full((16, 4), 1.0, dtype=np.float32))
-        assert workspace.non_emotion_labels("tiny") == ["neutral"]
-        workspace.set_non_emotion_labels("tiny", [])
-        assert workspace.non_emotion_labels("tiny") == []
-        with pytest.raises(ValueError, match="not in data set"):
-            workspace.set_non_emotion_labels("tiny", ["calm"])
-        first = workspace.submit_text_review(run_id="r", split="test", row_idx=3, reviewer="ana", note="sarcasm?",
-                                             decisions=[{"label": "joy", "decision": "set", "energy": 6.0}])
-        workspace.submit_text_review(run_id="r", split="test", row_idx=3, reviewer="ana")
-        subs = workspace.submissions(run_id="r", split="test")
-        assert len(subs) == 1 and subs["id"].iloc[0] > first
-        assert len(workspace.submissions(run_id="r", split="test", latest_only=False)) == 2
-        decided = workspace.reviews(run_id="r", split="test")
-        assert decided[["row_idx", "label", "decision", "energy", "note"]].values.tolist() == [
-            [3, "joy", "set", 6.0, "sarcasm?"]]
-        assert workspace.assign_texts(run_id="r", split="test", rows=[1, 2], reviewers=["ana", "ben"],
-                                      assigned_by="boss") == 4
-        assert workspace.assign_texts(run_id="r", split="test", rows=[2, 3], reviewers=["ana"], assigned_by="boss") == 1
-        assert len(workspace.assignments(run_id="r", split="test", reviewer="ana")) == 3
-        workspace.record_adjudication(run_id="r", split="test", row_idx=3, label="joy", energy=5.0, adjudicator="boss")
-        workspace.record_adjudication(run_id="r", split="test", row_idx=3, label="joy", energy=4.0, adjudicator="boss")
-        assert workspace.adjudications(run_id="r", split="test")["energy"].tolist() == [4.0]
-        with pytest.raises(ValueError, match="review decisions"):
-            workspace.delete_run("r")
-        workspace.delete_run("r", delete_reviews=True)
-        assert workspace.assignments(run_id="r", split="test").empty
-
-
 # ------------------------------------------------------------------------ the review screen's rules
 from eqn_core.review import (blind_review, decisions_by_label, describe_decision, filter_queue,  # noqa: E402
                              form_values, next_in_queue, others_visible, reviewed_texts, set_blind_review)

@@ -3,18 +3,15 @@ from __future__ import annotations
 
 import json
 import re
-from pathlib import Path
 
 import numpy as np
 import pytest
-import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from conftest import make_dataset
+from conftest import REPO, make_dataset
 from eqn_core.workspace import Workspace
 from ui.common import escape_markdown, plot_text
 
-REPO = Path(__file__).resolve().parents[1]
 LINK = "[link](http://evil.example)"
 HOSTILE_LABELS = [LINK, "<b>bold</b>", "fear", "neutral"]
 LIVE_LINK = re.compile(r"(?<!\\)\]\((?!\s)|(?<![\\\w])https?(?<!\\):(?!\\)//|<b>")  # what would render live
@@ -27,12 +24,12 @@ def test_escape_markdown_and_plot_text_show_strings_as_typed():
 
 
 @pytest.fixture
-def hostile_root(tmp_path, monkeypatch):
+def hostile_root(workspace_root):
     dataset = make_dataset()
     dataset.label_names = list(HOSTILE_LABELS)
     for split in dataset.splits.values():
         split.text_ids = [f"[id{i}](http://evil.example)" for i in range(len(split.texts))]
-    folder = tmp_path / "workspace"
+    folder = workspace_root
     with Workspace(folder) as workspace:
         workspace.add_dataset(dataset)
         workspace.create_run("r1", dataset="tiny", mode="eqn", encoder="m", config={}, run_dir=folder / "runs" / "r1")
@@ -41,12 +38,7 @@ def hostile_root(tmp_path, monkeypatch):
         workspace.update_run("r1", status="finished", metrics={"global_threshold": 3.0})
         workspace.record_review(run_id="r1", split="test", row_idx=0, label=LINK, decision="accept",
                                 reviewer="[rev](http://evil.example)")
-    monkeypatch.setenv("EQN_WORKSPACE", str(folder))
-    st.cache_data.clear()
-    st.cache_resource.clear()
-    yield folder
-    st.cache_data.clear()
-    st.cache_resource.clear()
+    return folder
 
 
 def rendered_markdown(at: AppTest) -> list[str]:

@@ -26,14 +26,15 @@ def workspace_root() -> Path:
 
 
 @st.cache_resource(show_spinner=False)
-def _open_workspace(root: str) -> Workspace:
-    # one Workspace object per app process; it opens the database only for bursts of calls, so CLI commands
-    # can use the same workspace meanwhile (eqn_core.workspace)
+def open_workspace(root: str) -> Workspace:
+    """The one Workspace object of this app process for the folder `root` (cached); the pages' cached reads go
+    through it. It opens the database only for bursts of calls, so CLI commands can use the same workspace
+    meanwhile (eqn_core.database)."""
     return Workspace(root)
 
 
 def get_workspace() -> Workspace:
-    return _open_workspace(str(workspace_root()))
+    return open_workspace(str(workspace_root()))
 
 
 def data_version() -> int:
@@ -47,7 +48,7 @@ def bump_data_version() -> None:
 
 @st.cache_data(show_spinner=False, max_entries=32)
 def _energies(root: str, run_id: str, split: str, version: int) -> np.ndarray:
-    return _open_workspace(root).load_energies(run_id, split)
+    return open_workspace(root).load_energies(run_id, split)
 
 
 def load_energies(run_id: str, split: str) -> np.ndarray:
@@ -57,7 +58,7 @@ def load_energies(run_id: str, split: str) -> np.ndarray:
 
 @st.cache_data(show_spinner=False, max_entries=16)
 def _human_labels(root: str, dataset: str, split: str, version: int) -> np.ndarray:
-    return _open_workspace(root).load_dataset(dataset, splits=[split]).splits[split].human_labels
+    return open_workspace(root).load_dataset(dataset, splits=[split]).splits[split].human_labels
 
 
 def load_human_labels(dataset: str, split: str) -> np.ndarray:
@@ -125,7 +126,7 @@ def pick_split(workspace: Workspace, run_id: str, *, key: str = "split", default
 
 @st.cache_data(show_spinner=False, max_entries=64)
 def _label_names(root: str, dataset: str, version: int) -> list[str]:
-    return _open_workspace(root).label_names(dataset)
+    return open_workspace(root).label_names(dataset)
 
 
 def load_label_names(dataset: str) -> list[str]:
@@ -297,7 +298,7 @@ def pick_thresholds(workspace: Workspace, run: dict, label_names: list[str], *, 
 
 @st.cache_resource(show_spinner=False, max_entries=16)  # shared, not copied per read: treat it as read-only
 def _texts(root: str, dataset: str, split: str, version: int):
-    return _open_workspace(root).texts(dataset, split)
+    return open_workspace(root).texts(dataset, split)
 
 
 def load_texts(dataset: str, split: str):

@@ -15,7 +15,7 @@ import streamlit as st
 from eqn_core import corpus as corpora
 from eqn_core.export import FORMAT_NAMES, export_file_name_problem
 from eqn_core.thresholds import DEFAULT_THRESHOLD, ENERGY_MAX, ENERGY_MIN
-from ui.common import _open_workspace, data_version, energy_bar_figure, quote_text, workspace_root
+from ui.common import open_workspace, data_version, energy_bar_figure, quote_text, workspace_root
 
 PAGE_ROWS = 100
 DOWNLOAD_LIMIT_BYTES = 200 * 1024 * 1024  # larger files stay in the exports folder: a download would sit in memory
@@ -37,19 +37,19 @@ def pick_corpus(workspace, *, key: str) -> str | None:
 
 @st.cache_data(show_spinner=False, max_entries=4)
 def _corpus_names(root: str, version: int) -> list[str]:
-    return corpora.corpus_names(_open_workspace(root))
+    return corpora.corpus_names(open_workspace(root))
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
 def _info(root: str, name: str, version: int) -> dict:
-    return corpora.corpus_info(_open_workspace(root), name)
+    return corpora.corpus_info(open_workspace(root), name)
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
 def _page(root: str, name: str, filters: tuple, version: int) -> tuple[pd.DataFrame, int, float]:
     started = time.perf_counter()
     options = dict(filters)
-    workspace = _open_workspace(root)
+    workspace = open_workspace(root)
     rows = corpora.search_corpus(workspace, name, limit=PAGE_ROWS, **options)
     total = corpora.count_corpus(workspace, name, **options)
     return rows, total, time.perf_counter() - started
@@ -57,7 +57,7 @@ def _page(root: str, name: str, filters: tuple, version: int) -> tuple[pd.DataFr
 
 @st.cache_data(show_spinner=False, max_entries=32)
 def _report(root: str, name: str, threshold: float, version: int) -> dict:
-    return corpora.corpus_threshold_report(_open_workspace(root), name, threshold)
+    return corpora.corpus_threshold_report(open_workspace(root), name, threshold)
 
 
 def _caption(info: dict) -> str:
