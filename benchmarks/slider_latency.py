@@ -1,13 +1,17 @@
 """Slider latency: from a move of the Thresholds page's global threshold h to the updated figures.
 
-On the GoEmotions test split (5,427 texts x 28 labels), three measurements:
+On the GoEmotions test split (5,427 texts x 28 labels), four measurements:
   (a) library work per move: metrics.decide + per_label_report + label_changes (and the page's whole
       thresholds.threshold_report), median / p95 over --moves moves;
   (b) the full Streamlit rerun of pages/3_Thresholds.py under streamlit.testing AppTest (set the slider, run),
       median / p95 over --app-moves moves;
   (c) in a real headless Chromium (Debian chromium + Playwright), from the key press on the slider to the
       Macro F1 figure changing in the page (includes the slider's commit delay, the websocket round trip, the
-      rerun and React's rendering), median over --browser-moves moves. Skipped without chromium/playwright.
+      rerun and React's rendering), median over --browser-moves moves. Skipped without chromium/playwright;
+  (d) several people at once: --contexts browser contexts (default 4, each its own Streamlit session on the same
+      server) move the slider by keyboard at the same time, --presses timed presses each; per press, from the
+      keydown to the page showing the Macro F1 the library computes for the new h; median and p95 per context and
+      over all presses.
 
 Energies: with --workspace (and optionally --run), a finished run's real test energies; the app parts then use
 that workspace (close any app serving it first: DuckDB allows one writer). Without --workspace, a temporary
@@ -16,11 +20,15 @@ array's shape, not its values); the report says so.
 
     python benchmarks/slider_latency.py                          # synthetic energies, temporary workspace
     python benchmarks/slider_latency.py --workspace benchmarks/out/ws-frozen --run RUN_ID
+    # the shipped GoEmotions model: its energies are stored once GoEmotions is in the workspace
+    python -m eqn_core.cli --workspace W fetch goemotions --from ../shared/data/goemotions
+    python benchmarks/slider_latency.py --workspace W --run goemotions-eqn --contexts 4
 Writes benchmarks/results/slider_latency.{md,json}.
 """
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import os
 import platform
@@ -222,52 +230,64 @@ IDLE_JS = """() => {
 }"""
 
 
-def measure_browser(root: Path, run_id: str, moves: int, log_dir: Path) -> dict:
-    from playwright.sync_api import sync_playwright
-
+def measure_browser(root: Path, run_id: str, moves: int, log_dir: Path, concurrent: dict | None = None) -> dict:
+    """(c) with moves > 0 and (d) with concurrent (the keyword arguments of measure_concurrent) on one served app;
+    returns {"single": ..., "concurrent": ...} for the parts asked."""
     server = AppServer(root, log_dir / "streamlit.log", start_timeout=180)
     url = server.start()
     try:
-        with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS, timeout=60_000)
-            try:
-                page = browser.new_page(viewport={"width": 1400, "height": 1000})
-                page.set_default_timeout(60_000)
-                started = time.perf_counter()
-                page.goto(url, wait_until="domcontentloaded")
-                page.get_by_role("heading", name="EQN Studio").wait_for()
-                page.get_by_test_id("stSidebarNav").get_by_role("link", name="Thresholds").click()
-                page.get_by_role("heading", name="Thresholds").wait_for()
-                page.evaluate(TIMING_JS)
-                page.wait_for_function("() => window.__eqnRead() !== null", timeout=120_000)
-                page.wait_for_function(IDLE_JS, timeout=120_000, polling=200)
-                first_load = time.perf_counter() - started
-                select_run(page, run_id)
-                slider = page.get_by_role("slider", name="Global energy threshold h")
-                slider.focus()
-                seconds, unchanged = [], 0
-                keys = (["ArrowRight"] * 5 + ["ArrowLeft"] * 5) * (moves // 10 + 2)
-                for i, key in enumerate(keys[:moves + 2]):
-                    page.keyboard.press(key)
-                    try:
-                        page.wait_for_function("() => window.__eqn.t1 !== null", timeout=30_000, polling="raf")
-                    except Exception:
-                        unchanged += 1  # the figure did not change (or the rerun took over 30 s)
-                        continue
-                    finally:
-                        page.wait_for_function(IDLE_JS, timeout=60_000, polling=100)
-                        page.wait_for_timeout(400)
-                    elapsed = page.evaluate("() => (window.__eqn.t1 - window.__eqn.t0) / 1000")
-                    if i >= 2:  # the first two are warm-up
-                        seconds.append(elapsed)
-                if not seconds:
-                    raise RuntimeError("the Macro F1 figure never changed after a key press")
-                return {"key_to_macro_f1_change": stats(seconds), "first_load_seconds": first_load,
-                        "moves_without_change": unchanged}
-            finally:
-                browser.close()
+        measured = {}
+        if moves:
+            measured["single"] = measure_single(url, run_id, moves)
+        if concurrent:
+            measured["concurrent"] = asyncio.run(measure_concurrent(url, run_id, **concurrent))
+        return measured
     finally:
         server.stop()
+
+
+def measure_single(url: str, run_id: str, moves: int) -> dict:
+    """(c) one browser page: key press to a changed Macro F1, median over moves."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS, timeout=60_000)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.set_default_timeout(60_000)
+            started = time.perf_counter()
+            page.goto(url, wait_until="domcontentloaded")
+            page.get_by_role("heading", name="EQN Studio").wait_for()
+            page.get_by_test_id("stSidebarNav").get_by_role("link", name="Thresholds").click()
+            page.get_by_role("heading", name="Thresholds").wait_for()
+            page.evaluate(TIMING_JS)
+            page.wait_for_function("() => window.__eqnRead() !== null", timeout=120_000)
+            page.wait_for_function(IDLE_JS, timeout=120_000, polling=200)
+            first_load = time.perf_counter() - started
+            select_run(page, run_id)
+            slider = page.get_by_role("slider", name="Global energy threshold h")
+            slider.focus()
+            seconds, unchanged = [], 0
+            keys = (["ArrowRight"] * 5 + ["ArrowLeft"] * 5) * (moves // 10 + 2)
+            for i, key in enumerate(keys[:moves + 2]):
+                page.keyboard.press(key)
+                try:
+                    page.wait_for_function("() => window.__eqn.t1 !== null", timeout=30_000, polling="raf")
+                except Exception:
+                    unchanged += 1  # the figure did not change (or the rerun took over 30 s)
+                    continue
+                finally:
+                    page.wait_for_function(IDLE_JS, timeout=60_000, polling=100)
+                    page.wait_for_timeout(400)
+                elapsed = page.evaluate("() => (window.__eqn.t1 - window.__eqn.t0) / 1000")
+                if i >= 2:  # the first two are warm-up
+                    seconds.append(elapsed)
+            if not seconds:
+                raise RuntimeError("the Macro F1 figure never changed after a key press")
+            return {"key_to_macro_f1_change": stats(seconds), "first_load_seconds": first_load,
+                    "moves_without_change": unchanged}
+        finally:
+            browser.close()
 
 
 def select_run(page, run_id: str) -> None:
@@ -279,6 +299,125 @@ def select_run(page, run_id: str) -> None:
     page.get_by_role("option", name=run_id).first.click()
     page.wait_for_function(f"() => document.body.innerText.includes('Run {run_id}, split')", timeout=120_000)
     page.wait_for_function(IDLE_JS, timeout=120_000, polling=200)
+
+
+# ------------------------------------------------------------------------------------------------ (d) concurrent
+PRESS_JS = """() => {
+    // Per key press: t0 at the keydown, t1 at the first DOM change after which the Macro F1 figure shows the
+    // wanted value and the run caption names the new h (so a move that leaves the figure as it was still counts).
+    const text = (e) => (e ? e.textContent.trim() : null);
+    const macroF1 = () => {
+        for (const m of document.querySelectorAll('[data-testid="stMetric"]')) {
+            if (text(m.querySelector('[data-testid="stMetricLabel"]')) === 'Macro F1') {
+                return text(m.querySelector('[data-testid="stMetricValue"]'));
+            }
+        }
+        return null;
+    };
+    const captionSays = (words) => Array.from(document.querySelectorAll('[data-testid="stCaptionContainer"]'))
+        .some((c) => c.textContent.includes(words));
+    window.__eqnPress = {want: null, t0: null, t1: null};
+    window.__eqnExpect = (want) => { window.__eqnPress = {want: want, t0: null, t1: null}; };
+    const check = () => {
+        const p = window.__eqnPress;
+        if (p.want !== null && p.t0 !== null && p.t1 === null && macroF1() === p.want.f1 && captionSays(p.want.caption)) {
+            p.t1 = performance.now();
+        }
+    };
+    document.addEventListener('keydown', (e) => {
+        if ((e.key === 'ArrowLeft' || e.key === 'ArrowRight') && window.__eqnPress.t0 === null) {
+            window.__eqnPress.t0 = performance.now();
+        }
+    }, true);
+    new MutationObserver(check).observe(document.body, {subtree: true, childList: true, characterData: true});
+}"""
+SLIDER_FOCUSED_JS = "() => document.activeElement && document.activeElement.getAttribute('role') === 'slider'"
+SLIDER_VALUE_JS = "(e) => Number(e.getAttribute('aria-valuenow') ?? e.value)"
+
+
+async def open_person(browser, url: str, run_id: str):
+    """One person: a browser context of its own (its own Streamlit session) on the Thresholds page of run_id."""
+    context = await browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = await context.new_page()
+    page.set_default_timeout(120_000)
+    started = time.perf_counter()
+    await page.goto(f"{url}/Thresholds?run={run_id}", wait_until="domcontentloaded")
+    await page.get_by_role("heading", name="Thresholds").wait_for()
+    await page.evaluate(PRESS_JS)
+    await page.wait_for_function(f"() => document.body.textContent.includes('Run {run_id}, split test')",
+                                 timeout=120_000, polling=200)
+    await page.wait_for_function(IDLE_JS, timeout=120_000, polling=200)
+    return context, page, time.perf_counter() - started
+
+
+async def move_slider(page, presses: int, warmup: int, figure_of, pause_s: float, seed: int) -> dict:
+    """Arrow-key presses on the global threshold slider, each timed in the page until the new h's Macro F1
+    (figure_of(h), the library's text) shows; after each, wait for the rerun to end and pause ~pause_s."""
+    rng = np.random.default_rng(seed)
+    slider = page.get_by_role("slider", name="Global energy threshold h")
+    h = round(await slider.evaluate(SLIDER_VALUE_JS), 1)
+    seconds, timed_out, wrong_value = [], 0, 0
+    await asyncio.sleep(rng.uniform(0.0, pause_s))  # the people do not start in step
+    for i in range(warmup + presses):
+        step = 0.1 if (h <= 1.0 or (h < 9.0 and rng.random() < 0.5)) else -0.1
+        h = round(h + step, 1)
+        await page.evaluate("(want) => window.__eqnExpect(want)", {"f1": figure_of(h), "caption": f"global h = {h:.1f}"})
+        if not await page.evaluate(SLIDER_FOCUSED_JS):
+            await slider.focus()
+        await page.keyboard.press("ArrowRight" if step > 0 else "ArrowLeft")
+        try:
+            await page.wait_for_function("() => window.__eqnPress.t1 !== null", timeout=30_000, polling=50)
+            elapsed = await page.evaluate("() => (window.__eqnPress.t1 - window.__eqnPress.t0) / 1000")
+        except Exception:  # not shown within 30 s: counted, not timed
+            elapsed = None
+            shown = round(await slider.evaluate(SLIDER_VALUE_JS), 1)
+            if abs(shown - h) > 1e-6:
+                wrong_value += 1
+                h = shown
+            else:
+                timed_out += 1
+        await page.wait_for_function(IDLE_JS, timeout=60_000, polling=100)
+        if elapsed is not None and i >= warmup:
+            seconds.append(elapsed)
+        await asyncio.sleep(rng.uniform(0.5, 1.5) * pause_s)
+    return {"seconds": seconds, "timed_out": timed_out, "slider_elsewhere": wrong_value}
+
+
+async def measure_concurrent(url: str, run_id: str, *, energies: np.ndarray, labels: np.ndarray, contexts: int,
+                             presses: int, warmup: int = 2, pause_ms: float = 500.0, seed: int = 0) -> dict:
+    """(d) contexts people at once, each in its own browser context (own Streamlit session) on one server, moving
+    the global threshold by keyboard; per press, keydown to the page showing the library's Macro F1 for the new h."""
+    from playwright.async_api import async_playwright
+
+    figures: dict[float, str] = {}
+
+    def figure_of(h: float) -> str:
+        if h not in figures:
+            figures[h] = macro_f1_text(energies, labels, h)
+        return figures[h]
+
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS, timeout=60_000)
+        try:
+            opened = [await open_person(browser, url, run_id) for _ in range(contexts)]
+            load_before = os.getloadavg()[0]
+            started = time.perf_counter()
+            people = await asyncio.gather(*[move_slider(page, presses, warmup, figure_of, pause_ms / 1000.0, seed + i)
+                                            for i, (_, page, _) in enumerate(opened)])
+            wall = time.perf_counter() - started
+            for context, _, _ in opened:
+                await context.close()
+        finally:
+            await browser.close()
+    every = [s for person in people for s in person["seconds"]]
+    if not every:
+        raise RuntimeError("no key press showed the expected Macro F1 within 30 s")
+    return {"contexts": contexts, "presses_per_context": presses, "warmup_per_context": warmup, "pause_ms": pause_ms,
+            "overall": stats(every),
+            "per_context": [{**(stats(p["seconds"]) if p["seconds"] else {"n": 0}), "timed_out": p["timed_out"],
+                             "slider_elsewhere": p["slider_elsewhere"]} for p in people],
+            "first_load_seconds": [round(load, 2) for _, _, load in opened], "wall_seconds": wall,
+            "load_average_1min": [round(load_before, 2), round(os.getloadavg()[0], 2)]}
 
 
 # ------------------------------------------------------------------------------------------------ report
@@ -320,6 +459,11 @@ def write_report(result: dict, out_dir: Path) -> None:
     if "browser" in result:
         rows.append(("(c) Chromium: key press to Macro F1 changed in the page",
                      result["browser"]["key_to_macro_f1_change"]))
+    if "browser_concurrent" in result:
+        d = result["browser_concurrent"]
+        rows.append((f"(d) Chromium, {d['contexts']} sessions at once: key press to the new h's Macro F1, all presses",
+                     d["overall"]))
+        rows += [(f"(d) session {i + 1}", person) for i, person in enumerate(d["per_context"]) if person["n"]]
     for name, s in rows:
         lines.append(f"| {name} | {s['n']} | {s['median_ms']:.1f} | {s['p95_ms']:.1f} | {s['mean_ms']:.1f} | "
                      f"{s['min_ms']:.1f} | {s['max_ms']:.1f} |")
@@ -336,6 +480,19 @@ def write_report(result: dict, out_dir: Path) -> None:
                      f"{b['moves_without_change']} move(s) left the figure unchanged.")
     elif result.get("browser_skipped"):
         lines.append(f"- (c) skipped: {result['browser_skipped']}")
+    if "browser_concurrent" in result:
+        d = result["browser_concurrent"]
+        missed = sum(p["timed_out"] + p["slider_elsewhere"] for p in d["per_context"])
+        lines.append(f"- (d) {d['contexts']} browser contexts (each its own Streamlit session) on one server, all moving "
+                     f"the global h by ArrowLeft/ArrowRight at the same time: {d['presses_per_context']} timed presses "
+                     f"each after {d['warmup_per_context']} warm-up presses, a pause of {d['pause_ms'] / 2:.0f}-"
+                     f"{d['pause_ms'] * 1.5:.0f} ms after each shown result. The time runs from the keydown event to "
+                     f"the DOM change after which Macro F1 shows the library's figure for the new h and the run "
+                     f"caption names that h (slider commit delay, websocket, rerun and rendering, with the other "
+                     f"sessions' reruns competing for the same CPU; the browser runs on the same machine). "
+                     f"{missed} press(es) not shown within 30 s; first loads {d['first_load_seconds']} s; "
+                     f"{d['wall_seconds']:.0f} s in all; 1-minute load average {d['load_average_1min'][0]} before, "
+                     f"{d['load_average_1min'][1]} after.")
     lines.append("")
     (out_dir / "slider_latency.md").write_text("\n".join(lines))
 
@@ -353,9 +510,15 @@ def main(argv: list[str] | None = None) -> int:
                         help="GoEmotions folder (train/dev/test.tsv) for the synthetic stand-in")
     parser.add_argument("--moves", type=int, default=200, help="(a) library moves")
     parser.add_argument("--app-moves", type=int, default=20, help="(b) AppTest reruns")
-    parser.add_argument("--browser-moves", type=int, default=10, help="(c) key presses in Chromium")
+    parser.add_argument("--browser-moves", type=int, default=10, help="(c) key presses in Chromium (0: skip)")
+    parser.add_argument("--contexts", type=int, default=4,
+                        help="(d) browser contexts moving the slider at once, each its own session (0: skip)")
+    parser.add_argument("--presses", type=int, default=20, help="(d) timed key presses per context")
+    parser.add_argument("--warmup", type=int, default=2, help="(d) untimed key presses per context first")
+    parser.add_argument("--pause-ms", type=float, default=500.0,
+                        help="(d) mean pause after each shown result (uniform in 0.5x-1.5x)")
     parser.add_argument("--no-app", action="store_true", help="skip (b) and (c)")
-    parser.add_argument("--no-browser", action="store_true", help="skip (c)")
+    parser.add_argument("--no-browser", action="store_true", help="skip (c) and (d)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results")
     args = parser.parse_args(argv)
@@ -394,9 +557,18 @@ def main(argv: list[str] | None = None) -> int:
             if missing:
                 result["browser_skipped"] = missing
             else:
-                print(f"(c) Chromium, {args.browser_moves} key presses ...", file=sys.stderr)
+                print(f"(c) Chromium, {args.browser_moves} key presses; (d) {args.contexts} contexts x "
+                      f"{args.presses} key presses ...", file=sys.stderr)
                 log_dir = Path(tempfile.mkdtemp(prefix="eqn-slider-log-"))
-                result["browser"] = measure_browser(root, run_id, args.browser_moves, log_dir)
+                concurrent = (None if args.contexts <= 0 else
+                              {"energies": energies, "labels": labels, "contexts": args.contexts,
+                               "presses": args.presses, "warmup": args.warmup, "pause_ms": args.pause_ms,
+                               "seed": args.seed})
+                measured = measure_browser(root, run_id, args.browser_moves, log_dir, concurrent)
+                if "single" in measured:
+                    result["browser"] = measured["single"]
+                if "concurrent" in measured:
+                    result["browser_concurrent"] = measured["concurrent"]
                 shutil.rmtree(log_dir, ignore_errors=True)
     finally:
         if temporary is not None:
