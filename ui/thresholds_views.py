@@ -1,0 +1,209 @@
+"""Streamlit views of the Thresholds page (pages/3_Thresholds.py): the threshold controls, the live scores and the
+texts a move changed, and the threshold-free top-k figures.
+
+The controls keep their state in st.session_state under "th_*" keys: "th_global" (the slider), "th_base" (the
+per-label overrides the editor starts from, replaced by Tune, Clear and Load), "th_editor_version" (a new editor
+key whenever th_base is replaced), "th_now" / "th_before" (the current and previous thresholds, for the list of
+texts that gain or lose a label).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+import streamlit as st
+
+from eqn_core.review import label_lists
+from eqn_core.thresholds import DEFAULT_THRESHOLD, ENERGY_MAX, ENERGY_MIN, overrides_from, reaches, tune_thresholds
+from ui.common import (bump_data_version, flash, get_workspace, load_energies, load_human_labels, load_texts,
+                       load_topk_tables, plot_text, threshold_setting)
+
+CHANGED_ROWS_SHOWN = 500
+
+
+@dataclass
+class Controls:
+    global_threshold: float
+    overrides: dict  # {label: h}, only the labels with their own threshold
+    save: bool  # "Save profile" was pressed in this run
+    profile_name: str
+    profile_note: str
+
+
+def start_from_setting(run: dict, label_names: list[str]) -> None:
+    """Seed the controls once per run from the session's setting (shared with Samples, Review and Export, kept in
+    the URL)."""
+    state = st.session_state
+    if state.get("th_base_run") != run["run_id"]:
+        setting = threshold_setting(run, label_names)
+        state["th_base_run"], state["th_base"], state["th_global"] = (run["run_id"], dict(setting["overrides"]),
+                                                                      setting["global"])
+        state["th_editor_version"] = state.get("th_editor_version", 0) + 1
+
+
+def replace_overrides(overrides: dict, note: str | None = None) -> None:
+    st.session_state["th_base"] = dict(overrides)
+    st.session_state["th_editor_version"] = st.session_state.get("th_editor_version", 0) + 1
+    if note:
+        flash(note, "info")
+
+
+def _tune_on_dev(run_id: str, dataset: str, label_names: list[str]) -> None:
+    if "dev" not in get_workspace().energy_splits(run_id):
+        flash("This run has no energies on the dev split, so there is nothing to tune on.", "error")
+        return
+    tuned = tune_thresholds(load_energies(run_id, "dev"), load_human_labels(dataset, "dev"))
+    replace_overrides(dict(zip(label_names, tuned.tolist())),
+                      "Per-label thresholds tuned on the dev split (each label's best F1 there), never on test.")
+
+
+def _load_profile(label_names: list[str]) -> None:
+    name = st.session_state["th_profile_pick"]
+    profile = get_workspace().load_threshold_profile(name)
+    if profile["global_threshold"] is not None:
+        st.session_state["th_global"] = float(profile["global_threshold"])
+    replace_overrides(overrides_from(profile["thresholds"], st.session_state.get("th_global", DEFAULT_THRESHOLD),
+                                     label_names), f"Loaded threshold profile {name!r}.")
+
+
+def threshold_controls(run: dict, label_names: list[str], profiles: list[str]) -> Controls:
+    """The global slider, the per-label override editor, Tune / Clear, and the run's profiles (names given)."""
+    state = st.session_state
+    controls, editor_column = st.columns([2, 1])
+    with editor_column:
+        base = pd.DataFrame({"label": label_names,
+                             "override": [state["th_base"].get(label, np.nan) for label in label_names]})
+        edited = st.data_editor(
+            base, key=f"th_editor_{state['th_editor_version']}", hide_index=True, disabled=["label"], height=260,
+            column_config={"override": st.column_config.NumberColumn(
+                "override h", min_value=0.0, max_value=10.0, step=0.1, format="%.1f",
+                help="Leave blank to use the global threshold.")})
+    overrides = {label: value for label, value in zip(edited["label"], edited["override"]) if pd.notna(value)}
+    with controls:
+        state.setdefault("th_global", DEFAULT_THRESHOLD)  # set here, not as the slider's value, so Load can move it
+        global_threshold = st.slider("Global energy threshold h", ENERGY_MIN, ENERGY_MAX, step=0.1, key="th_global",
+                                     persist_state="session",  # still there after a visit to another page
+                                     disabled=len(overrides) >= len(label_names),
+                                     help="Used by every label without its own override (right).")
+        if len(overrides) >= len(label_names):
+            st.warning("The global threshold is **inactive**: every label has its own threshold (tuned or typed). "
+                       "Clear the overrides to use the slider again.", icon=":material/block:")
+        elif overrides:
+            st.caption(f"The global h applies to {len(label_names) - len(overrides)} of {len(label_names)} labels; "
+                       f"{len(overrides)} have their own threshold.")
+        buttons = st.columns(3)
+        buttons[0].button("Tune per label on dev", on_click=_tune_on_dev, key="th_tune", type="primary",
+                          args=(run["run_id"], run["dataset"], label_names),
+                          help="For each label, the threshold with the best F1 on the dev split.")
+        buttons[1].button("Clear overrides", on_click=replace_overrides, args=({},), key="th_reset")
+        with st.expander(f"Threshold profiles of this run ({len(profiles)})", expanded=False):
+            if profiles:
+                st.selectbox("Profile", profiles, key="th_profile_pick")
+                st.button("Load", on_click=_load_profile, args=(label_names,), key="th_profile_load")
+            profile_name = st.text_input("Save the current thresholds as", key="th_profile_name",
+                                         placeholder="e.g. high-precision")
+            profile_note = st.text_input("Note (optional)", key="th_profile_note")
+            save = st.button("Save profile", key="th_profile_save")
+    return Controls(global_threshold, overrides, save, profile_name, profile_note)
+
+
+def save_profile(run_id: str, controls: Controls, thresholds: np.ndarray) -> None:
+    """Store the current thresholds (C,) under the typed name, then rerun the whole page (the list of profiles)."""
+    name = controls.profile_name.strip()
+    if not name:
+        st.error("Give the profile a name to save it.")
+        return
+    get_workspace().save_threshold_profile(name, run_id=run_id, thresholds=thresholds,
+                                           global_threshold=controls.global_threshold, note=controls.profile_note)
+    bump_data_version()
+    flash(f"Saved threshold profile {name!r}; Review and Export can use it.")
+    st.rerun()
+
+
+def previous_thresholds(run_id: str, split: str, thresholds: np.ndarray) -> np.ndarray | None:
+    """The thresholds (C,) before the last move on this run and split (None before the first move)."""
+    state = st.session_state
+    if state.get("th_now_run") != (run_id, split) or state.get("th_now") is None:
+        state["th_now_run"], state["th_now"], state["th_before"] = (run_id, split), thresholds, None
+    elif not np.array_equal(state["th_now"], thresholds):
+        state["th_before"], state["th_now"] = state["th_now"], thresholds
+    return state.get("th_before")
+
+
+def show_scores(report: dict, caption: str) -> None:
+    """Macro and micro figures, per-label P/R/F1 (bars and table) and how many texts gain or lose each label."""
+    scores = st.columns(5)
+    scores[0].metric("Macro F1", f"{report['macro']['f1']:.4f}")
+    scores[1].metric("Macro precision", f"{report['macro']['precision']:.4f}")
+    scores[2].metric("Macro recall", f"{report['macro']['recall']:.4f}")
+    scores[3].metric("Micro F1", f"{report['micro']['f1']:.4f}")
+    scores[4].metric("Sample F1", f"{report['sample']['f1']:.4f}", help="Averaged over texts (paper eq. 10-15).")
+    st.caption(caption)
+
+    table = report["table"]
+    labels = [plot_text(label) for label in table["label"]]
+    summary = pd.DataFrame([{"label": f"{name} average", **report[name]} for name in ("macro", "micro")])
+    figure = go.Figure([go.Bar(name=metric, x=labels, y=table[metric]) for metric in ("precision", "recall", "f1")])
+    figure.update_layout(barmode="group", height=340, yaxis_range=[0, 1], margin={"t": 10, "b": 10})
+    st.plotly_chart(figure, key="th_scores_chart")
+    number = st.column_config.NumberColumn(format="%.3f")
+    st.dataframe(pd.concat([table, summary], ignore_index=True), hide_index=True, key="th_table",
+                 column_config={"precision": number, "recall": number, "f1": number,
+                                "threshold": st.column_config.NumberColumn(format="%.1f"),
+                                "gained": st.column_config.NumberColumn(help="texts given the label by the rule, "
+                                                                        "not by people"),
+                                "lost": st.column_config.NumberColumn(help="texts people gave the label to, "
+                                                                      "below the threshold")})
+
+    st.subheader("Texts that gain or lose each label")
+    figure = go.Figure([go.Bar(name="gained", x=labels, y=table["gained"]),
+                        go.Bar(name="lost", x=labels, y=-table["lost"])])
+    figure.update_layout(barmode="relative", height=300, yaxis_title="texts", margin={"t": 10, "b": 10})
+    st.plotly_chart(figure, key="th_changes_chart")
+
+
+def _describe(thresholds: np.ndarray) -> str:
+    return f"h = {thresholds[0]:g}" if np.allclose(thresholds, thresholds[0]) else "per-label thresholds"
+
+
+def show_changed_texts(energies: np.ndarray, human_labels: np.ndarray, before: np.ndarray | None,
+                       thresholds: np.ndarray, *, dataset: str, split: str, label_names: list[str]) -> None:
+    """The texts that gain or lose a label from the previous thresholds to these. energies: (N, C);
+    human_labels: (N, C) bool; before, thresholds: (C,)."""
+    st.subheader("Texts that changed with the last move")
+    if before is None:
+        st.caption("Move the threshold (or an override): the texts that gain or lose a label appear here.")
+        return
+    was, now = reaches(energies, before), reaches(energies, thresholds)  # (N, C) each
+    changed = np.flatnonzero((was != now).any(axis=1))
+    st.caption(f"**{len(changed):,}** texts gain or lose a label from {_describe(before)} to {_describe(thresholds)}"
+               + (f" (the first {CHANGED_ROWS_SHOWN} shown)." if len(changed) > CHANGED_ROWS_SHOWN else "."))
+    if len(changed):
+        shown = changed[:CHANGED_ROWS_SHOWN]
+        texts = load_texts(dataset, split)
+        st.dataframe(pd.DataFrame({
+            "row": shown, "text": texts["text"].to_numpy()[shown],
+            "gained": label_lists((now & ~was)[shown], label_names), "lost": label_lists((was & ~now)[shown], label_names),
+            "human labels": label_lists(human_labels[shown], label_names)}), hide_index=True, key="th_flips",
+            column_config={"text": st.column_config.TextColumn(width="large")})
+
+
+def show_topk_figures(run_id: str, split: str, dataset: str) -> None:
+    """Top-k P/R/F1, hit rates by label count (paper Table 4) and Top-1/2/3 (Table 5): independent of h."""
+    st.subheader("Top-k figures (independent of the threshold)")
+    figures = load_topk_tables(run_id, split, dataset)
+    topk = figures["topk"]
+    cells = st.columns(3)
+    cells[0].metric("Top-k precision", f"{topk['precision']:.4f}")
+    cells[1].metric("Top-k recall", f"{topk['recall']:.4f}")
+    cells[2].metric("Top-k F1", f"{topk['f1']:.4f}", help="Each text predicts its k highest energies, k = its number "
+                    "of human labels (paper eq. 9-15).")
+    left, right = st.columns(2)
+    left.caption("Hit rates by number of labels (paper Table 4)")
+    left.dataframe(figures["hit_rates"], hide_index=True, key="th_hit_rates",
+                   column_config={"hit_rate": st.column_config.NumberColumn(format="%.4f")})
+    right.caption("Single-label texts whose label is among the top 1/2/3 energies (paper Table 5)")
+    right.dataframe(figures["top_n"], hide_index=True, key="th_top_n",
+                    column_config={"hit_rate": st.column_config.NumberColumn(format="%.4f")})
