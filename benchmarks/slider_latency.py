@@ -89,6 +89,33 @@ def synthetic_energies(human_labels: np.ndarray, seed: int) -> np.ndarray:
     return np.clip(np.where(human_labels, on, off) + offset, 0.0, 10.0).astype(np.float32)
 
 
+def tree_cpu_seconds(root_pid: int, *, skip: int | None = None, with_root: bool = True) -> float | None:
+    """User + system CPU seconds of a process and its live descendants, a subtree at skip left out (Linux /proc;
+    None elsewhere)."""
+    parents, cpu = {}, {}
+    try:
+        entries = [entry for entry in Path("/proc").iterdir() if entry.name.isdigit()]
+    except OSError:
+        return None
+    for entry in entries:
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()  # after "pid (name)"
+        except OSError:
+            continue  # ended meanwhile
+        parents[int(entry.name)] = int(fields[1])
+        cpu[int(entry.name)] = sum(int(value) for value in fields[11:15])  # utime stime cutime cstime, in ticks
+    chosen, todo = set(), [root_pid]
+    while todo:
+        pid = todo.pop()
+        if pid == skip or pid in chosen:
+            continue
+        chosen.add(pid)
+        todo += [child for child, parent in parents.items() if parent == pid]
+    if not with_root:
+        chosen.discard(root_pid)
+    return sum(cpu.get(pid, 0) for pid in chosen) / os.sysconf("SC_CLK_TCK")
+
+
 def macro_f1_text(energies: np.ndarray, labels: np.ndarray, h: float) -> str:
     report = per_label_report(decide(energies, rule="threshold", thresholds=np.float64(h)), labels)
     return f"{report['macro']['f1']:.4f}"
@@ -240,7 +267,8 @@ def measure_browser(root: Path, run_id: str, moves: int, log_dir: Path, concurre
         if moves:
             measured["single"] = measure_single(url, run_id, moves)
         if concurrent:
-            measured["concurrent"] = asyncio.run(measure_concurrent(url, run_id, **concurrent))
+            measured["concurrent"] = asyncio.run(measure_concurrent(url, run_id, server_pid=server.process.pid,
+                                                                 **concurrent))
         return measured
     finally:
         server.stop()
@@ -316,11 +344,13 @@ PRESS_JS = """() => {
     };
     const captionSays = (words) => Array.from(document.querySelectorAll('[data-testid="stCaptionContainer"]'))
         .some((c) => c.textContent.includes(words));
-    window.__eqnPress = {want: null, t0: null, t1: null};
-    window.__eqnExpect = (want) => { window.__eqnPress = {want: want, t0: null, t1: null}; };
+    const fresh = (want) => ({want: want, t0: null, t1: null, sent: null, reply: null, last: null});
+    window.__eqnPress = fresh(null);
+    window.__eqnExpect = (want) => { window.__eqnPress = fresh(want); };
     const check = () => {
         const p = window.__eqnPress;
-        if (p.want !== null && p.t0 !== null && p.t1 === null && macroF1() === p.want.f1 && captionSays(p.want.caption)) {
+        if (p.want !== null && p.t0 !== null && p.t1 === null && macroF1() === p.want.f1
+                && captionSays(p.want.caption)) {
             p.t1 = performance.now();
         }
     };
@@ -331,44 +361,90 @@ PRESS_JS = """() => {
     }, true);
     new MutationObserver(check).observe(document.body, {subtree: true, childList: true, characterData: true});
 }"""
+WEBSOCKET_JS = """() => {
+    // Where a press's time goes: t0 keydown -> sent (the slider commits, the rerun request leaves) -> reply (the
+    // first message back: the server started the rerun) -> last (the last message before the figure showed: it
+    // carried the figure) -> t1 (the figure is on screen).
+    const Native = window.WebSocket;
+    class Timed extends Native {
+        constructor(...args) {
+            super(...args);
+            this.addEventListener('message', () => {
+                const p = window.__eqnPress;
+                if (p && p.sent !== undefined && p.sent !== null && p.t1 === null) {
+                    p.last = performance.now();
+                    if (p.reply === null) p.reply = p.last;
+                }
+            });
+        }
+        send(data) {
+            const p = window.__eqnPress;
+            if (p && p.t0 !== null && p.sent === null) p.sent = performance.now();
+            return super.send(data);
+        }
+    }
+    window.WebSocket = Timed;
+}"""
 SLIDER_FOCUSED_JS = "() => document.activeElement && document.activeElement.getAttribute('role') === 'slider'"
 SLIDER_VALUE_JS = "(e) => Number(e.getAttribute('aria-valuenow') ?? e.value)"
+PHASES = ("keydown to rerun request sent", "request to the server's first reply",
+          "first reply to the message with the figure", "that message to the figure on screen")
+
+
+def cpu_seconds(server_pid: int | None) -> dict:
+    """CPU seconds so far of the app server (its process tree) and of the browser (this process's other
+    descendants: the Playwright driver and Chromium)."""
+    return {"app server": None if server_pid is None else tree_cpu_seconds(server_pid),
+            "browser": tree_cpu_seconds(os.getpid(), skip=server_pid, with_root=False)}
 
 
 async def open_person(browser, url: str, run_id: str):
-    """One person: a browser context of its own (its own Streamlit session) on the Thresholds page of run_id."""
+    """One person: a browser context of its own (its own Streamlit session) on the Thresholds page of run_id,
+    reached as a user does: the home page, then the sidebar link."""
     context = await browser.new_context(viewport={"width": 1400, "height": 1000})
+    await context.add_init_script(f"({WEBSOCKET_JS})()")
     page = await context.new_page()
     page.set_default_timeout(120_000)
     started = time.perf_counter()
-    await page.goto(f"{url}/Thresholds?run={run_id}", wait_until="domcontentloaded")
+    await page.goto(url, wait_until="domcontentloaded")
+    await page.get_by_role("heading", name="EQN Studio").wait_for()
+    await page.get_by_test_id("stSidebarNav").get_by_role("link", name="Thresholds").click()
     await page.get_by_role("heading", name="Thresholds").wait_for()
-    await page.evaluate(PRESS_JS)
+    await page.wait_for_function(IDLE_JS, timeout=120_000, polling=200)
+    box = page.get_by_test_id("stSelectbox").filter(has_text="Run").first
+    if run_id not in await box.inner_text():
+        await box.click()
+        await page.get_by_role("option", name=run_id).first.click()
     await page.wait_for_function(f"() => document.body.textContent.includes('Run {run_id}, split test')",
                                  timeout=120_000, polling=200)
     await page.wait_for_function(IDLE_JS, timeout=120_000, polling=200)
+    await page.evaluate(PRESS_JS)
     return context, page, time.perf_counter() - started
 
 
 async def move_slider(page, presses: int, warmup: int, figure_of, pause_s: float, seed: int) -> dict:
     """Arrow-key presses on the global threshold slider, each timed in the page until the new h's Macro F1
     (figure_of(h), the library's text) shows; after each, wait for the rerun to end and pause ~pause_s."""
+    from playwright.async_api import TimeoutError as PlaywrightTimeout
+
     rng = np.random.default_rng(seed)
     slider = page.get_by_role("slider", name="Global energy threshold h")
     h = round(await slider.evaluate(SLIDER_VALUE_JS), 1)
-    seconds, timed_out, wrong_value = [], 0, 0
+    seconds, phases, timed_out, wrong_value = [], [], 0, 0
     await asyncio.sleep(rng.uniform(0.0, pause_s))  # the people do not start in step
     for i in range(warmup + presses):
         step = 0.1 if (h <= 1.0 or (h < 9.0 and rng.random() < 0.5)) else -0.1
         h = round(h + step, 1)
-        await page.evaluate("(want) => window.__eqnExpect(want)", {"f1": figure_of(h), "caption": f"global h = {h:.1f}"})
+        want = {"f1": figure_of(h), "caption": f"global h = {h:.1f}"}
+        await page.evaluate("(want) => window.__eqnExpect(want)", want)
         if not await page.evaluate(SLIDER_FOCUSED_JS):
             await slider.focus()
         await page.keyboard.press("ArrowRight" if step > 0 else "ArrowLeft")
         try:
             await page.wait_for_function("() => window.__eqnPress.t1 !== null", timeout=30_000, polling=50)
-            elapsed = await page.evaluate("() => (window.__eqnPress.t1 - window.__eqnPress.t0) / 1000")
-        except Exception:  # not shown within 30 s: counted, not timed
+            press = await page.evaluate("() => window.__eqnPress")
+            elapsed = (press["t1"] - press["t0"]) / 1000
+        except PlaywrightTimeout:  # not shown within 30 s: counted, not timed
             elapsed = None
             shown = round(await slider.evaluate(SLIDER_VALUE_JS), 1)
             if abs(shown - h) > 1e-6:
@@ -379,12 +455,16 @@ async def move_slider(page, presses: int, warmup: int, figure_of, pause_s: float
         await page.wait_for_function(IDLE_JS, timeout=60_000, polling=100)
         if elapsed is not None and i >= warmup:
             seconds.append(elapsed)
+            if press["sent"] is not None and press["reply"] is not None:
+                marks = [press[name] for name in ("t0", "sent", "reply", "last", "t1")]
+                phases.append([(later - earlier) / 1000 for earlier, later in zip(marks, marks[1:])])
         await asyncio.sleep(rng.uniform(0.5, 1.5) * pause_s)
-    return {"seconds": seconds, "timed_out": timed_out, "slider_elsewhere": wrong_value}
+    return {"seconds": seconds, "phases": phases, "timed_out": timed_out, "slider_elsewhere": wrong_value}
 
 
 async def measure_concurrent(url: str, run_id: str, *, energies: np.ndarray, labels: np.ndarray, contexts: int,
-                             presses: int, warmup: int = 2, pause_ms: float = 500.0, seed: int = 0) -> dict:
+                             presses: int, warmup: int = 2, pause_ms: float = 500.0, seed: int = 0,
+                             server_pid: int | None = None) -> dict:
     """(d) contexts people at once, each in its own browser context (own Streamlit session) on one server, moving
     the global threshold by keyboard; per press, keydown to the page showing the library's Macro F1 for the new h."""
     from playwright.async_api import async_playwright
@@ -401,10 +481,12 @@ async def measure_concurrent(url: str, run_id: str, *, energies: np.ndarray, lab
         try:
             opened = [await open_person(browser, url, run_id) for _ in range(contexts)]
             load_before = os.getloadavg()[0]
+            cpu_before = cpu_seconds(server_pid)
             started = time.perf_counter()
             people = await asyncio.gather(*[move_slider(page, presses, warmup, figure_of, pause_ms / 1000.0, seed + i)
                                             for i, (_, page, _) in enumerate(opened)])
             wall = time.perf_counter() - started
+            cpu_after = cpu_seconds(server_pid)
             for context, _, _ in opened:
                 await context.close()
         finally:
@@ -412,11 +494,19 @@ async def measure_concurrent(url: str, run_id: str, *, energies: np.ndarray, lab
     every = [s for person in people for s in person["seconds"]]
     if not every:
         raise RuntimeError("no key press showed the expected Macro F1 within 30 s")
+    cpu_per_press = {}
+    if None not in (*cpu_before.values(), *cpu_after.values()):  # CPU ms per key press, warm-up presses included
+        cpu_per_press = {name: 1000 * (cpu_after[name] - cpu_before[name]) / (contexts * (presses + warmup))
+                         for name in cpu_before}
+    phases = np.asarray([phase for person in people for phase in person["phases"]])
+    phases = phases.reshape(-1, len(PHASES))  # (timed presses, 4)
     return {"contexts": contexts, "presses_per_context": presses, "warmup_per_context": warmup, "pause_ms": pause_ms,
             "overall": stats(every),
+            "phases": {name: stats(phases[:, j].tolist()) for j, name in enumerate(PHASES)} if len(phases) else {},
             "per_context": [{**(stats(p["seconds"]) if p["seconds"] else {"n": 0}), "timed_out": p["timed_out"],
                              "slider_elsewhere": p["slider_elsewhere"]} for p in people],
             "first_load_seconds": [round(load, 2) for _, _, load in opened], "wall_seconds": wall,
+            "cpu_ms_per_press": cpu_per_press,
             "load_average_1min": [round(load_before, 2), round(os.getloadavg()[0], 2)]}
 
 
@@ -464,6 +554,7 @@ def write_report(result: dict, out_dir: Path) -> None:
         rows.append((f"(d) Chromium, {d['contexts']} sessions at once: key press to the new h's Macro F1, all presses",
                      d["overall"]))
         rows += [(f"(d) session {i + 1}", person) for i, person in enumerate(d["per_context"]) if person["n"]]
+        rows += [(f"(d) phase: {name}", phase) for name, phase in d.get("phases", {}).items()]
     for name, s in rows:
         lines.append(f"| {name} | {s['n']} | {s['median_ms']:.1f} | {s['p95_ms']:.1f} | {s['mean_ms']:.1f} | "
                      f"{s['min_ms']:.1f} | {s['max_ms']:.1f} |")
@@ -483,7 +574,8 @@ def write_report(result: dict, out_dir: Path) -> None:
     if "browser_concurrent" in result:
         d = result["browser_concurrent"]
         missed = sum(p["timed_out"] + p["slider_elsewhere"] for p in d["per_context"])
-        lines.append(f"- (d) {d['contexts']} browser contexts (each its own Streamlit session) on one server, all moving "
+        lines.append(f"- (d) {d['contexts']} browser contexts (each its own Streamlit session) on one server, all "
+                     f"moving "
                      f"the global h by ArrowLeft/ArrowRight at the same time: {d['presses_per_context']} timed presses "
                      f"each after {d['warmup_per_context']} warm-up presses, a pause of {d['pause_ms'] / 2:.0f}-"
                      f"{d['pause_ms'] * 1.5:.0f} ms after each shown result. The time runs from the keydown event to "
@@ -492,7 +584,9 @@ def write_report(result: dict, out_dir: Path) -> None:
                      f"sessions' reruns competing for the same CPU; the browser runs on the same machine). "
                      f"{missed} press(es) not shown within 30 s; first loads {d['first_load_seconds']} s; "
                      f"{d['wall_seconds']:.0f} s in all; 1-minute load average {d['load_average_1min'][0]} before, "
-                     f"{d['load_average_1min'][1]} after.")
+                     f"{d['load_average_1min'][1]} after."
+                     + "".join(f" CPU per key press (warm-up included), {name}: {ms:.0f} ms."
+                               for name, ms in d["cpu_ms_per_press"].items()))
     lines.append("")
     (out_dir / "slider_latency.md").write_text("\n".join(lines))
 

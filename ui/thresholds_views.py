@@ -185,7 +185,8 @@ def show_changed_texts(energies: np.ndarray, human_labels: np.ndarray, before: n
         texts = load_texts(dataset, split)
         st.dataframe(pd.DataFrame({
             "row": shown, "text": texts["text"].to_numpy()[shown],
-            "gained": label_lists((now & ~was)[shown], label_names), "lost": label_lists((was & ~now)[shown], label_names),
+            "gained": label_lists((now & ~was)[shown], label_names),
+            "lost": label_lists((was & ~now)[shown], label_names),
             "human labels": label_lists(human_labels[shown], label_names)}), hide_index=True, key="th_flips",
             column_config={"text": st.column_config.TextColumn(width="large")})
 
