@@ -192,6 +192,25 @@ def test_moving_the_global_threshold_updates_macro_f1(trained_workspace):
     assert at.slider(key="th_global").value == pytest.approx(2.5) and metric(at, "Macro F1") == after
 
 
+def test_thresholds_live_in_the_url_and_the_page_says_what_changed(trained_workspace):
+    at = open_page("pages/3_Thresholds.py", run_id=RUN_ID)
+    assert any("gain or lose a label appear here" in c.value for c in at.caption)  # nothing moved yet
+    at.slider(key="th_global").set_value(2.5).run()
+    assert at.query_params["h"] == "2.5" and "h_labels" not in at.query_params
+    assert any("from h = 3 to h = 2.5" in c.value for c in at.caption)
+
+    # a reload: a new session on the same URL, with label 0's own threshold
+    at = AppTest.from_file(str(APP), default_timeout=LOAD_TIMEOUT)
+    at.query_params.update({"run": RUN_ID, "h": "2.5", "h_labels": "0:3.5"})
+    at.run()
+    at.switch_page("pages/3_Thresholds.py").run()
+    assert not at.exception
+    assert at.slider(key="th_global").value == pytest.approx(2.5)
+    assert np.allclose(table(at, "threshold", "f1")["threshold"].iloc[:4], [3.5, 2.5, 2.5, 2.5])
+    assert any("The global h applies to 3 of 4 labels; 1 have their own threshold." in c.value for c in at.caption)
+    assert at.query_params["h_labels"] == "0:3.5"
+
+
 def test_tune_button_sets_per_label_thresholds_from_dev(trained_workspace):
     at = open_page("pages/3_Thresholds.py", run_id=RUN_ID)
     assert np.allclose(table(at, "threshold", "f1", "gained", "lost")["threshold"].iloc[:4], 3.0)
