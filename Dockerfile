@@ -55,7 +55,7 @@ RUN if [ "$TORCH_SPEC" != "skip" ]; then \
     fi \
     && python3 -m pip install -r requirements.txt
 
-# The app: eqn_core (installed editable, so `eqn` is on PATH), app.py, pages/, ui/, docs and benchmarks
+# The app: eqn_core (installed editable, so `eqn` is on PATH), app.py, app_pages/, ui/, docs and benchmarks
 COPY . .
 RUN python3 -m pip install --no-deps -e . \
     && (id -u eqn >/dev/null 2>&1 || useradd --create-home --uid 1000 eqn 2>/dev/null || useradd --create-home eqn) \

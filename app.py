@@ -1,4 +1,4 @@
-"""EQN Studio: the entry point. It names the pages and routes between them; each page is a thin script in pages/."""
+"""EQN Studio: the entry point. It names the pages and routes between them; each page is a thin script in app_pages/."""
 import streamlit as st
 
 from eqn_core.workspace import WorkspaceBusyError, WorkspaceDamagedError
@@ -7,15 +7,15 @@ from ui.common import account_sidebar, current_user, require_login
 st.set_page_config(page_title="EQN Studio", page_icon="🎚️", layout="wide")
 
 PAGES = [  # (file, sidebar label, icon, URL path); the home page is served at /
-    ("pages/0_Home.py", "Home", ":material/home:", None),
-    ("pages/1_Data.py", "Data", ":material/upload_file:", "Data"),
-    ("pages/2_Train.py", "Train", ":material/model_training:", "Train"),
-    ("pages/3_Thresholds.py", "Thresholds", ":material/tune:", "Thresholds"),
-    ("pages/4_Samples.py", "Samples", ":material/article:", "Samples"),
-    ("pages/5_Correlations.py", "Correlations", ":material/grid_on:", "Correlations"),
-    ("pages/6_Review.py", "Review", ":material/rate_review:", "Review"),
-    ("pages/7_Export.py", "Export", ":material/download:", "Export"),
-    ("pages/8_Try_it.py", "Try it", ":material/edit_note:", "Try_it"),
+    ("app_pages/0_Home.py", "Home", ":material/home:", None),
+    ("app_pages/1_Data.py", "Data", ":material/upload_file:", "Data"),
+    ("app_pages/2_Train.py", "Train", ":material/model_training:", "Train"),
+    ("app_pages/3_Thresholds.py", "Thresholds", ":material/tune:", "Thresholds"),
+    ("app_pages/4_Samples.py", "Samples", ":material/article:", "Samples"),
+    ("app_pages/5_Correlations.py", "Correlations", ":material/grid_on:", "Correlations"),
+    ("app_pages/6_Review.py", "Review", ":material/rate_review:", "Review"),
+    ("app_pages/7_Export.py", "Export", ":material/download:", "Export"),
+    ("app_pages/8_Try_it.py", "Try it", ":material/edit_note:", "Try_it"),
 ]
 ADMIN_PAGES = {"Data", "Train", "Export"}  # admins load data, train, delete and export; reviewers review and read
 

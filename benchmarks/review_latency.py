@@ -52,7 +52,7 @@ def main() -> int:
     os.environ["EQN_WORKSPACE"] = str(root)
     st.cache_data.clear()
     st.cache_resource.clear()
-    at = AppTest.from_file(str(REPO / "pages" / "6_Review.py"), default_timeout=120)
+    at = AppTest.from_file(str(REPO / "app_pages" / "6_Review.py"), default_timeout=120)
     at.session_state["run"] = run_id
     started = time.perf_counter()
     at.run()

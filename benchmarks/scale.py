@@ -317,17 +317,17 @@ def worker_app(workspace_dir: str) -> dict:
 
     at = AppTest.from_file(str(REPO / "app.py"), default_timeout=300)
     at = step("open the app", lambda: at.run())
-    at = step("Samples page", lambda: at.switch_page("pages/4_Samples.py").run())
+    at = step("Samples page", lambda: at.switch_page("app_pages/4_Samples.py").run())
     at = step("Samples: switch to the corpus (first page + count)",
               lambda: at.radio(key="samples_source").set_value("External corpus").run())
     at = step("Samples: search 'love'", lambda: at.text_input(key="corpus_search").set_value("love").run())
     at = step("Samples: emotion joy (highest first)", lambda: at.selectbox(key="corpus_emotion").set_value("joy").run())
     at = step("Samples: joy energy 2-10", lambda: at.slider(key="corpus_energy_range").set_value((2.0, 10.0)).run())
-    at = step("Thresholds page on the corpus", lambda: at.switch_page("pages/3_Thresholds.py").run())
+    at = step("Thresholds page on the corpus", lambda: at.switch_page("app_pages/3_Thresholds.py").run())
     at = step("Thresholds: switch to the corpus (figures at h = 3)",
               lambda: at.radio(key="th_source").set_value("External corpus").run())
     at = step("Thresholds: move h to 5", lambda: at.slider(key="corpus_th_global").set_value(5.0).run())
-    at = step("Export page", lambda: at.switch_page("pages/7_Export.py").run())
+    at = step("Export page", lambda: at.switch_page("app_pages/7_Export.py").run())
     at = step("Export: switch to the corpus", lambda: at.radio(key="export_source").set_value("External corpus").run())
     at = step("Export: every row to Parquet", lambda: at.button(key="corpus_export_go").click().run())
     saved = [s.value for s in at.success]

@@ -3,7 +3,7 @@
 On the GoEmotions test split (5,427 texts x 28 labels), four measurements:
   (a) library work per move: metrics.decide + per_label_report + label_changes (and the page's whole
       thresholds.threshold_report), median / p95 over --moves moves;
-  (b) the full Streamlit rerun of pages/3_Thresholds.py under streamlit.testing AppTest (set the slider, run),
+  (b) the full Streamlit rerun of app_pages/3_Thresholds.py under streamlit.testing AppTest (set the slider, run),
       median / p95 over --app-moves moves;
   (c) in a real headless Chromium (Debian chromium + Playwright), from the key press on the slider to the
       Macro F1 figure changing in the page (includes the slider's commit delay, the websocket round trip, the
@@ -191,7 +191,7 @@ def measure_apptest(root: Path, run_id: str, energies: np.ndarray, labels: np.nd
     at = AppTest.from_file(str(REPO / "app.py"), default_timeout=120)
     at.session_state["run"] = run_id
     at.run()
-    at.switch_page("pages/3_Thresholds.py").run()
+    at.switch_page("app_pages/3_Thresholds.py").run()
     first_load = time.perf_counter() - started
     if at.exception:
         raise RuntimeError(f"Thresholds page failed: {[e.message for e in at.exception]}")
@@ -545,7 +545,7 @@ def write_report(result: dict, out_dir: Path) -> None:
     lines += ["| what | moves | median ms | p95 ms | mean ms | min ms | max ms |", "|---|---|---|---|---|---|---|"]
     rows = [(f"(a) library: {name}", s) for name, s in result["library"].items()]
     if "apptest" in result:
-        rows.append(("(b) AppTest: full rerun of pages/3_Thresholds.py", result["apptest"]["rerun"]))
+        rows.append(("(b) AppTest: full rerun of app_pages/3_Thresholds.py", result["apptest"]["rerun"]))
     if "browser" in result:
         rows.append(("(c) Chromium: key press to Macro F1 changed in the page",
                      result["browser"]["key_to_macro_f1_change"]))

@@ -107,7 +107,7 @@ def test_entry_page_shows_workspace_and_next_step(trained_workspace):
 
 # ------------------------------------------------------------------------------------------------ Data
 def test_data_page_shows_rows_per_split_and_distributions(data_workspace):
-    at = open_page("pages/1_Data.py")
+    at = open_page("app_pages/1_Data.py")
     assert [metric(at, f"{split} rows") for split in ("train", "dev", "test")] == ["48", "16", "16"]
     assert metric(at, "kind") == "multi-label"
     assert len(at.get("plotly_chart")) == 2  # label distribution, labels per text (Figure 3)
@@ -116,7 +116,7 @@ def test_data_page_shows_rows_per_split_and_distributions(data_workspace):
 
 
 def test_uploaded_csv_becomes_a_data_set(data_workspace):
-    at = open_page("pages/1_Data.py")
+    at = open_page("app_pages/1_Data.py")
     rows = ["text,labels"] + [f"text number {i} feels {'joy' if i % 2 else 'anger'},{'joy' if i % 2 else 'anger'}"
                               for i in range(30)]
     at.file_uploader(key="data_upload").set_value(("moods_train.csv", "\n".join(rows).encode(), "text/csv"))
@@ -133,7 +133,7 @@ def test_uploaded_csv_becomes_a_data_set(data_workspace):
 
 
 def test_bad_upload_shows_the_data_error_and_stores_nothing(data_workspace):
-    at = open_page("pages/1_Data.py")
+    at = open_page("app_pages/1_Data.py")
     bad = b"text,labels\nfine text,joy\n   ,anger\n"
     at.file_uploader(key="data_upload").set_value(("broken.csv", bad, "text/csv"))
     at.run()
@@ -145,7 +145,7 @@ def test_bad_upload_shows_the_data_error_and_stores_nothing(data_workspace):
 
 
 def test_one_hot_columns_are_mapped_with_the_column_widgets(data_workspace):
-    at = open_page("pages/1_Data.py")
+    at = open_page("app_pages/1_Data.py")
     rows = ["comment,joy,anger,id"] + [f"comment {i},{i % 2},{1 - i % 2},c{i}" for i in range(20)]
     at.file_uploader(key="data_upload").set_value(("onehot.csv", "\n".join(rows).encode(), "text/csv"))
     at.run()
@@ -162,7 +162,7 @@ def test_one_hot_columns_are_mapped_with_the_column_widgets(data_workspace):
 
 
 def test_goemotions_from_a_missing_folder_says_so(data_workspace):
-    at = open_page("pages/1_Data.py")
+    at = open_page("app_pages/1_Data.py")
     at.radio(key="data_goemotions_source").set_value("Local folder").run()
     at.text_input(key="data_goemotions_folder").input("/no/such/folder")
     at.button(key="data_load_goemotions").click().run()
@@ -172,7 +172,7 @@ def test_goemotions_from_a_missing_folder_says_so(data_workspace):
 
 # ------------------------------------------------------------------------------------------------ Thresholds
 def test_moving_the_global_threshold_updates_macro_f1(trained_workspace):
-    at = open_page("pages/3_Thresholds.py", run_id=RUN_ID)
+    at = open_page("app_pages/3_Thresholds.py", run_id=RUN_ID)
     workspace = app_workspace()
     energies = workspace.load_energies(RUN_ID, "test")
     labels = workspace.load_dataset("tiny", splits=["test"]).splits["test"].human_labels
@@ -187,13 +187,13 @@ def test_moving_the_global_threshold_updates_macro_f1(trained_workspace):
     assert np.allclose(scores["threshold"].iloc[:4], 2.5)
     assert list(scores["label"].iloc[-2:]) == ["macro average", "micro average"]
     assert f"{scores['f1'].iloc[-2]:.4f}" == after
-    at.switch_page("pages/1_Data.py").run()
-    at.switch_page("pages/3_Thresholds.py").run()
+    at.switch_page("app_pages/1_Data.py").run()
+    at.switch_page("app_pages/3_Thresholds.py").run()
     assert at.slider(key="th_global").value == pytest.approx(2.5) and metric(at, "Macro F1") == after
 
 
 def test_thresholds_live_in_the_url_and_the_page_says_what_changed(trained_workspace):
-    at = open_page("pages/3_Thresholds.py", run_id=RUN_ID)
+    at = open_page("app_pages/3_Thresholds.py", run_id=RUN_ID)
     assert any("gain or lose a label appear here" in c.value for c in at.caption)  # nothing moved yet
     at.slider(key="th_global").set_value(2.5).run()
     assert at.query_params["h"] == "2.5" and "h_labels" not in at.query_params
@@ -203,7 +203,7 @@ def test_thresholds_live_in_the_url_and_the_page_says_what_changed(trained_works
     at = AppTest.from_file(str(APP), default_timeout=LOAD_TIMEOUT)
     at.query_params.update({"run": RUN_ID, "h": "2.5", "h_labels": "0:3.5"})
     at.run()
-    at.switch_page("pages/3_Thresholds.py").run()
+    at.switch_page("app_pages/3_Thresholds.py").run()
     assert not at.exception
     assert at.slider(key="th_global").value == pytest.approx(2.5)
     assert np.allclose(table(at, "threshold", "f1")["threshold"].iloc[:4], [3.5, 2.5, 2.5, 2.5])
@@ -212,7 +212,7 @@ def test_thresholds_live_in_the_url_and_the_page_says_what_changed(trained_works
 
 
 def test_tune_button_sets_per_label_thresholds_from_dev(trained_workspace):
-    at = open_page("pages/3_Thresholds.py", run_id=RUN_ID)
+    at = open_page("app_pages/3_Thresholds.py", run_id=RUN_ID)
     assert np.allclose(table(at, "threshold", "f1", "gained", "lost")["threshold"].iloc[:4], 3.0)
     at.button(key="th_tune").click().run()
     assert not at.exception
@@ -226,7 +226,7 @@ def test_tune_button_sets_per_label_thresholds_from_dev(trained_workspace):
 
 
 def test_saved_profile_is_in_the_workspace_and_loads_back(trained_workspace):
-    at = open_page("pages/3_Thresholds.py", run_id=RUN_ID)
+    at = open_page("app_pages/3_Thresholds.py", run_id=RUN_ID)
     at.slider(key="th_global").set_value(2.7).run()
     at.text_input(key="th_profile_name").input("lenient")
     at.button(key="th_profile_save").click().run()
@@ -253,7 +253,7 @@ def test_slider_move_is_fast_on_a_goemotions_sized_split(workspace_root):
         for name in ("dev", "test"):
             workspace.store_energies("big-run", name, rng.random((len(splits[name].texts), 28)) * 10)
         workspace.update_run("big-run", status="finished", metrics={})
-    at = open_page("pages/3_Thresholds.py", run_id="big-run")
+    at = open_page("app_pages/3_Thresholds.py", run_id="big-run")
     seconds = []
     for value in (2.0, 4.5, 6.1):
         started = time.perf_counter()
@@ -266,7 +266,7 @@ def test_slider_move_is_fast_on_a_goemotions_sized_split(workspace_root):
 # ------------------------------------------------------------------------------------------------ Train
 def start_tiny_run(encoder_dir: str, *, epochs: int) -> tuple[AppTest, str]:
     """Fill in the Train page for a frozen CoEQN run on the tiny encoder, press Start; returns (page, run id)."""
-    at = open_page("pages/2_Train.py")
+    at = open_page("app_pages/2_Train.py")
     at.selectbox(key="train_mode").select("coeqn").run()
     at.radio(key="train_source").set_value("Local folder").run()
     at.text_input(key="train_folder").input(encoder_dir)
@@ -315,7 +315,7 @@ def test_stop_button_stops_a_running_run(data_workspace, tiny_encoder_dir):
 
 
 def test_train_page_rejects_a_missing_encoder_folder(data_workspace):
-    at = open_page("pages/2_Train.py")
+    at = open_page("app_pages/2_Train.py")
     at.radio(key="train_source").set_value("Local folder").run()
     at.text_input(key="train_folder").input("/no/such/folder")
     at.button(key="train_start").click().run()
@@ -326,7 +326,7 @@ def test_train_page_rejects_a_missing_encoder_folder(data_workspace):
 def test_train_page_refuses_a_bad_learning_rate_as_eqn_train_does(data_workspace):
     from eqn_core.config import parse_learning_rate
 
-    at = open_page("pages/2_Train.py")
+    at = open_page("app_pages/2_Train.py")
     at.radio(key="train_encoder_mode").set_value("frozen").run()
     at.text_input(key="train_lr_frozen").input("-0.5")
     at.button(key="train_start").click().run()
@@ -337,14 +337,14 @@ def test_train_page_refuses_a_bad_learning_rate_as_eqn_train_does(data_workspace
 
 
 def test_deleting_a_run_then_its_data_set_from_the_pages(trained_workspace):
-    at = open_page("pages/2_Train.py")
+    at = open_page("app_pages/2_Train.py")
     assert at.session_state["train_watch"] == RUN_ID
     at.button(key="train_delete").click().run()
     assert not at.exception, [e.message for e in at.exception]
     assert any(f"Deleted {RUN_ID}.model1, {RUN_ID}" in s.value for s in at.success)
     assert app_workspace().list_runs().empty
     assert not (trained_workspace / "runs" / RUN_ID).exists()
-    at.switch_page("pages/1_Data.py").run()
+    at.switch_page("app_pages/1_Data.py").run()
     at.button(key="data_delete").click().run()
     assert any("Deleted data set tiny" in s.value for s in at.success)
     assert app_workspace().dataset_names() == []
@@ -352,7 +352,7 @@ def test_deleting_a_run_then_its_data_set_from_the_pages(trained_workspace):
 
 # ------------------------------------------------------------------------------------------------ Try it
 def test_try_it_shows_energies_for_a_typed_text(trained_workspace, tiny_dataset):
-    at = open_page("pages/8_Try_it.py")  # no run remembered: it starts on the EQN run, not its Model 1
+    at = open_page("app_pages/8_Try_it.py")  # no run remembered: it starts on the EQN run, not its Model 1
     assert at.selectbox(key="run_select").value == RUN_ID and not at.warning
     text = tiny_dataset.splits["test"].texts[0]
     at.text_area(key="try_text").input(text).run()
@@ -367,7 +367,7 @@ def test_try_it_shows_energies_for_a_typed_text(trained_workspace, tiny_dataset)
 
 
 def test_try_it_answers_an_example_on_first_open(trained_workspace):
-    at = open_page("pages/8_Try_it.py")
+    at = open_page("app_pages/8_Try_it.py")
     assert not at.exception and not at.info
     assert at.text_area(key="try_text").value.strip()
     assert len(at.get("plotly_chart")) == 1 and len(table(at, "label", "energy")) == 4
@@ -379,12 +379,12 @@ def test_try_it_says_when_a_run_model_cannot_be_loaded(trained_workspace):
     config_file = trained_workspace / "runs" / RUN_ID / "config.json"
     config = json.loads(config_file.read_text())
     config_file.write_text(json.dumps({**config, "encoder": str(trained_workspace / "gone")}))
-    at = open_page("pages/8_Try_it.py", run_id=RUN_ID)
+    at = open_page("app_pages/8_Try_it.py", run_id=RUN_ID)
     assert any("Could not load the model of run tiny-eqn" in shown(e.value) for e in at.error)
 
 
 def test_try_it_offers_the_parent_of_a_model1_run(trained_workspace):
-    at = open_page("pages/8_Try_it.py", run_id=f"{RUN_ID}.model1")
+    at = open_page("app_pages/8_Try_it.py", run_id=f"{RUN_ID}.model1")
     assert any("Model 1" in w.value for w in at.warning)
     assert not at.text_area
     at.button(key="try_use_parent").click().run()

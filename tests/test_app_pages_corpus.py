@@ -45,7 +45,7 @@ def open_corpus_page(page: str, key: str) -> AppTest:
 
 
 def test_samples_searches_and_filters_the_corpus_without_loading_it(corpus_workspace):
-    at = open_corpus_page("pages/4_Samples.py", "samples")
+    at = open_corpus_page("app_pages/4_Samples.py", "samples")
     assert any("**60** of 60 texts match" in m.value for m in at.markdown)
     at.text_input(key="corpus_search").set_value("HAPPY").run()
     assert any("**20** of 60 texts match" in m.value for m in at.markdown)
@@ -58,14 +58,14 @@ def test_samples_searches_and_filters_the_corpus_without_loading_it(corpus_works
 
 
 def test_thresholds_and_export_work_on_the_corpus(corpus_workspace):
-    at = open_corpus_page("pages/3_Thresholds.py", "th")
+    at = open_corpus_page("app_pages/3_Thresholds.py", "th")
     at.slider(key="corpus_th_global").set_value(5.0).run()
     shown = table_with(at, "f1")
     with Workspace(corpus_workspace) as workspace:
         expected = corpus_threshold_report(workspace, "comments", 5.0)
     assert shown["f1"].tolist() == pytest.approx([row["f1"] for row in expected["labels"]])
 
-    at = open_corpus_page("pages/7_Export.py", "export")
+    at = open_corpus_page("app_pages/7_Export.py", "export")
     at.radio(key="corpus_export_content").set_value("binary").run()
     at.button(key="corpus_export_go").click().run()
     assert not at.exception, [e.message for e in at.exception]

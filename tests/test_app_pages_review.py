@@ -58,7 +58,7 @@ def root(workspace_root):
 
 def page(name: str, run_id: str | None = "r1") -> AppTest:
     """The page with run_id chosen (as if picked earlier on another page: pick_run remembers it)."""
-    at = AppTest.from_file(str(REPO / "pages" / name), default_timeout=TIMEOUT)
+    at = AppTest.from_file(str(REPO / "app_pages" / name), default_timeout=TIMEOUT)
     if run_id is not None:
         at.session_state["run"] = run_id
     return at

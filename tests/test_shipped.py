@@ -107,7 +107,7 @@ def test_try_it_opens_on_the_shipped_model_in_an_empty_workspace(tmp_path, monke
     st.cache_data.clear()
     st.cache_resource.clear()
     at = AppTest.from_file(str(REPO / "app.py"), default_timeout=120).run()
-    at.switch_page("pages/8_Try_it.py").run()
+    at.switch_page("app_pages/8_Try_it.py").run()
     assert not at.exception, [e.message for e in at.exception]
     assert at.selectbox(key="run_select").value == RUN
     answer = " ".join(m.value for m in at.markdown)

@@ -49,7 +49,7 @@ def rendered_markdown(at: AppTest) -> list[str]:
 
 @pytest.mark.parametrize("page_file", ["6_Review.py", "4_Samples.py"])
 def test_hostile_names_render_as_text_not_links_or_markup(hostile_root, page_file):
-    at = AppTest.from_file(str(REPO / "pages" / page_file), default_timeout=60)
+    at = AppTest.from_file(str(REPO / "app_pages" / page_file), default_timeout=60)
     at.session_state["run"] = "r1"
     at.run()
     if page_file == "6_Review.py":

@@ -289,7 +289,7 @@ def pick_thresholds(workspace: Workspace, run: dict, label_names: list[str], *, 
     left.caption(f"Thresholds: **{describe}** · the session's setting, shared by Thresholds, Samples, Review and "
                  "Export.")
     try:
-        right.page_link("pages/3_Thresholds.py", label="Change thresholds", icon=":material/tune:")
+        right.page_link("app_pages/3_Thresholds.py", label="Change thresholds", icon=":material/tune:")
     except StreamlitAPIException:  # the page run on its own (tests), without app.py's navigation
         right.caption("Change them on the Thresholds page.")
     return {"thresholds": thresholds, "profile": None, "global_threshold": state["global"],

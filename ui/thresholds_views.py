@@ -1,4 +1,4 @@
-"""Streamlit views of the Thresholds page (pages/3_Thresholds.py): the threshold controls, the live scores and the
+"""Streamlit views of the Thresholds page (app_pages/3_Thresholds.py): the threshold controls, the live scores and the
 texts a move changed, and the threshold-free top-k figures.
 
 The controls keep their state in st.session_state under "th_*" keys: "th_global" (the slider), "th_base" (the

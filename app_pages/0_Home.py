@@ -45,10 +45,10 @@ if datasets.empty:
                 st.error(escape_markdown(problem))
             else:
                 add_goemotions_with_progress(workspace, from_dir=Path(folder.strip()).expanduser())
-    st.page_link("pages/1_Data.py", label="Data: add your own files", icon=":material/upload_file:")
+    st.page_link("app_pages/1_Data.py", label="Data: add your own files", icon=":material/upload_file:")
     if not finished.empty:
         st.write("Or annotate your own sentences now with the ready GoEmotions EQN model that ships with EQN Studio.")
-        st.page_link("pages/8_Try_it.py", label="Try it", icon=":material/edit_note:")
+        st.page_link("app_pages/8_Try_it.py", label="Try it", icon=":material/edit_note:")
     st.caption(f"Workspace: `{workspace_root()}`")
     st.stop()
 
@@ -61,14 +61,14 @@ if finished.empty:
     else:
         st.write(f"Training is under way ({len(active)} run(s)); follow it on the Train page.")
     if admin:
-        st.page_link("pages/2_Train.py", label="Train a model", icon=":material/model_training:")
+        st.page_link("app_pages/2_Train.py", label="Train a model", icon=":material/model_training:")
 else:
     st.write("Move thresholds and see precision, recall and F1 change, look at texts, or try your own sentence.")
-    links = [("pages/3_Thresholds.py", "Thresholds", ":material/tune:"),
-             ("pages/6_Review.py", "Review micro-emotions", ":material/rate_review:"),
-             ("pages/8_Try_it.py", "Try it", ":material/edit_note:")]
+    links = [("app_pages/3_Thresholds.py", "Thresholds", ":material/tune:"),
+             ("app_pages/6_Review.py", "Review micro-emotions", ":material/rate_review:"),
+             ("app_pages/8_Try_it.py", "Try it", ":material/edit_note:")]
     if admin:
-        links.append(("pages/2_Train.py", "Train another model", ":material/model_training:"))
+        links.append(("app_pages/2_Train.py", "Train another model", ":material/model_training:"))
     for page, label, icon in links:
         st.page_link(page, label=label, icon=icon)
 

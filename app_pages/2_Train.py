@@ -15,7 +15,7 @@ workspace = get_workspace()
 names = workspace.dataset_names()
 if not names:
     st.info("Add a data set first.")
-    st.page_link("pages/1_Data.py", label="Data", icon=":material/upload_file:")
+    st.page_link("app_pages/1_Data.py", label="Data", icon=":material/upload_file:")
     st.stop()
 
 # ------------------------------------------------------------------------------------------------ settings
