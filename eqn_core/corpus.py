@@ -2,9 +2,10 @@
 
 A corpus is a name for a Parquet file, folder or glob (local, or a URI DuckDB can read), typically the shards of
 `eqn annotate --engine ray`. `add_corpus` records it in the workspace's `corpora` table and creates the view
-`corpus__<name>` over `read_parquet(<pattern>)`. Every reader below is one SQL query against that view: a page of
-matching rows (LIMIT), a count, per-label counts for precision/recall/F1 at thresholds, and an export through
-DuckDB COPY, so a set of millions of texts never passes through pandas whole.
+`corpus__<name>` over `read_parquet(<pattern>)`. Every reader below is one or two SQL queries: a page of matching
+rows (LIMIT; a page sorted by an energy first finds its rows' file and row numbers, then reads only those rows), a
+count, per-label counts for precision/recall/F1 at thresholds, and an export through DuckDB COPY, so a set of
+millions of texts never passes through pandas whole.
 
 Files need a `text` column and one FLOAT/DOUBLE column per label. A `human_labels` column (comma-separated label
 names, as Export writes them, or a list of names) makes threshold figures available.
@@ -209,16 +210,21 @@ def regex_literal(text: str) -> str:
 def search_corpus(workspace, name: str, *, search: str | None = None, label: str | None = None,
                   energy_range: tuple[float, float] | None = None, human: str | None = None, limit: int = 100,
                   offset: int = 0) -> pd.DataFrame:
-    """At most `limit` matching rows (all columns), highest `label` energy first when a label is given, else in
-    file order. search: case-insensitive substring of the text; energy_range: (low, high) for `label`;
-    human: "with" / "without" the label among the human labels."""
-    _, label_names, human_kind = _corpus_row(workspace, name)
-    where, params = _filters(label_names, human_kind, search=search, label=label, energy_range=energy_range,
-                             human=human)
-    order = f" ORDER BY {_quote_identifier(label)} DESC" if label is not None else ""
-    params.update(limit=int(min(max(limit, 0), MAX_PAGE_ROWS)), offset=int(max(offset, 0)))
-    return workspace._df(f"SELECT * FROM {_quote_identifier(view_name(name))}{where}{order} "
-                         "LIMIT $limit OFFSET $offset", params)
+    """At most `limit` matching rows (all columns), highest `label` energy first (ties in file order, missing
+    energies last) when a label is given, else in file order. search: case-insensitive substring of the text;
+    energy_range: (low, high) for `label`; human: "with" / "without" the label among the human labels."""
+    return _page(workspace, name, search=search, label=label, energy_range=energy_range, human=human, limit=limit,
+                 offset=offset, with_total=False)[0]
+
+
+def corpus_page(workspace, name: str, *, search: str | None = None, label: str | None = None,
+                energy_range: tuple[float, float] | None = None, human: str | None = None, limit: int = 100,
+                offset: int = 0) -> tuple[pd.DataFrame, int]:
+    """(search_corpus's rows, count_corpus's total) for one page of the Samples view, in as few scans as the
+    filters allow: a page shorter than `limit` is its own count, and with a text search the count comes from the
+    same scan that finds the page."""
+    return _page(workspace, name, search=search, label=label, energy_range=energy_range, human=human, limit=limit,
+                 offset=offset, with_total=True)
 
 
 def count_corpus(workspace, name: str, *, search: str | None = None, label: str | None = None,
@@ -228,6 +234,80 @@ def count_corpus(workspace, name: str, *, search: str | None = None, label: str 
     where, params = _filters(label_names, human_kind, search=search, label=label, energy_range=energy_range,
                              human=human)
     return int(workspace._all(f"SELECT count(*) FROM {_quote_identifier(view_name(name))}{where}", params)[0][0])
+
+
+# The files with each row's address: DuckDB's filename and file_row_number columns. A sorted page is found on these
+# keys and the sort column alone, then only its rows are read in full (see _sorted_page).
+_ADDRESSED_SCAN = "read_parquet($pattern, union_by_name = true, filename = true, file_row_number = true)"
+_ADDRESS_COLUMNS = ("filename", "file_row_number")
+
+
+def _page(workspace, name: str, *, search, label, energy_range, human, limit: int, offset: int,
+          with_total: bool) -> tuple[pd.DataFrame, int | None]:
+    pattern, label_names, human_kind = _corpus_row(workspace, name)
+    where, params = _filters(label_names, human_kind, search=search, label=label, energy_range=energy_range,
+                             human=human)
+    limit, offset = int(min(max(limit, 0), MAX_PAGE_ROWS)), int(max(offset, 0))
+    view = _quote_identifier(view_name(name))
+    total = None
+    with workspace.connection() as con:
+        if label is None:  # file order: DuckDB stops reading once the page is full
+            rows = con.execute(f"SELECT * FROM {view}{where} LIMIT $limit OFFSET $offset",
+                               {**params, "limit": limit, "offset": offset}).df()
+        elif _has_address_columns(con, view):  # the files use those names themselves: one plain query
+            rows = con.execute(f"SELECT * FROM {view}{where} ORDER BY {_quote_identifier(label)} DESC "
+                               "LIMIT $limit OFFSET $offset", {**params, "limit": limit, "offset": offset}).df()
+        else:
+            rows, total = _sorted_page(con, view, pattern, where, params, label, limit=limit, offset=offset,
+                                       count=with_total and bool(search))
+        if with_total and total is None:
+            if len(rows) < limit and (len(rows) or not offset):
+                total = offset + len(rows)  # a short page ends the matches
+            else:
+                total = int(con.execute(f"SELECT count(*) FROM {view}{where}", params).fetchall()[0][0])
+    return rows, total
+
+
+def _has_address_columns(con, view: str) -> bool:
+    return bool(con.execute(f"SELECT count(*) FROM (DESCRIBE {view}) WHERE column_name IN (?, ?)",
+                            list(_ADDRESS_COLUMNS)).fetchall()[0][0])
+
+
+def _sorted_page(con, view: str, pattern: str, where: str, params: dict, label: str, *, limit: int, offset: int,
+                 count: bool) -> tuple[pd.DataFrame, int | None]:
+    """A page of rows highest `label` first, read in two steps.
+
+    1. The page's keys: (file, row in file, energy) of the matching rows, through DuckDB's top-N, reading only the
+       filter columns and the sort column (plus, when count, the number of matches from the same scan).
+    2. Those rows in full: a scan filtered on the page's energy range (DuckDB skips the vectors without such an
+       energy, so the other columns of the other rows are never materialised) and on the files that hold the page,
+       joined to the keys and put in their order.
+
+    Reading every column of every match to keep `limit` of them cost ~1 s on a 1,000,000-row corpus; see
+    benchmarks/RESULTS.md, section 9. Returns (rows, total or None).
+    """
+    column = _quote_identifier(label)
+    counted = ", count(*) OVER ()" if count else ""
+    keys = con.execute(f"SELECT filename, file_row_number, {column}{counted} FROM {_ADDRESSED_SCAN}{where} "
+                       f"ORDER BY {column} DESC, filename, file_row_number LIMIT $limit OFFSET $offset",
+                       {**params, "pattern": pattern, "limit": limit, "offset": offset}).fetchall()
+    total = int(keys[0][3]) if count and keys else None
+    if not keys:
+        return con.execute(f"SELECT * FROM {view} LIMIT 0").df(), total
+    energies = [key[2] for key in keys if key[2] is not None]  # highest first; missing energies sort last
+    ranges = [f"s.{column} BETWEEN $low AND $high"] if energies else []
+    if len(energies) < len(keys):
+        ranges.append(f"s.{column} IS NULL")
+    fetch_params = {"pattern": pattern, "files": [key[0] for key in keys], "rows": [int(key[1]) for key in keys]}
+    if energies:
+        fetch_params.update(low=float(energies[-1]), high=float(energies[0]))
+    rows = con.execute(
+        f"SELECT s.* EXCLUDE (filename, file_row_number) FROM {_ADDRESSED_SCAN} AS s "
+        "JOIN (SELECT unnest($files) AS filename, unnest($rows) AS file_row_number, "
+        "generate_subscripts($files, 1) AS position) AS page USING (filename, file_row_number) "
+        f"WHERE list_contains($files, s.filename) AND ({' OR '.join(ranges)}) ORDER BY page.position",
+        fetch_params).df()
+    return rows, total
 
 
 def corpus_label_counts(workspace, name: str, thresholds: np.ndarray | float) -> dict:
