@@ -13,8 +13,11 @@ names, as Export writes them, or a list of names) makes threshold figures availa
 from __future__ import annotations
 
 import json
+import os
 import re
+import threading
 import uuid
+from collections import OrderedDict
 from pathlib import Path
 
 import numpy as np
@@ -254,12 +257,14 @@ def _page(workspace, name: str, *, search, label, energy_range, human, limit: in
         if label is None:  # file order: DuckDB stops reading once the page is full
             rows = con.execute(f"SELECT * FROM {view}{where} LIMIT $limit OFFSET $offset",
                                {**params, "limit": limit, "offset": offset}).df()
-        elif _has_address_columns(con, view):  # the files use those names themselves: one plain query
-            rows = con.execute(f"SELECT * FROM {view}{where} ORDER BY {_quote_identifier(label)} DESC "
-                               "LIMIT $limit OFFSET $offset", {**params, "limit": limit, "offset": offset}).df()
         else:
-            rows, total = _sorted_page(con, view, pattern, where, params, label, limit=limit, offset=offset,
-                                       count=with_total and bool(search))
+            columns = tuple(con.execute(f"SELECT column_name, column_type FROM (DESCRIBE {view})").fetchall())
+            if {c for c, _ in columns} & set(_ADDRESS_COLUMNS):  # the files use those names: one plain query
+                rows = con.execute(f"SELECT * FROM {view}{where} ORDER BY {_quote_identifier(label)} DESC "
+                                   "LIMIT $limit OFFSET $offset", {**params, "limit": limit, "offset": offset}).df()
+            else:
+                rows, total = _sorted_page(con, view, pattern, columns, where, params, label, limit=limit,
+                                           offset=offset, count=with_total and bool(search))
         if with_total and total is None:
             if len(rows) < limit and (len(rows) or not offset):
                 total = offset + len(rows)  # a short page ends the matches
@@ -268,24 +273,23 @@ def _page(workspace, name: str, *, search, label, energy_range, human, limit: in
     return rows, total
 
 
-def _has_address_columns(con, view: str) -> bool:
-    return bool(con.execute(f"SELECT count(*) FROM (DESCRIBE {view}) WHERE column_name IN (?, ?)",
-                            list(_ADDRESS_COLUMNS)).fetchall()[0][0])
-
-
-def _sorted_page(con, view: str, pattern: str, where: str, params: dict, label: str, *, limit: int, offset: int,
-                 count: bool) -> tuple[pd.DataFrame, int | None]:
+def _sorted_page(con, view: str, pattern: str, columns: tuple, where: str, params: dict, label: str, *, limit: int,
+                 offset: int, count: bool) -> tuple[pd.DataFrame, int | None]:
     """A page of rows highest `label` first, read in two steps.
 
     1. The page's keys: (file, row in file, energy) of the matching rows, through DuckDB's top-N, reading only the
        filter columns and the sort column (plus, when count, the number of matches from the same scan).
-    2. Those rows in full: a scan filtered on the page's energy range (DuckDB skips the vectors without such an
-       energy, so the other columns of the other rows are never materialised) and on the files that hold the page,
-       joined to the keys and put in their order.
+    2. Those rows in full, except the ones a page shortly before has read (_ROWS): a scan filtered on the energy
+       range of the rows to read (DuckDB decodes the other columns only where such an energy is) and on the files
+       that hold them, joined to the keys.
 
-    Reading every column of every match to keep `limit` of them cost ~1 s on a 1,000,000-row corpus; see
-    benchmarks/RESULTS.md, section 9. Returns (rows, total or None).
+    Step 2 costs about what the single sorted query cost, on a corpus whose every file holds some of the page: the
+    pages of each column that hold a row must be decoded either way (benchmarks/RESULTS.md, section 9). The gain is
+    in what follows: moving the energy range or the human-label filter mostly re-reads keys only.
+    Returns (rows, total or None).
     """
+    import pyarrow as pa
+
     column = _quote_identifier(label)
     counted = ", count(*) OVER ()" if count else ""
     keys = con.execute(f"SELECT filename, file_row_number, {column}{counted} FROM {_ADDRESSED_SCAN}{where} "
@@ -294,20 +298,97 @@ def _sorted_page(con, view: str, pattern: str, where: str, params: dict, label: 
     total = int(keys[0][3]) if count and keys else None
     if not keys:
         return con.execute(f"SELECT * FROM {view} LIMIT 0").df(), total
-    energies = [key[2] for key in keys if key[2] is not None]  # highest first; missing energies sort last
+    addresses = [(key[0], int(key[1])) for key in keys]
+    stamps = _ROWS.stamps({file for file, _ in addresses})  # before reading: a file changed meanwhile is read again
+    found = _ROWS.get(pattern, columns, addresses, stamps)
+    missing = [key for key, address in zip(keys, addresses) if address not in found]
+    if missing:
+        fetched = _read_rows(con, pattern, column, missing)
+        gone = [address for address in addresses if address not in found and address not in fetched]
+        if gone:
+            raise DataError(f"{gone[0][0]} changed while the page was read (row {gone[0][1]} is gone); run the "
+                            "query again.")
+        _ROWS.put(pattern, columns, fetched, stamps)
+        found.update(fetched)
+    return pa.concat_tables([found[address] for address in addresses]).to_pandas(), total
+
+
+def _read_rows(con, pattern: str, column: str, keys: list[tuple]) -> dict[tuple[str, int], pa.Table]:
+    """The rows at keys (file, row in file, energy of `column`), each as a one-row Arrow table of the view's
+    columns (slices of one table: joining a page of them takes milliseconds, where pandas took ~50 ms)."""
+    energies = sorted(key[2] for key in keys if key[2] is not None)
     ranges = [f"s.{column} BETWEEN $low AND $high"] if energies else []
     if len(energies) < len(keys):
         ranges.append(f"s.{column} IS NULL")
-    fetch_params = {"pattern": pattern, "files": [key[0] for key in keys], "rows": [int(key[1]) for key in keys]}
+    params = {"pattern": pattern, "files": [key[0] for key in keys], "rows": [int(key[1]) for key in keys]}
     if energies:
-        fetch_params.update(low=float(energies[-1]), high=float(energies[0]))
-    rows = con.execute(
-        f"SELECT s.* EXCLUDE (filename, file_row_number) FROM {_ADDRESSED_SCAN} AS s "
-        "JOIN (SELECT unnest($files) AS filename, unnest($rows) AS file_row_number, "
-        "generate_subscripts($files, 1) AS position) AS page USING (filename, file_row_number) "
-        f"WHERE list_contains($files, s.filename) AND ({' OR '.join(ranges)}) ORDER BY page.position",
-        fetch_params).df()
-    return rows, total
+        params.update(low=float(energies[0]), high=float(energies[-1]))
+    relation = con.sql(
+        f"SELECT s.* EXCLUDE (filename, file_row_number), s.filename, s.file_row_number FROM {_ADDRESSED_SCAN} AS s "
+        "JOIN (SELECT unnest($files) AS filename, unnest($rows) AS file_row_number) AS page "
+        f"USING (filename, file_row_number) WHERE list_contains($files, s.filename) AND ({' OR '.join(ranges)})",
+        params=params)
+    rows = (getattr(relation, "to_arrow_table", None) or relation.fetch_arrow_table)()  # duckdb 2 / 1.x
+    addresses = zip(rows.column("filename").to_pylist(), rows.column("file_row_number").to_pylist())
+    rows = rows.drop_columns(list(_ADDRESS_COLUMNS))
+    return {(file, int(row)): rows.slice(i, 1) for i, (file, row) in enumerate(addresses)}
+
+
+class _RowCache:
+    """The last rows sorted pages read, by (pattern, view columns, file, row in file); a row is served only while
+    its file keeps the size and modification time it had when read. Local files only; at most max_rows rows."""
+
+    def __init__(self, max_rows: int):
+        self.max_rows = max_rows
+        self._rows: OrderedDict = OrderedDict()
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def stamps(files: set[str]) -> dict[str, tuple[int, int] | None]:
+        """file -> (modification time in ns, size); None for a remote or unreadable file (never cached)."""
+        stamps = {}
+        for file in files:
+            stamps[file] = None
+            if not _URI.match(file) or file.startswith("file://"):
+                try:
+                    status = os.stat(file.removeprefix("file://"))
+                    stamps[file] = (status.st_mtime_ns, status.st_size)
+                except OSError:
+                    pass
+        return stamps
+
+    def get(self, pattern: str, columns: tuple, addresses: list, stamps: dict) -> dict:
+        found = {}
+        with self._lock:
+            for address in addresses:
+                key = (pattern, columns, *address)
+                entry = self._rows.get(key)
+                if entry is not None and stamps[address[0]] is not None and entry[0] == stamps[address[0]]:
+                    found[address] = entry[1]
+                    self._rows.move_to_end(key)
+        return found
+
+    def put(self, pattern: str, columns: tuple, rows: dict, stamps: dict) -> None:
+        with self._lock:
+            for address, row in rows.items():
+                if stamps.get(address[0]) is not None:
+                    key = (pattern, columns, *address)
+                    self._rows[key] = (stamps[address[0]], row)
+                    self._rows.move_to_end(key)
+            while len(self._rows) > self.max_rows:
+                self._rows.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._rows.clear()
+
+
+_ROWS = _RowCache(max_rows=5 * MAX_PAGE_ROWS)
+
+
+def clear_row_cache() -> None:
+    """Forget the rows sorted pages have read (benchmarks time a first page with it)."""
+    _ROWS.clear()
 
 
 def corpus_label_counts(workspace, name: str, thresholds: np.ndarray | float) -> dict:

@@ -1,11 +1,14 @@
 """External annotation sets: a Parquet glob registered as a DuckDB view, searched, scored and exported in place."""
 from __future__ import annotations
 
+import os
+
 import duckdb
 import numpy as np
 import pandas as pd
 import pytest
 
+from eqn_core import corpus
 from eqn_core.cli import main as eqn
 from eqn_core.corpus import (_filters, add_corpus, corpus_info, corpus_page, corpus_threshold_report, count_corpus,
                              export_corpus, list_corpora, remove_corpus, search_corpus)
@@ -221,3 +224,28 @@ def test_a_sorted_page_works_when_the_files_have_filename_columns(tmp_path):
         add_corpus(workspace, "named", str(tmp_path / "one.parquet"))
         rows, total = corpus_page(workspace, "named", label="joy")
         assert rows["filename"].tolist() == ["y.txt", "z.txt", "x.txt"] and total == 3
+
+
+def test_a_sorted_page_rereads_only_rows_it_has_not_read_or_whose_file_changed(tmp_path, tied_shards, monkeypatch):
+    folder, frame = tied_shards
+    with Workspace(tmp_path / "ws") as workspace:
+        add_corpus(workspace, "tied", str(folder / "part-*.parquet"))
+        first, _ = corpus_page(workspace, "tied", label="anger", limit=10)
+        reads, read_rows = [], corpus._read_rows
+        monkeypatch.setattr(corpus, "_read_rows", lambda con, pattern, column, keys: reads.append(len(keys)) or
+                            read_rows(con, pattern, column, keys))
+        narrower, total = corpus_page(workspace, "tied", label="anger", energy_range=(1.0, 10.0), limit=10)
+        assert reads == []  # the same ten rows: keys only
+        pd.testing.assert_frame_equal(narrower, first)
+        assert total == int(frame["anger"].between(1.0, 10.0).sum())
+
+        changed = frame.copy()
+        changed.loc[:49, "text"] = [f"rewritten {i}" for i in range(50)]
+        path = folder / "part-0.parquet"
+        before = os.stat(path).st_mtime_ns
+        changed.iloc[:50].to_parquet(path, index=False)
+        os.utime(path, ns=(before + 10**9, before + 10**9))
+        again, _ = corpus_page(workspace, "tied", label="anger", limit=10)
+        expected, _ = expected_page(changed, label="anger", limit=10)
+        pd.testing.assert_frame_equal(again, expected[list(again.columns)])
+        assert reads == [int(expected["text"].str.startswith("rewritten").sum())]  # only the rewritten file's rows
