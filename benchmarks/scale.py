@@ -461,7 +461,7 @@ def corpus(args) -> None:
              f"{values['registered_rows']:,} rows, nothing copied.", "",
              f"Samples queries in a fresh process (load average {queries['load_average_before']} before, "
              f"{queries['load_average_after']} after), a page of 100 rows and the match count, median of "
-             f"{SAMPLES_REPEATS} (max in brackets), the two ways alternately. Before: the earlier release's single "
+             f"{SAMPLES_REPEATS} (max in brackets), the ways alternately. Before: the earlier release's single "
              "query (every column of every match, sorted, LIMIT 100) and a count query. Now: `corpus_page` (a sorted "
              "page takes the top 100 row addresses from the sort column alone, then reads those rows; the count "
              "shares a text search's scan or comes from a short page), each time with no row read before. Refined: "
