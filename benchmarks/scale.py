@@ -10,11 +10,13 @@ corpus: annotates the first S GoEmotions training texts on Ray (2 actors), repli
     energies; copies 1.. carry a perturbed text and the source's energies plus N(0, 0.25) noise, clipped, so the
     figures are about the workspace and the pages at that size, not about annotation quality), registers the files
     as a corpus, then times in fresh processes (each with its own peak RSS): the Samples queries (a page of 100
-    rows + the match count), the per-label threshold figures, the export of every row to Parquet, and the
-    Samples / Thresholds / Export pages themselves through Streamlit's AppTest.
+    rows + the match count; the earlier release's queries and corpus_page alternately), the per-label threshold
+    figures, the export of every row to Parquet, and the Samples / Thresholds / Export pages themselves through
+    Streamlit's AppTest. --reuse skips the annotation and the replication when the corpus files are there.
 
     python benchmarks/scale.py throughput --texts 4000
     python benchmarks/scale.py corpus --annotate 20000 --rows 1000000
+    python benchmarks/scale.py corpus --annotate 10000 --rows 1000000 --files 20 --reuse   # the same corpus again
 """
 from __future__ import annotations
 
@@ -38,6 +40,7 @@ DATA = REPO.parent / "shared" / "data" / "goemotions"
 OUT = REPO / "benchmarks" / "out" / "scale"
 RESULTS = REPO / "benchmarks" / "results"
 RUN_ID = "scale-minilm-frozen-eqn"
+SAMPLES_REPEATS = 5  # each Samples query, before and now alternately
 
 
 def peak_rss_mib() -> float:
@@ -252,11 +255,32 @@ def build_corpus(args) -> dict:
         for j, label in enumerate(label_names):
             columns[label] = pa.array(noisy[:, j])
         pq.write_table(pa.table(columns), folder / f"part-{part:05d}.parquet")
-    return {"annotated_share": first["rows"], "annotate_seconds": first["seconds"],
-            "annotate_texts_per_second": first["texts_per_second"], "annotate_date": first["date"],
-            "annotate_actors_that_wrote": first["actors_that_wrote"], "shards_skipped": annotated.shards_skipped,
-            "build_seconds": time.perf_counter() - started, "files": args.files, "rows": per_file * args.files,
-            "corpus_bytes": sum(p.stat().st_size for p in folder.glob("*.parquet"))}
+    build = {"annotated_share": first["rows"], "annotate_seconds": first["seconds"],
+             "annotate_texts_per_second": first["texts_per_second"], "annotate_date": first["date"],
+             "annotate_actors_that_wrote": first["actors_that_wrote"], "shards_skipped": annotated.shards_skipped,
+             "build_seconds": time.perf_counter() - started, "files": args.files, "rows": per_file * args.files,
+             "corpus_bytes": sum(p.stat().st_size for p in folder.glob("*.parquet")), "built": time.ctime()}
+    (OUT / "corpus_build.json").write_text(json.dumps(build))
+    return build
+
+
+def reuse_corpus(args) -> dict | None:
+    """The figures of the corpus an earlier run built, when its files are there with the rows and files asked for."""
+    import pyarrow.parquet as pq
+
+    files = sorted((OUT / "corpus").glob("*.parquet"))
+    if len(files) != args.files or sum(pq.ParquetFile(p).metadata.num_rows for p in files) != args.rows:
+        return None
+    saved = OUT / "corpus_build.json"
+    build = json.loads(saved.read_text()) if saved.exists() else {}
+    if not build and (OUT / "share_annotation.json").exists():  # built before the figures were saved
+        first = json.loads((OUT / "share_annotation.json").read_text())
+        build = {"annotated_share": first["rows"], "annotate_seconds": first["seconds"],
+                 "annotate_texts_per_second": first["texts_per_second"], "annotate_date": first["date"],
+                 "annotate_actors_that_wrote": first["actors_that_wrote"], "shards_skipped": 0,
+                 "build_seconds": None, "built": time.ctime(files[0].stat().st_mtime)}
+    return {**build, "files": len(files), "rows": args.rows, "corpus_bytes": sum(p.stat().st_size for p in files),
+            "reused": True} if build else None
 
 
 def _timed(function, repeats: int = 3) -> tuple[float, float, object]:
@@ -269,17 +293,44 @@ def _timed(function, repeats: int = 3) -> tuple[float, float, object]:
 
 
 def worker_queries(workspace_dir: str) -> dict:
-    """A fresh process: open the workspace, run the Samples / Thresholds queries and the full export."""
+    """A fresh process: open the workspace, run the Samples / Thresholds queries and the full export.
+
+    Each Samples case runs two or three ways, alternately (so all see the same load): before, the single query of
+    the earlier release (every column of every match, sorted, LIMIT 100) and a separate count; now, corpus_page
+    with no row read before (a sorted page reads only the sort column and the row addresses first, then its 100
+    rows; the count shares a text search's scan or comes from a short page); refined, corpus_page right after the
+    page of the same emotion over its full range. For the sorted cases the keys query alone is timed too.
+    """
     from eqn_core import corpus as corpora
     from eqn_core.workspace import Workspace
 
-    timings = {}
+    timings, samples = {}, {}
+    load_before = load_average()
     with Workspace(workspace_dir) as workspace:
         name = "synthetic-1m"
+        pattern, label_names, human_kind = corpora._corpus_row(workspace, name)
+        view = corpora._quote_identifier(corpora.view_name(name))
 
-        def page(**filters):
-            return len(corpora.search_corpus(workspace, name, limit=100, **filters)), corpora.count_corpus(
-                workspace, name, **filters)
+        def where_of(filters):
+            return corpora._filters(label_names, human_kind, search=filters.get("search"),
+                                    label=filters.get("label"), energy_range=filters.get("energy_range"),
+                                    human=filters.get("human"))
+
+        def before(**filters):  # the earlier release: one query for the page, one for the count
+            where, params = where_of(filters)
+            order = f" ORDER BY {corpora._quote_identifier(filters['label'])} DESC" if "label" in filters else ""
+            rows = workspace.fetch_df(f"SELECT * FROM {view}{where}{order} LIMIT 100", params)
+            return rows, corpora.count_corpus(workspace, name, **filters)
+
+        def now(**filters):
+            return corpora.corpus_page(workspace, name, limit=100, **filters)
+
+        def keys_step(**filters):  # corpus_page's first step alone
+            where, params = where_of(filters)
+            column = corpora._quote_identifier(filters["label"])
+            return workspace.fetch_all(f"SELECT filename, file_row_number, {column} FROM {corpora._ADDRESSED_SCAN}{where} "
+                                  f"ORDER BY {column} DESC, filename, file_row_number LIMIT 100",
+                                  {**params, "pattern": pattern})
 
         cases = {"first page, no filter": {}, "search 'love'": {"search": "love"},
                  "joy energy 2-10, highest first": {"label": "joy", "energy_range": (2.0, 10.0)},
@@ -288,17 +339,50 @@ def worker_queries(workspace_dir: str) -> dict:
                  "anger energy 2-10, no human anger": {"label": "anger", "energy_range": (2.0, 10.0),
                                                        "human": "without"}}
         for title, filters in cases.items():
-            median, worst, (shown, matches) = _timed(lambda: page(**filters))
-            timings[title] = {"median_s": median, "max_s": worst, "rows_shown": shown, "matches": matches}
+            label = filters.get("label")
+            ways = [("before", before), ("now", now)] + ([("refined", now)] if label else [])
+            times, cpu, results = {way: [] for way, _ in ways}, {way: [] for way, _ in ways}, {}
+            for _ in range(SAMPLES_REPEATS):
+                for way, function in ways:
+                    corpora.clear_row_cache()
+                    if way == "refined":  # the page the Samples view showed just before: same emotion, full range
+                        now(**{**filters, "energy_range": (0.0, 10.0), "human": None})
+                    started, started_cpu = time.perf_counter(), time.process_time()
+                    rows, matches = function(**filters)
+                    times[way].append(time.perf_counter() - started)
+                    cpu[way].append(time.process_time() - started_cpu)  # all threads of this process
+                    if way == "before":
+                        reference = (rows, matches)
+                    else:
+                        results[way] = (rows, matches)
+            rows, matches = results["now"]
+            column = label or "text_id"  # ties may put other rows of the same energy on the page: compare energies
+            same = all(count == reference[1] and page[column].tolist() == reference[0][column].tolist()
+                       for page, count in results.values())
+            samples[title] = {"before_median_s": statistics.median(times["before"]),
+                              "before_max_s": max(times["before"]), "now_median_s": statistics.median(times["now"]),
+                              "now_max_s": max(times["now"]), "before_cpu_s": statistics.median(cpu["before"]),
+                              "now_cpu_s": statistics.median(cpu["now"]), "matches": matches, "rows_shown": len(rows),
+                              "same_page": same}
+            if label:
+                samples[title].update(refined_median_s=statistics.median(times["refined"]),
+                                      refined_cpu_s=statistics.median(cpu["refined"]),
+                                      keys_step_median_s=_timed(lambda: keys_step(**filters))[0])
         median, worst, report = _timed(lambda: corpora.corpus_threshold_report(workspace, name, 3.0))
         timings["threshold figures at h = 3 (28 labels, one scan)"] = {
             "median_s": median, "max_s": worst, "matches": report["rows"], "macro_f1": report["macro"]["f1"]}
         target = OUT / "export_all.parquet"
-        median, worst, result = _timed(lambda: corpora.export_corpus(workspace, name, target), repeats=2)
+
+        def export():
+            target.unlink(missing_ok=True)  # the export never replaces a file
+            return corpora.export_corpus(workspace, name, target)
+
+        median, worst, result = _timed(export, repeats=2)
         timings["export every row to Parquet (COPY from the view)"] = {
             "median_s": median, "max_s": worst, "matches": result["rows"], "bytes": target.stat().st_size}
         target.unlink()
-    return {"timings": timings, "peak_rss_mib": peak_rss_mib()}
+    return {"samples": samples, "timings": timings, "peak_rss_mib": peak_rss_mib(),
+            "load_average_before": load_before, "load_average_after": load_average()}
 
 
 def worker_app(workspace_dir: str) -> dict:
@@ -346,7 +430,7 @@ def corpus(args) -> None:
     from eqn_core.workspace import Workspace
 
     values = {"load_average": load_average()}
-    values["build"] = build_corpus(args)
+    values["build"] = (args.reuse and reuse_corpus(args)) or build_corpus(args)
     workspace_dir = OUT / "ws-corpus"
     shutil.rmtree(workspace_dir, ignore_errors=True)
     with Workspace(workspace_dir) as workspace:
@@ -357,19 +441,50 @@ def corpus(args) -> None:
     values["queries"] = run_worker("_queries", workspace_dir)
     values["app"] = run_worker("_app", workspace_dir)
     build = values["build"]
-    command = f"python benchmarks/scale.py corpus --annotate {args.annotate} --rows {args.rows} --files {args.files}"
+    command = (f"python benchmarks/scale.py corpus --annotate {args.annotate} --rows {args.rows} --files {args.files}"
+               + (" --reuse" if args.reuse else ""))
+    if build.get("reused"):
+        made = (f"The corpus files of an earlier run of this command (built {build['built']}) were reused: "
+                f"{build['rows']:,} rows in {build['files']} Parquet files ({build['corpus_bytes'] / 2**20:.0f} MiB), "
+                "a synthetic corpus (perturbed texts, the source's energies plus noise).")
+    else:
+        made = (f"Replicated to {build['rows']:,} rows in {build['files']} Parquet files "
+                f"({build['corpus_bytes'] / 2**20:.0f} MiB) in {build['build_seconds']:.0f} s: a synthetic corpus "
+                "(perturbed texts, the source's energies plus noise).")
+    queries = values["queries"]
     lines = [f"Annotated share: the first {build['annotated_share']:,} GoEmotions training texts, scored on a local "
              f"Ray (2 one-CPU actors, fp32; {build['annotate_actors_that_wrote']} actors wrote shards) in "
              f"{build['annotate_seconds']:.0f} s ({build['annotate_texts_per_second']:.0f} texts/s, measured "
              f"{build['annotate_date']}; this run found {build['shards_skipped']} shards written and skipped them). "
-             f"Replicated to {build['rows']:,} rows in {build['files']} Parquet files "
-             f"({build['corpus_bytes'] / 2**20:.0f} MiB) in {build['build_seconds']:.0f} s: a synthetic corpus "
-             "(perturbed texts, the source's energies plus noise).",
+             + made,
              f"Registered as a corpus (a DuckDB view over read_parquet) in {values['register_seconds']:.2f} s: "
              f"{values['registered_rows']:,} rows, nothing copied.", "",
-             "Library queries in a fresh process (median of 3; export: of 2):", "",
-             "| query | median s | max s | matches |", "|---|---|---|---|"]
-    for title, row in values["queries"]["timings"].items():
+             f"Samples queries in a fresh process (load average {queries['load_average_before']} before, "
+             f"{queries['load_average_after']} after), a page of 100 rows and the match count, median of "
+             f"{SAMPLES_REPEATS} (max in brackets), the ways alternately. Before: the earlier release's single "
+             "query (every column of every match, sorted, LIMIT 100) and a count query. Now: `corpus_page` (a sorted "
+             "page takes the top 100 row addresses from the sort column alone, then reads those rows; the count "
+             "shares a text search's scan or comes from a short page), each time with no row read before. Refined: "
+             "now, right after the page of the same emotion over its full range with any human label (as when a "
+             "Samples slider or the human-label filter moves), so rows read for that page are not read again. CPU: "
+             "the process's CPU seconds (all DuckDB threads), less sensitive to the load than the wall clock. Keys "
+             "step: the first of the two steps alone (wall). Same page: the same count and the same energies in the "
+             "same order.", "",
+             "| Samples query | before s | now s | refined s | before CPU s | now CPU s | refined CPU s "
+             "| keys step s | matches | same page |", "|---|---|---|---|---|---|---|---|---|---|"]
+
+    def figure(row, key, digits=3):
+        return "" if row.get(key) is None else f"{row[key]:.{digits}f}"
+
+    for title, row in queries["samples"].items():
+        lines.append(f"| {title} | {row['before_median_s']:.3f} ({row['before_max_s']:.3f}) | "
+                     f"{row['now_median_s']:.3f} ({row['now_max_s']:.3f}) | {figure(row, 'refined_median_s')} | "
+                     f"{row['before_cpu_s']:.3f} | {row['now_cpu_s']:.3f} | {figure(row, 'refined_cpu_s')} | "
+                     f"{figure(row, 'keys_step_median_s')} | {row['matches']:,} | "
+                     f"{'yes' if row['same_page'] else 'NO'} |")
+    lines += ["", "Other library queries in the same process (median of 3; export: of 2):", "",
+              "| query | median s | max s | matches |", "|---|---|---|---|"]
+    for title, row in queries["timings"].items():
         lines.append(f"| {title} | {row['median_s']:.3f} | {row['max_s']:.3f} | {row['matches']:,} |")
     lines += ["", f"Peak RSS of that process: {values['queries']['peak_rss_mib']:.0f} MiB.", "",
               "The pages through Streamlit's AppTest in a fresh process (the page scripts as the server runs them; "
@@ -396,6 +511,8 @@ def main(argv=None) -> int:
     p.add_argument("--annotate", type=int, default=20000, help="texts annotated for real")
     p.add_argument("--rows", type=int, default=1_000_000)
     p.add_argument("--files", type=int, default=20)
+    p.add_argument("--reuse", action="store_true", help="reuse the corpus files of an earlier run when they have "
+                                                        "--rows rows in --files files (skips the annotation)")
     args = parser.parse_args(argv)
     OUT.mkdir(parents=True, exist_ok=True)
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")

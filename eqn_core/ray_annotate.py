@@ -314,9 +314,11 @@ def annotate_corpus(run_dir: str | Path, inputs: str, output: str, *, run_id: st
                     fp32: bool = False, show_progress: bool = True) -> RayAnnotateResult:
     """Score every text of the inputs with a finished run's model on Ray; returns counts and timing.
 
-    address: a Ray cluster ("auto", "ray://host:10001", "host:6379"); None starts a local Ray (or uses the one this
-    process already started). workers: actors (default: one per GPU when the cluster has GPUs, else one per
-    cpus_per_worker CPUs). gpus_per_worker: default 1 when the cluster has GPUs, else 0 (CPU actors).
+    address: a Ray cluster ("auto", "host:6379" as `ray start --head` prints it, "ray://host:10001"); None starts a
+    local Ray. A Ray this process already started is used as it is, whatever the address. Joining a head on this
+    machine sends this machine's Ray token (send_local_token). workers: actors (default: one per GPU when the
+    cluster has GPUs, else one per cpus_per_worker CPUs). gpus_per_worker: default 1 when the cluster has GPUs,
+    else 0 (CPU actors).
     fp32: no bf16 autocast anywhere (CUDA included), so energies equal the single-process fp32 path.
     """
     import ray
@@ -332,6 +334,8 @@ def annotate_corpus(run_dir: str | Path, inputs: str, output: str, *, run_id: st
     started_ray = not ray.is_initialized()
     context, saved = ray.data.DataContext.get_current(), {}
     if started_ray:
+        if address:
+            send_local_token(address)
         # "local": a fresh Ray of this machine, never a cluster some other command left running
         ray.init(address=address or "local", include_dashboard=False, log_to_driver=False, configure_logging=False)
     try:
@@ -389,6 +393,50 @@ def annotate_corpus(run_dir: str | Path, inputs: str, output: str, *, run_id: st
                              workers_used=len(workers_used), device=device)
 
 
+def send_local_token(address: str) -> bool:
+    """Send this machine's Ray token when joining a cluster that runs on this machine. Returns whether it will.
+
+    Since Ray 2.52, `ray start --head` turns on token authentication when this machine has a token (~/.ray/auth_token,
+    which any earlier local ray.init writes), while a driver given an explicit address never sends one: joining
+    failed with "Authentication token is missing or incorrect", then ConnectionError. For an address on this
+    machine this does what Ray itself does for address="auto"; a remote cluster's token is never guessed (set
+    RAY_AUTH_MODE=token and RAY_AUTH_TOKEN for it). Nothing changes when RAY_AUTH_MODE is set.
+    """
+    if os.environ.get("RAY_AUTH_MODE") is not None or not is_this_machine(address):
+        return False
+    try:
+        from ray._private.authentication.authentication_token_setup import \
+            maybe_enable_token_auth_if_token_available
+    except ImportError:  # a Ray without token authentication
+        return False
+    return bool(maybe_enable_token_auth_if_token_available(warn_if_disabled=False))
+
+
+def is_this_machine(address: str) -> bool:
+    """Whether a Ray address ("host:port", "ray://host:port") names this machine."""
+    import ipaddress
+    import socket
+
+    host = address.split("://", 1)[-1].rsplit(":", 1)[0].strip("[]")
+    try:
+        if ipaddress.ip_address(host).is_loopback:
+            return True
+    except ValueError:
+        pass
+    names = {"localhost", socket.gethostname(), socket.getfqdn()}
+    try:
+        names.update(socket.gethostbyname_ex(socket.gethostname())[2])
+    except OSError:
+        pass
+    try:
+        import ray.util
+
+        names.add(ray.util.get_node_ip_address())
+    except Exception:  # no network to ask: the names above stand
+        pass
+    return host in names
+
+
 def _progress_bar(show: bool, done: set[str], total: int):
     if not show:
         return None
@@ -427,8 +475,12 @@ def annotate_with_ray_cli(args, run: dict) -> int:
                                  gpus_per_worker=args.gpus_per_worker, shard_rows=args.shard_rows,
                                  batch_size=args.batch_size, text_column=args.text_column, fp32=args.fp32)
     except ConnectionError as error:
+        token = "" if os.environ.get("RAY_AUTH_MODE") == "token" else (
+            " If the cluster uses token authentication (Ray >= 2.52 turns it on when the head machine has "
+            "~/.ray/auth_token), set RAY_AUTH_MODE=token and the cluster's token (RAY_AUTH_TOKEN, or the same "
+            "~/.ray/auth_token here); for a head on this machine that is done for you.")
         raise ValueError(f"Cannot reach the Ray cluster at {args.address}: {error}. Check the address that "
-                         "`ray start --head` printed, or leave out --address to start a local Ray.") from error
+                         f"`ray start --head` printed, or leave out --address to start a local Ray.{token}") from error
     print(f"wrote {result.shards_written} shards ({result.rows_written:,} texts, "
           f"{result.texts_per_second:,.0f} texts/s on {result.workers} {result.device} workers) to {result.output}; "
           f"{result.shards_skipped} shards were already there", file=sys.stderr)

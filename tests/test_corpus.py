@@ -1,14 +1,17 @@
 """External annotation sets: a Parquet glob registered as a DuckDB view, searched, scored and exported in place."""
 from __future__ import annotations
 
+import os
+
 import duckdb
 import numpy as np
 import pandas as pd
 import pytest
 
+from eqn_core import corpus
 from eqn_core.cli import main as eqn
-from eqn_core.corpus import (add_corpus, corpus_info, corpus_threshold_report, count_corpus, export_corpus,
-                             list_corpora, remove_corpus, search_corpus)
+from eqn_core.corpus import (_filters, add_corpus, corpus_info, corpus_page, corpus_threshold_report, count_corpus,
+                             export_corpus, list_corpora, remove_corpus, search_corpus)
 from eqn_core.errors import DataError
 from eqn_core.metrics import binarize, per_label_report
 from eqn_core.schema import SCHEMA_V1, SCHEMA_VERSION
@@ -146,3 +149,103 @@ def test_search_is_literal_and_label_tests_match_whole_names(tmp_path):
         report = corpus_threshold_report(workspace, "small", 5.0)
         assert [row["support"] for row in report["labels"]] == [2, 2]
         assert [row["precision"] for row in report["labels"]] == [1.0, 1.0]
+
+
+@pytest.fixture
+def tied_shards(tmp_path):
+    """150 texts in three files, energies on a 0.5 grid (many ties, also across files and page edges), some joy
+    energies missing, the middle file with its columns in another order."""
+    rng = np.random.default_rng(11)
+    energies = (np.round(rng.uniform(0, 10, size=(150, 3)) * 2) / 2).astype(np.float32)  # (N, C)
+    frame = pd.DataFrame({"text_id": [f"t{i}" for i in range(150)],
+                          "text": [("Thank you " if i % 3 == 0 else "other words ") + str(i) for i in range(150)],
+                          "human_labels": [",".join(l for l, h in zip(LABELS, row) if h)
+                                           for row in rng.random((150, 3)) < 0.4]})
+    for i, label in enumerate(LABELS):
+        frame[label] = energies[:, i]
+    frame.loc[frame.index % 17 == 5, "joy"] = np.nan  # stored as NULL
+    for part in range(3):
+        rows = frame.iloc[part * 50:(part + 1) * 50]
+        rows = rows[list(reversed(rows.columns))] if part == 1 else rows
+        rows.to_parquet(tmp_path / f"part-{part}.parquet", index=False)
+    return tmp_path, frame
+
+
+def expected_page(frame, *, search=None, label=None, energy_range=None, human=None, limit=100, offset=0):
+    """The Samples page computed in pandas: filters, then highest energy first, ties in file order, NaN last."""
+    keep = np.ones(len(frame), dtype=bool)
+    if search:
+        keep &= frame["text"].str.contains(search, case=False, regex=False).to_numpy()
+    if label is not None and energy_range is not None:
+        keep &= frame[label].between(*energy_range).to_numpy()
+    if human is not None:
+        given = frame["human_labels"].map(lambda names: label in names.split(",")).to_numpy()
+        keep &= given if human == "with" else ~given
+    matches = frame[keep]
+    if label is not None:
+        matches = matches.sort_values(label, ascending=False, kind="stable", na_position="last")
+    return matches.iloc[offset:offset + limit].reset_index(drop=True), len(matches)
+
+
+@pytest.mark.parametrize("filters", [
+    {"label": "joy"},
+    {"label": "joy", "energy_range": (2.0, 8.0)},
+    {"label": "anger", "energy_range": (1.0, 10.0), "human": "without"},
+    {"search": "THANK", "label": "fear", "energy_range": (3.0, 10.0), "human": "with"},
+    {"search": "thank"},
+    {},
+])
+def test_a_sorted_page_equals_the_pandas_computation_page_by_page(tmp_path, tied_shards, filters):
+    folder, frame = tied_shards
+    with Workspace(tmp_path / "ws") as workspace:
+        add_corpus(workspace, "tied", str(folder / "part-*.parquet"))
+        columns = list(pd.read_parquet(folder / "part-0.parquet").columns)
+        for limit, offset in ((7, 0), (7, 7), (7, 42), (100, 0), (1000, 0), (7, 140), (7, 500)):
+            rows, total = corpus_page(workspace, "tied", limit=limit, offset=offset, **filters)
+            expected, matches = expected_page(frame, limit=limit, offset=offset, **filters)
+            assert total == matches == count_corpus(workspace, "tied", **filters)
+            assert list(rows.columns) == columns
+            pd.testing.assert_frame_equal(rows, expected[columns], check_dtype=len(rows) > 0)  # empty: object
+            pd.testing.assert_frame_equal(search_corpus(workspace, "tied", limit=limit, offset=offset, **filters),
+                                          rows)
+            if "label" in filters:  # the single query the page used before gives the same energies in order
+                where, params = _filters(LABELS, "text", search=filters.get("search"), label=filters["label"],
+                                         energy_range=filters.get("energy_range"), human=filters.get("human"))
+                before = workspace._df(f"SELECT * FROM corpus__tied{where} ORDER BY {filters['label']} DESC "
+                                       "LIMIT $limit OFFSET $offset", {**params, "limit": limit, "offset": offset})
+                np.testing.assert_array_equal(before[filters["label"]], rows[filters["label"]])
+
+
+def test_a_sorted_page_works_when_the_files_have_filename_columns(tmp_path):
+    frame = pd.DataFrame({"text": ["a", "b", "c"], "filename": ["x.txt", "y.txt", "z.txt"],
+                          "file_row_number": [7, 8, 9], "joy": np.float32([1, 3, 2])})
+    frame.to_parquet(tmp_path / "one.parquet", index=False)
+    with Workspace(tmp_path / "ws") as workspace:
+        add_corpus(workspace, "named", str(tmp_path / "one.parquet"))
+        rows, total = corpus_page(workspace, "named", label="joy")
+        assert rows["filename"].tolist() == ["y.txt", "z.txt", "x.txt"] and total == 3
+
+
+def test_a_sorted_page_rereads_only_rows_it_has_not_read_or_whose_file_changed(tmp_path, tied_shards, monkeypatch):
+    folder, frame = tied_shards
+    with Workspace(tmp_path / "ws") as workspace:
+        add_corpus(workspace, "tied", str(folder / "part-*.parquet"))
+        first, _ = corpus_page(workspace, "tied", label="anger", limit=10)
+        reads, read_rows = [], corpus._read_rows
+        monkeypatch.setattr(corpus, "_read_rows", lambda con, pattern, column, keys: reads.append(len(keys)) or
+                            read_rows(con, pattern, column, keys))
+        narrower, total = corpus_page(workspace, "tied", label="anger", energy_range=(1.0, 10.0), limit=10)
+        assert reads == []  # the same ten rows: keys only
+        pd.testing.assert_frame_equal(narrower, first)
+        assert total == int(frame["anger"].between(1.0, 10.0).sum())
+
+        changed = frame.copy()
+        changed.loc[:49, "text"] = [f"rewritten {i}" for i in range(50)]
+        path = folder / "part-0.parquet"
+        before = os.stat(path).st_mtime_ns
+        changed.iloc[:50].to_parquet(path, index=False)
+        os.utime(path, ns=(before + 10**9, before + 10**9))
+        again, _ = corpus_page(workspace, "tied", label="anger", limit=10)
+        expected, _ = expected_page(changed, label="anger", limit=10)
+        pd.testing.assert_frame_equal(again, expected[list(again.columns)])
+        assert reads == [int(expected["text"].str.startswith("rewritten").sum())]  # only the rewritten file's rows

@@ -3,6 +3,14 @@ resumable and each file says which run and model wrote it."""
 from __future__ import annotations
 
 import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -17,6 +25,8 @@ from eqn_core.runs import ingest_run, prepare_run
 from eqn_core.workspace import Workspace
 
 ray = pytest.importorskip("ray")
+
+REPO = Path(__file__).resolve().parents[1]
 
 WORDS = "happy furious scared table wonderful angry afraid chair today I felt and number so very much".split()
 
@@ -127,3 +137,56 @@ def test_each_shard_names_its_run_and_model_and_a_rerun_skips_written_shards(loc
     with pytest.raises(ValueError, match="shard_rows = 5, not 7"):
         annotate_corpus(run["run_dir"], str(corpus_folder / "*.*"), str(output), run_id="r1", shard_rows=7,
                         show_progress=False)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.mark.cluster
+@pytest.mark.skipif(os.environ.get("EQN_TEST_RAY_CLUSTER") != "1",
+                    reason="starts a Ray head (1-2 min on 2 busy cores); run with EQN_TEST_RAY_CLUSTER=1")
+def test_annotate_joins_a_head_started_with_ray_start(trained_workspace, corpus_folder, tmp_path):
+    """`ray start --head` in one process, `eqn annotate --engine ray --address 127.0.0.1:PORT` in another, as a user
+    joins a cluster. The machine has a Ray token, so the head turns token authentication on (Ray >= 2.52); the
+    driver used to send none and failed with ConnectionError. It took 73 s to fail that way and 121 s to pass, at
+    load average 21 on 2 cores: too slow for the default run."""
+    port = free_port()
+    token = tmp_path / "ray_token"
+    token.write_text(uuid.uuid4().hex + uuid.uuid4().hex)  # this test's own token, ~/.ray is left alone
+    env = {key: value for key, value in os.environ.items() if key not in ("RAY_AUTH_MODE", "RAY_AUTH_TOKEN",
+                                                                          "RAY_ADDRESS")}
+    env.update(RAY_AUTH_TOKEN_PATH=str(token), TOKENIZERS_PARALLELISM="false")
+    ray_temp = tempfile.mkdtemp(prefix="eqnray-", dir="/tmp")  # short: Ray's socket paths must fit in 107 bytes
+    head = subprocess.Popen([sys.executable, "-m", "ray.scripts.scripts", "start", "--head", "--block",
+                             f"--port={port}", "--num-cpus=2", "--include-dashboard=false", "--disable-usage-stats",
+                             f"--temp-dir={ray_temp}"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            assert head.poll() is None, head.stderr.read().decode()[-2000:]
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "the Ray head did not open its port in 120 s"
+                time.sleep(1)
+        output = tmp_path / "shards"
+        joined = subprocess.run([sys.executable, "-m", "eqn_core.cli", "-w", str(trained_workspace), "annotate",
+                                 "--engine", "ray", "--address", f"127.0.0.1:{port}", "--run", "r1",
+                                 str(corpus_folder / "a.csv"), "-o", str(output), "--workers", "1", "--shard-rows",
+                                 "6", "--fp32"], cwd=REPO, env=env, capture_output=True, text=True, timeout=400)
+        assert joined.returncode == 0, joined.stderr[-3000:]
+        assert "wrote 2 shards (12 texts" in joined.stderr
+        shards = read_shards(output)
+        assert shards["text_id"].tolist() == [f"t{i}" for i in range(12)] and set(shards["run_id"]) == {"r1"}
+    finally:
+        head.terminate()  # `ray start --block` stops the head's processes on SIGTERM
+        try:
+            head.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            head.kill()
+            head.wait()
+        shutil.rmtree(ray_temp, ignore_errors=True)

@@ -48,10 +48,7 @@ def _info(root: str, name: str, version: int) -> dict:
 @st.cache_data(show_spinner=False, max_entries=32)
 def _page(root: str, name: str, filters: tuple, version: int) -> tuple[pd.DataFrame, int, float]:
     started = time.perf_counter()
-    options = dict(filters)
-    workspace = open_workspace(root)
-    rows = corpora.search_corpus(workspace, name, limit=PAGE_ROWS, **options)
-    total = corpora.count_corpus(workspace, name, **options)
+    rows, total = corpora.corpus_page(open_workspace(root), name, limit=PAGE_ROWS, **dict(filters))
     return rows, total, time.perf_counter() - started
 
 
