@@ -211,7 +211,7 @@ def test_a_sorted_page_equals_the_pandas_computation_page_by_page(tmp_path, tied
             if "label" in filters:  # the single query the page used before gives the same energies in order
                 where, params = _filters(LABELS, "text", search=filters.get("search"), label=filters["label"],
                                          energy_range=filters.get("energy_range"), human=filters.get("human"))
-                before = workspace._df(f"SELECT * FROM corpus__tied{where} ORDER BY {filters['label']} DESC "
+                before = workspace.fetch_df(f"SELECT * FROM corpus__tied{where} ORDER BY {filters['label']} DESC "
                                        "LIMIT $limit OFFSET $offset", {**params, "limit": limit, "offset": offset})
                 np.testing.assert_array_equal(before[filters["label"]], rows[filters["label"]])
 
