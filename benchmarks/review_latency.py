@@ -8,6 +8,7 @@ whole rerun (the decision stored in DuckDB, the queue recomputed, the next text 
 The browser's network and drawing time is not included.
 
     python benchmarks/review_latency.py --decisions 60
+    python benchmarks/review_latency.py --decisions 60 --shipped   # the shipped goemotions-eqn model's real energies
 Writes benchmarks/results/review_latency.{md,json}.
 """
 from __future__ import annotations
@@ -30,6 +31,8 @@ sys.path.insert(0, str(REPO / "benchmarks"))
 
 from slider_latency import stats, synthetic_workspace  # noqa: E402
 
+SHIPPED_RUN = "goemotions-eqn"
+
 
 def shown_row(at) -> int:
     line = next(m.value for m in at.markdown if "**Row " in m.value)
@@ -41,6 +44,8 @@ def main() -> int:
     parser.add_argument("--data", default=str(REPO.parent / "shared" / "data" / "goemotions"))
     parser.add_argument("--decisions", type=int, default=60)
     parser.add_argument("--warmup", type=int, default=3)
+    parser.add_argument("--shipped", action="store_true",
+                        help="review the shipped goemotions-eqn model's real energies instead of synthetic ones")
     parser.add_argument("--out", default=str(REPO / "benchmarks" / "results"))
     args = parser.parse_args()
 
@@ -48,7 +53,15 @@ def main() -> int:
     from streamlit.testing.v1 import AppTest
 
     root = Path(tempfile.mkdtemp(prefix="eqn-review-bench-")) / "ws"
-    run_id, energies, labels = synthetic_workspace(root, Path(args.data), seed=0)
+    if args.shipped:
+        os.environ["EQN_SHIPPED_MODELS"] = "1"
+        from eqn_core.workspace import Workspace
+        with Workspace(root) as workspace:  # loading GoEmotions stores the shipped model's dev/test energies
+            workspace.add_goemotions(from_dir=args.data)
+        run_id, energies_kind = SHIPPED_RUN, "the shipped goemotions-eqn model's energies"
+    else:
+        run_id, _, _ = synthetic_workspace(root, Path(args.data), seed=0)
+        energies_kind = "synthetic energies"
     os.environ["EQN_WORKSPACE"] = str(root)
     st.cache_data.clear()
     st.cache_resource.clear()
@@ -79,9 +92,10 @@ def main() -> int:
             seconds.append(elapsed)
     result = {"benchmark": "review_latency", "date": datetime.now(timezone.utc).date().isoformat(),
               "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPU cores",
-              "split": "goemotions test (5,427 texts x 28 labels), synthetic energies", "queue": "most likely missed",
+              "split": f"goemotions test (5,427 texts x 28 labels), {energies_kind}", "queue": "most likely missed",
               "first_load_s": first_load, "decision_to_next_text": stats(seconds), "texts_decided": len(rows),
-              "command": "python benchmarks/review_latency.py --decisions " + str(args.decisions)}
+              "command": f"python benchmarks/review_latency.py --decisions {args.decisions}"
+                         + (" --shipped" if args.shipped else "")}
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "review_latency.json").write_text(json.dumps(result, indent=2))
