@@ -6,7 +6,6 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from .schema import utc_now
 from .thresholds import check_thresholds, reaches
 from .workspace import Workspace
 
@@ -27,7 +26,7 @@ __all__ = [
     "filter_texts", "top_energies", "label_lists",
     "QUEUE_ORDERS", "label_mask", "record_suggestions", "queue_order", "reviewed_rows", "reviewer_values",
     "record_decisions", "cohens_kappa", "QUEUE_STATUSES", "filter_queue", "next_in_queue", "decisions_by_label",
-    "form_values", "describe_decision", "reviewed_texts", "others_visible", "blind_review", "set_blind_review",
+    "form_values", "describe_decision", "reviewed_texts", "others_visible",
 ]
 
 
@@ -524,23 +523,3 @@ def others_visible(*, blind: bool, reviewed_by_me: bool, is_admin: bool) -> bool
     """May a user see other reviewers' decisions on a text? Always in open review and for admins; in blind review
     only once they reviewed the text themselves."""
     return not blind or reviewed_by_me or is_admin
-
-
-def blind_review(workspace: Workspace, *, run_id: str, split: str) -> bool:
-    """Whether a run and split is reviewed blind: the latest setting an admin stored, else True (the default)."""
-    with workspace.connection() as con:
-        row = con.execute("SELECT blind FROM review_settings WHERE run_id = ? AND split = ? ORDER BY id DESC LIMIT 1",
-                          [run_id, split]).fetchone()
-    return True if row is None else bool(row[0])
-
-
-def set_blind_review(workspace: Workspace, *, run_id: str, split: str, blind: bool, changed_by: str) -> None:
-    """Store the review mode of a run and split (appended, attributed; the latest counts)."""
-    if not isinstance(changed_by, str) or not changed_by.strip():
-        raise ValueError("Changing the review mode needs the admin's name.")
-    splits = workspace.energy_splits(run_id)
-    if split not in splits:
-        raise ValueError(f"Run {run_id!r} has no energies of split {split!r} to review; its splits: {splits}.")
-    with workspace.connection() as con:
-        con.execute("INSERT INTO review_settings (run_id, split, blind, changed_by, changed_at) VALUES (?, ?, ?, ?, ?)",
-                    [run_id, split, bool(blind), changed_by.strip(), utc_now()])

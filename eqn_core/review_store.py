@@ -31,6 +31,10 @@ class ReviewStore(Database, ABC):
     def label_names(self, name: str) -> list[str]:
         """The label names of a data set, in label-id order; KeyError for an unknown data set."""
 
+    @abstractmethod
+    def energy_splits(self, run_id: str) -> list[str]:
+        """The splits a run has stored energies of."""
+
     # ---------------------------------------------------------------- decisions
     def record_review(self, *, run_id: str, split: str, row_idx: int, label: str, decision: str, reviewer: str,
                       energy: float | None = None, note: str = "") -> int:
@@ -208,3 +212,21 @@ class ReviewStore(Database, ABC):
         with self.transaction() as con:
             con.execute("DELETE FROM dataset_settings WHERE dataset = ?", [dataset])
             con.execute("INSERT INTO dataset_settings VALUES (?, ?, ?)", [dataset, list(labels), utc_now()])
+
+    # ---------------------------------------------------------------- review mode per run and split
+    def blind_review(self, *, run_id: str, split: str) -> bool:
+        """Whether a run and split is reviewed blind: the latest setting an admin stored, else True (the default)."""
+        rows = self.fetch_all("SELECT blind FROM review_settings WHERE run_id = ? AND split = ? ORDER BY id DESC LIMIT 1",
+                              [run_id, split])
+        return True if not rows else bool(rows[0][0])
+
+    def set_blind_review(self, *, run_id: str, split: str, blind: bool, changed_by: str) -> None:
+        """Store the review mode of a run and split (appended, attributed; the latest counts)."""
+        if not isinstance(changed_by, str) or not changed_by.strip():
+            raise ValueError("Changing the review mode needs the admin's name.")
+        splits = self.energy_splits(run_id)
+        if split not in splits:
+            raise ValueError(f"Run {run_id!r} has no energies of split {split!r} to review; its splits: {splits}.")
+        with self.transaction() as con:
+            con.execute("INSERT INTO review_settings (run_id, split, blind, changed_by, changed_at) VALUES (?, ?, ?, ?, ?)",
+                        [run_id, split, bool(blind), changed_by.strip(), utc_now()])

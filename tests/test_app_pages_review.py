@@ -405,10 +405,8 @@ def test_admin_turns_blind_review_off_and_reviewers_see_others_at_once(accounts)
     assert "Open review for r1 · test" in boss.success[0].value
     assert boss.toggle("review_blind").value is False
     with Workspace(root) as workspace:
-        from eqn_core.review import blind_review
-
-        assert blind_review(workspace, run_id="r1", split="test") is False
-        assert blind_review(workspace, run_id="r1", split="dev") is True
+        assert workspace.blind_review(run_id="r1", split="test") is False
+        assert workspace.blind_review(run_id="r1", split="dev") is True
 
     ana = sign_in_as(page("6_Review.py"), "ana", "reviewer").run()
     assert any("**Open review** for this run and split" in caption.value for caption in ana.caption)

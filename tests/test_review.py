@@ -305,8 +305,8 @@ def test_record_decisions_accept_reject_add_and_revise():
 
 
 # ------------------------------------------------------------------------ the review screen's rules
-from eqn_core.review import (blind_review, decisions_by_label, describe_decision, filter_queue,  # noqa: E402
-                             form_values, next_in_queue, others_visible, reviewed_texts, set_blind_review)
+from eqn_core.review import (decisions_by_label, describe_decision, filter_queue,  # noqa: E402
+                             form_values, next_in_queue, others_visible, reviewed_texts)
 
 
 def test_filter_queue_keeps_queue_order_and_combines_filters():
@@ -366,19 +366,19 @@ def test_review_mode_is_blind_by_default_stored_per_run_and_split_and_attributed
         workspace.create_run("r", dataset="tiny", mode="eqn", encoder="x", config={}, run_dir="runs/r")
         for split in ("dev", "test"):
             workspace.store_energies("r", split, np.full((16, 4), 1.0, dtype=np.float32))
-        assert blind_review(workspace, run_id="r", split="test") is True
-        set_blind_review(workspace, run_id="r", split="test", blind=False, changed_by="boss")
-        assert blind_review(workspace, run_id="r", split="test") is False
-        assert blind_review(workspace, run_id="r", split="dev") is True  # per split
-        set_blind_review(workspace, run_id="r", split="test", blind=True, changed_by="cy")
-        assert blind_review(workspace, run_id="r", split="test") is True  # the latest counts
+        assert workspace.blind_review(run_id="r", split="test") is True
+        workspace.set_blind_review(run_id="r", split="test", blind=False, changed_by="boss")
+        assert workspace.blind_review(run_id="r", split="test") is False
+        assert workspace.blind_review(run_id="r", split="dev") is True  # per split
+        workspace.set_blind_review(run_id="r", split="test", blind=True, changed_by="cy")
+        assert workspace.blind_review(run_id="r", split="test") is True  # the latest counts
         with workspace.connection() as con:  # appended, with who changed it
             assert con.execute("SELECT blind, changed_by FROM review_settings ORDER BY id").fetchall() == [
                 (False, "boss"), (True, "cy")]
         with pytest.raises(ValueError, match="no energies of split 'train'"):
-            set_blind_review(workspace, run_id="r", split="train", blind=False, changed_by="boss")
+            workspace.set_blind_review(run_id="r", split="train", blind=False, changed_by="boss")
         with pytest.raises(ValueError, match="admin's name"):
-            set_blind_review(workspace, run_id="r", split="test", blind=False, changed_by=" ")
+            workspace.set_blind_review(run_id="r", split="test", blind=False, changed_by=" ")
         workspace.delete_run("r")  # the setting goes with its run
         with workspace.connection() as con:
             assert con.execute("SELECT count(*) FROM review_settings").fetchone()[0] == 0
@@ -398,4 +398,4 @@ def test_a_version_4_workspace_gains_the_review_mode_blind(tmp_path):
     con.close()
     with Workspace(root) as workspace:
         assert workspace.schema_version() == SCHEMA_VERSION == 5
-        assert blind_review(workspace, run_id="any", split="test") is True
+        assert workspace.blind_review(run_id="any", split="test") is True

@@ -17,9 +17,9 @@ import streamlit as st
 from eqn_core.accounts import User, load_users
 from eqn_core.agreement import (disagreement_keys, disagreements, pair_agreement, parse_disagreement_key,
                                 plan_from_queue, reviewer_progress)
-from eqn_core.review import (QUEUE_ORDERS, QUEUE_STATUSES, blind_review, decisions_by_label, describe_decision,
+from eqn_core.review import (QUEUE_ORDERS, QUEUE_STATUSES, decisions_by_label, describe_decision,
                              filter_queue, form_values, label_mask, next_in_queue, others_visible, queue_order,
-                             record_decisions, record_suggestions, reviewed_rows, reviewed_texts, set_blind_review)
+                             record_decisions, record_suggestions, reviewed_rows, reviewed_texts)
 from eqn_core.workspace import Workspace
 from ui.common import (data_version, escape_markdown, flash, load_energies, load_human_labels, load_label_names,
                        load_texts, users_file, workspace_root)
@@ -73,7 +73,7 @@ def review_context(workspace: Workspace, run: dict, split: str, user: User, thre
         exclude=label_mask(label_names, non_emotion), decisions=workspace.reviews(run_id=run_id, split=split),
         submissions=workspace.submissions(run_id=run_id, split=split),
         assignments=workspace.assignments(run_id=run_id, split=split),
-        blind=blind_review(workspace, run_id=run_id, split=split))
+        blind=workspace.blind_review(run_id=run_id, split=split))
 
 
 def pick_section(user: User) -> str:
@@ -343,7 +343,7 @@ def review_mode(context: ReviewContext) -> None:
     state["review_blind"] = context.blind  # the stored mode, also when another admin changed it meanwhile
 
     def store() -> None:
-        set_blind_review(context.workspace, run_id=context.run_id, split=context.split, blind=state["review_blind"],
+        context.workspace.set_blind_review(run_id=context.run_id, split=context.split, blind=state["review_blind"],
                          changed_by=context.user.name)
         flash(f"{MODES[state['review_blind']][0]} for {context.run_id} · {context.split}.")
 
