@@ -71,7 +71,9 @@ def main(argv=None) -> int:
     save_file(weights, str(folder / "model.safetensors"))
     write_json_atomic(folder / "config.json", config.to_dict())
     write_json_atomic(folder / "data" / "labels.json", {"name": dataset.name, "label_names": label_names,
-                                                         "multi_label": dataset.multi_label, "source": dataset.source})
+                                                         "multi_label": dataset.multi_label,
+                                                         # not the packaging machine's folder: it means nothing elsewhere
+                                                         "source": f"{dataset.name} (see MODEL_CARD.md)"})
     write_json_atomic(folder / "status.json", {"status": "finished", "run_id": args.name})
     write_json_atomic(folder / "metrics.json", metrics)
     for split, values in energies.items():
@@ -145,10 +147,14 @@ def model_card(card: dict, config, metrics: dict, label_names: list[str]) -> str
     for example in card["examples"]:
         top = sorted(example["energies"].items(), key=lambda kv: -kv[1])[:4]
         lines.append(f"- \"{example['text']}\": " + ", ".join(f"{n} {e:.2f}" for n, e in top))
+    weakest = sorted(test["per_label_tuned"]["labels"], key=lambda row: row["f1"])[:4]
     lines += ["", "## Limits", "",
               "- Reddit comments in English, 2005-2019; labels from crowd raters with modest agreement. Energies are "
               "the model's scores, not measurements of anyone's feelings.",
-              "- `neutral` is a GoEmotions label, not an emotion; review suggestions leave it out by default."]
+              "- `neutral` is a GoEmotions label, not an emotion; review suggestions leave it out by default.",
+              "- Weakest labels on test (F1 under the tuned thresholds): " + ", ".join(
+                  f"{row['label']} {row['f1']:.2f}" for row in weakest) + ". Their energies are the least reliable "
+              "(often low on texts a reader would give them): check such texts by hand in Review."]
     return "\n".join(lines) + "\n"
 
 
