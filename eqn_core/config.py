@@ -67,7 +67,9 @@ class TrainConfig:
     #   train (paper-level quality in minutes on a CPU); frozen: cached pooled embeddings, head only (fastest,
     #   weakest); finetune: end to end (best with a GPU)
     encoder_mode: str = "partial"
-    trained_layers: int = 2  # partial: how many top transformer layers train (more: slower, closer to fine-tuning)
+    # partial: how many top transformer layers train; 3 of MiniLM's 6 measured best within 15 min of 2 CPU cores
+    #   (benchmarks/RESULTS.md, section 7d): 1 is faster and weaker, more is slower and closer to fine-tuning
+    trained_layers: int = 3
     cache_budget_gb: float = 2.0  # partial: above this the lower layers run per batch instead of being cached
     epochs: int | None = None  # None: 30 frozen, 2 partial, 3 finetune, 10 from scratch
     model2_epochs: int | None = None  # EQN's Model 2 ("additional training"); None: 1 partial, else the same as epochs

@@ -130,7 +130,7 @@ def test_a_partial_eqn_run_learns_and_its_saved_weights_reload_to_the_same_energ
 
 def test_partial_defaults_are_the_cpu_recipe():
     config = TrainConfig().resolved()
-    assert config.encoder_mode == "partial" and config.trained_layers == 2
+    assert config.encoder_mode == "partial" and config.trained_layers == 3
     assert (config.epochs, config.model2_epochs) == (2, 1)
     assert TrainConfig(encoder_mode="finetune").resolved().model2_epochs == 3
     with pytest.raises(ValueError, match="trained_layers"):
@@ -156,7 +156,8 @@ def test_the_bundled_encoder_trains_partially_on_real_rows(shared_data, tmp_path
         status = execute_run(folder.path, cache_dir=workspace.cache_dir)
     assert status["status"] == "finished", status
     weights = folder.weights_file.stat().st_size
-    assert weights < 20e6, f"a partial run saves only its top layers and head, not {weights / 1e6:.0f} MB"
+    # the top 3 of 6 layers and the head in fp32 are about 21 MB; the whole encoder would be 90 MB
+    assert weights < 30e6, f"a partial run saves only its top layers and head, not {weights / 1e6:.0f} MB"
     model, config, label_names = load_run_model(folder.path, device="cpu")
     assert config.partial and len(label_names) == 28
     stored = np.asarray(__import__("pandas").read_parquet(folder.energies_file("test")), dtype=np.float32)

@@ -35,7 +35,8 @@ def test_a_fresh_empty_workspace_lists_the_shipped_model_as_a_finished_run(tmp_p
     assert run["status"] == "finished" and run["mode"] == "eqn" and run["config"]["shipped"]
     assert run["config"]["encoder_mode"] == "partial"
     weights = (shipped_folder(RUN) / "model.safetensors").stat().st_size
-    assert weights < 10e6, f"only the top layers and the head ship, not {weights / 1e6:.1f} MB"
+    # the top 3 layers and the head in fp16 are about 11 MB; the whole encoder would be 45 MB in fp16, 90 MB in fp32
+    assert weights < 15e6, f"only the top layers and the head ship, not {weights / 1e6:.1f} MB"
 
 
 def test_the_shipped_model_annotates_offline_with_its_cards_energies(tmp_path, card, capsys):
