@@ -67,8 +67,9 @@ class TrainConfig:
     #   train (paper-level quality in minutes on a CPU); frozen: cached pooled embeddings, head only (fastest,
     #   weakest); finetune: end to end (best with a GPU)
     encoder_mode: str = "partial"
-    # partial: how many top transformer layers train; 3 of MiniLM's 6 measured best within 15 min of 2 CPU cores
-    #   (benchmarks/RESULTS.md, section 7d): 1 is faster and weaker, more is slower and closer to fine-tuning
+    # partial: how many top transformer layers train; 3 of MiniLM's 6 is the only setting measured to reach the
+    #   paper's macro-F1 (0.52) on GoEmotions, in about 15 min on 2 CPU cores (benchmarks/RESULTS.md, 7d-7e):
+    #   fewer are faster and weaker, more are slower and closer to fine-tuning
     trained_layers: int = 3
     cache_budget_gb: float = 2.0  # partial: above this the lower layers run per batch instead of being cached
     epochs: int | None = None  # None: 30 frozen, 2 partial, 3 finetune, 10 from scratch
