@@ -1,6 +1,6 @@
 """Quality benchmark: baselines vs CoEQN vs EQN side by side in one run, through the product's own run path.
 
-Every run goes through eqn_core.runs and eqn_core.execute (prepare_run -> execute_run -> ingest_run), so the figures are what a
+Every run goes through eqn_core.runs and eqn_core.runs.process (prepare_run -> execute_run -> ingest_run), so the figures are what a
 user of `eqn train` gets. Thresholds are tuned on the dev split only; test figures use them unchanged.
 
 Example (full GoEmotions, frozen bundled encoder, BCE vs CoEQN vs EQN, 3 seeds):
@@ -29,13 +29,13 @@ import pandas as pd
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from eqn_core.config import TrainConfig  # noqa: E402
-from eqn_core.data import load_builtin  # noqa: E402
-from eqn_core.inference import device_name, pick_device  # noqa: E402
-from eqn_core.metrics import decide, per_label_report  # noqa: E402
-from eqn_core.execute import execute_run  # noqa: E402
-from eqn_core.runs import ingest_run, prepare_run  # noqa: E402
-from eqn_core.workspace import Workspace  # noqa: E402
+from eqn_core.io.datasets import load_builtin
+from eqn_core.method.config import TrainConfig
+from eqn_core.method.inference import device_name, pick_device
+from eqn_core.method.metrics import decide, per_label_report
+from eqn_core.runs.lifecycle import ingest_run, prepare_run
+from eqn_core.runs.process import execute_run
+from eqn_core.store.workspace import Workspace
 
 PAPER = {  # the paper's BERT-base figures on the GoEmotions test split (Tables 4-6)
     "literature BERT (threshold 0.3)": {"macro_f1": 0.46},

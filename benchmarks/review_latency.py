@@ -23,8 +23,6 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-import numpy as np
-
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "benchmarks"))
@@ -55,7 +53,7 @@ def main() -> int:
     root = Path(tempfile.mkdtemp(prefix="eqn-review-bench-")) / "ws"
     if args.shipped:
         os.environ["EQN_SHIPPED_MODELS"] = "1"
-        from eqn_core.workspace import Workspace
+        from eqn_core.store.workspace import Workspace
         with Workspace(root) as workspace:  # loading GoEmotions stores the shipped model's dev/test energies
             workspace.add_goemotions(from_dir=args.data)
         run_id, energies_kind = SHIPPED_RUN, "the shipped goemotions-eqn model's energies"

@@ -34,6 +34,8 @@ from pathlib import Path
 
 import numpy as np
 
+from eqn_core.scale.corpus import add_corpus
+
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 DATA = REPO.parent / "shared" / "data" / "goemotions"
@@ -50,7 +52,7 @@ def peak_rss_mib() -> float:
 def machine() -> str:
     import torch
 
-    from eqn_core.inference import device_name
+    from eqn_core.method.inference import device_name
 
     return device_name(torch.device("cpu")) + f", {os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30:.0f} GiB"
 
@@ -68,11 +70,11 @@ def write_report(name: str, title: str, command: str, lines: list[str], values: 
 
 def trained_run() -> str:
     """A frozen EQN run with the bundled encoder on a GoEmotions sample (2,000 / 500 / 500 rows); its folder."""
-    from eqn_core.config import TrainConfig
-    from eqn_core.data import load_goemotions
-    from eqn_core.execute import execute_run
-    from eqn_core.runs import ingest_run, prepare_run
-    from eqn_core.workspace import Workspace
+    from eqn_core.io.datasets import load_goemotions
+    from eqn_core.method.config import TrainConfig
+    from eqn_core.runs.lifecycle import ingest_run, prepare_run
+    from eqn_core.runs.process import execute_run
+    from eqn_core.store.workspace import Workspace
 
     with Workspace(OUT / "ws") as workspace:
         if RUN_ID in set(workspace.list_runs()["run_id"]) and workspace.get_run(RUN_ID)["status"] == "finished":
@@ -106,10 +108,10 @@ def throughput(args) -> None:
     import ray
     import torch
 
-    from eqn_core.data import load_goemotions
-    from eqn_core.inference import annotate
-    from eqn_core.ray_annotate import annotate_corpus
-    from eqn_core.runs import load_run_model
+    from eqn_core.io.datasets import load_goemotions
+    from eqn_core.method.inference import annotate
+    from eqn_core.runs.lifecycle import load_run_model
+    from eqn_core.scale.ray_annotate import annotate_corpus
 
     values = {"load_average": load_average(), "texts": args.texts}
     run_dir = trained_run()
@@ -204,8 +206,8 @@ def build_corpus(args) -> dict:
     import pyarrow.parquet as pq
     import ray
 
-    from eqn_core.data import load_goemotions
-    from eqn_core.ray_annotate import annotate_corpus
+    from eqn_core.io.datasets import load_goemotions
+    from eqn_core.scale.ray_annotate import annotate_corpus
 
     run_dir = trained_run()
     train = load_goemotions(DATA).splits["train"]
@@ -301,34 +303,36 @@ def worker_queries(workspace_dir: str) -> dict:
     rows; the count shares a text search's scan or comes from a short page); refined, corpus_page right after the
     page of the same emotion over its full range. For the sorted cases the keys query alone is timed too.
     """
-    from eqn_core import corpus as corpora
-    from eqn_core.workspace import Workspace
+    from eqn_core.scale import corpus as corpora
+    from eqn_core.scale import corpus_pages as pages
+    from eqn_core.store.database import quote_identifier
+    from eqn_core.store.workspace import Workspace
 
     timings, samples = {}, {}
     load_before = load_average()
     with Workspace(workspace_dir) as workspace:
         name = "synthetic-1m"
-        pattern, label_names, human_kind = corpora._corpus_row(workspace, name)
-        view = corpora._quote_identifier(corpora.view_name(name))
+        pattern, label_names, human_kind = corpora.corpus_row(workspace, name)
+        view = quote_identifier(corpora.view_name(name))
 
         def where_of(filters):
-            return corpora._filters(label_names, human_kind, search=filters.get("search"),
+            return pages._filters(label_names, human_kind, search=filters.get("search"),
                                     label=filters.get("label"), energy_range=filters.get("energy_range"),
                                     human=filters.get("human"))
 
         def before(**filters):  # the earlier release: one query for the page, one for the count
             where, params = where_of(filters)
-            order = f" ORDER BY {corpora._quote_identifier(filters['label'])} DESC" if "label" in filters else ""
+            order = f" ORDER BY {quote_identifier(filters['label'])} DESC" if "label" in filters else ""
             rows = workspace.fetch_df(f"SELECT * FROM {view}{where}{order} LIMIT 100", params)
-            return rows, corpora.count_corpus(workspace, name, **filters)
+            return rows, pages.count_corpus(workspace, name, **filters)
 
         def now(**filters):
-            return corpora.corpus_page(workspace, name, limit=100, **filters)
+            return pages.corpus_page(workspace, name, limit=100, **filters)
 
         def keys_step(**filters):  # corpus_page's first step alone
             where, params = where_of(filters)
-            column = corpora._quote_identifier(filters["label"])
-            return workspace.fetch_all(f"SELECT filename, file_row_number, {column} FROM {corpora._ADDRESSED_SCAN}{where} "
+            column = quote_identifier(filters["label"])
+            return workspace.fetch_all(f"SELECT filename, file_row_number, {column} FROM {pages._ADDRESSED_SCAN}{where} "
                                   f"ORDER BY {column} DESC, filename, file_row_number LIMIT 100",
                                   {**params, "pattern": pattern})
 
@@ -344,7 +348,7 @@ def worker_queries(workspace_dir: str) -> dict:
             times, cpu, results = {way: [] for way, _ in ways}, {way: [] for way, _ in ways}, {}
             for _ in range(SAMPLES_REPEATS):
                 for way, function in ways:
-                    corpora.clear_row_cache()
+                    pages.clear_row_cache()
                     if way == "refined":  # the page the Samples view showed just before: same emotion, full range
                         now(**{**filters, "energy_range": (0.0, 10.0), "human": None})
                     started, started_cpu = time.perf_counter(), time.process_time()
@@ -427,7 +431,7 @@ def run_worker(task: str, workspace_dir: Path) -> dict:
 
 
 def corpus(args) -> None:
-    from eqn_core.workspace import Workspace
+    from eqn_core.store.workspace import Workspace
 
     values = {"load_average": load_average()}
     values["build"] = (args.reuse and reuse_corpus(args)) or build_corpus(args)
@@ -435,7 +439,7 @@ def corpus(args) -> None:
     shutil.rmtree(workspace_dir, ignore_errors=True)
     with Workspace(workspace_dir) as workspace:
         started = time.perf_counter()
-        info = workspace.add_corpus("synthetic-1m", str(OUT / "corpus" / "*.parquet"))
+        info = add_corpus(workspace, "synthetic-1m", str(OUT / "corpus" / "*.parquet"))
         values["register_seconds"] = time.perf_counter() - started
         values["registered_rows"] = info["rows"]
     values["queries"] = run_worker("_queries", workspace_dir)

@@ -47,11 +47,13 @@ sys.path.insert(1, str(REPO / "tests"))  # app_server: the app served for a brow
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-from eqn_core.data import load_goemotions  # noqa: E402
-from eqn_core.metrics import decide, label_changes, per_label_report  # noqa: E402
-from eqn_core.thresholds import DEFAULT_THRESHOLD, threshold_report, tune_thresholds  # noqa: E402
-from eqn_core.workspace import Workspace  # noqa: E402
 from app_server import CHROMIUM_ARGS, AppServer, chromium_path  # noqa: E402
+
+from eqn_core.io.datasets import load_goemotions
+from eqn_core.method.metrics import decide, label_changes, per_label_report
+from eqn_core.method.reports import threshold_report
+from eqn_core.method.thresholds import DEFAULT_THRESHOLD, tune_thresholds
+from eqn_core.store.workspace import Workspace
 
 SYNTHETIC_RUN = "synthetic-standin"
 SPLIT = "test"
@@ -513,10 +515,9 @@ async def measure_concurrent(url: str, run_id: str, *, energies: np.ndarray, lab
 # ------------------------------------------------------------------------------------------------ report
 def machine() -> dict:
     import streamlit
-
     import torch
 
-    from eqn_core.inference import device_name
+    from eqn_core.method.inference import device_name
 
     info = {"platform": platform.platform(), "processor": device_name(torch.device("cpu")),
             "cpu_count": os.cpu_count(), "python": platform.python_version(), "numpy": np.__version__,

@@ -30,7 +30,7 @@ DATA = REPO.parent / "shared" / "data" / "goemotions"
 
 
 def test_texts(limit: int | None = None) -> tuple[list[str], np.ndarray]:
-    from eqn_core.data import load_goemotions
+    from eqn_core.io.datasets import load_goemotions
 
     split = load_goemotions(DATA).splits["test"]
     texts, labels = split.texts, split.human_labels
@@ -40,8 +40,8 @@ def test_texts(limit: int | None = None) -> tuple[list[str], np.ndarray]:
 def build_model(seed: int = 0):
     import torch
 
-    from eqn_core.config import TrainConfig
-    from eqn_core.models import build_model as build
+    from eqn_core.method.config import TrainConfig
+    from eqn_core.method.models import build_model as build
 
     torch.manual_seed(seed)
     model = build(TrainConfig(encoder_mode="finetune", max_length=128), 28)
@@ -56,7 +56,7 @@ def build_model(seed: int = 0):
 def worker_infer_ours(args) -> dict:
     import torch
 
-    from eqn_core.inference import annotate
+    from eqn_core.method.inference import annotate
 
     torch.set_num_threads(args.threads)
     texts, _ = test_texts(args.limit)
@@ -127,9 +127,9 @@ def worker_fp32_ceiling(args) -> dict:
 def worker_train_ours(args) -> dict:
     import torch
 
-    from eqn_core.config import TrainConfig
-    from eqn_core.labels import initial_targets
-    from eqn_core.training import train_model
+    from eqn_core.method.config import TrainConfig
+    from eqn_core.method.labels import initial_targets
+    from eqn_core.method.training import train_model
 
     torch.set_num_threads(args.threads)
     texts, labels = test_texts(args.limit)
@@ -152,7 +152,7 @@ def worker_train_trainer(args) -> dict:
     from torch import nn
     from transformers import DataCollatorWithPadding, Trainer, TrainingArguments
 
-    from eqn_core.labels import initial_targets
+    from eqn_core.method.labels import initial_targets
 
     torch.set_num_threads(args.threads)
     texts, labels = test_texts(args.limit)
@@ -226,7 +226,7 @@ def main(argv=None) -> int:
 
     import torch
 
-    from eqn_core.inference import device_name
+    from eqn_core.method.inference import device_name
 
     started_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
     out = Path(args.out)

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
 import shutil
 import sys
 import time
@@ -24,11 +23,12 @@ import torch
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from eqn_core.execute import run_metrics  # noqa: E402
-from eqn_core.inference import annotate, device_name, pick_device  # noqa: E402
-from eqn_core.runs import RunFolder, load_run_model, save_energies, write_json_atomic  # noqa: E402
-from eqn_core.shipped import ASSETS_DIR, EVALUATED_SPLITS, split_fingerprint  # noqa: E402
-from eqn_core.workspace import Workspace  # noqa: E402
+from eqn_core.method.inference import annotate, device_name, pick_device
+from eqn_core.runs.lifecycle import load_run_model
+from eqn_core.runs.process import run_metrics
+from eqn_core.store.run_folders import RunFolder, save_energies, write_json_atomic
+from eqn_core.store.shipped import ASSETS_DIR, EVALUATED_SPLITS, split_fingerprint
+from eqn_core.store.workspace import Workspace
 
 EXAMPLES = ["Interview in ten minutes, hands shaking.",
             "My father passed away last night and I keep reading his old messages.",

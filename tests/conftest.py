@@ -12,7 +12,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from app_server import CHROMIUM_ARGS, PAGE_TIMEOUT_MS, AppServer, AppServerError, chromium_path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -60,7 +59,7 @@ def tiny_encoder_dir(tmp_path_factory) -> str:
 
 def make_dataset(name: str = "tiny", *, rows_per_split=(48, 16, 16), seed: int = 0):
     """A small multi-label data set whose labels follow words in the text, so a model can learn them."""
-    from eqn_core.data import LabeledDataset, LabeledSplit
+    from eqn_core.io.datasets import LabeledDataset, LabeledSplit
 
     label_names = ["joy", "anger", "fear", "neutral"]
     cues = {0: "happy wonderful", 1: "furious angry", 2: "scared afraid", 3: "table chair"}
@@ -90,7 +89,7 @@ def tiny_dataset():
 
 def tiny_config(encoder: str, **overrides):
     """A quick EQN run on the tiny data set: frozen encoder, 2 epochs, CPU."""
-    from eqn_core.config import TrainConfig
+    from eqn_core.method.config import TrainConfig
 
     values = dict(dataset="tiny", mode="eqn", encoder=encoder, encoder_mode="frozen", epochs=2, batch_size=16,
                   learning_rate=0.05, device="cpu")
@@ -100,7 +99,7 @@ def tiny_config(encoder: str, **overrides):
 
 @pytest.fixture
 def workspace_with_tiny(tmp_path, tiny_dataset):
-    from eqn_core.workspace import Workspace
+    from eqn_core.store.workspace import Workspace
 
     with Workspace(tmp_path / "ws") as workspace:
         workspace.add_dataset(tiny_dataset)
@@ -109,7 +108,7 @@ def workspace_with_tiny(tmp_path, tiny_dataset):
 
 def quoted_dataset(name: str = "tiny"):
     """Labels joy, anger, fear; train (5 texts) and test (4 texts, ids a-d) with quotes, newlines, unicode, no label."""
-    from eqn_core.data import LabeledDataset, LabeledSplit
+    from eqn_core.io.datasets import LabeledDataset, LabeledSplit
 
     train = LabeledSplit(texts=['She said "hi", then left', "line one\nline two", "héllo 😊 naïve — ünïcode",
                                 "it's, a comma; test", "plain"],
@@ -125,7 +124,7 @@ def quoted_dataset(name: str = "tiny"):
 @pytest.fixture
 def workspace(tmp_path):
     """An open, empty workspace in tmp_path/ws."""
-    from eqn_core.workspace import Workspace
+    from eqn_core.store.workspace import Workspace
 
     with Workspace(tmp_path / "ws") as ws:
         yield ws

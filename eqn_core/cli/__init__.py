@@ -1,0 +1,1 @@
+"""The `eqn` command line: one module per group of commands, main.py builds the parser."""

@@ -1,0 +1,1 @@
+"""Export: annotations and the review log to CSV / Parquet / JSONL through DuckDB, with provenance."""

@@ -1,0 +1,1 @@
+"""Review: suggestions and the queue, decisions, agreement between reviewers, accounts."""

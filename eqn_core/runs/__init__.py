@@ -1,0 +1,1 @@
+"""Runs: the lifecycle in the workspace (prepare, start, ingest, delete), the training process, run summaries."""

@@ -1,0 +1,1 @@
+"""Storage: the workspace's DuckDB file and its schema, review records, run folders, shipped models."""
