@@ -29,7 +29,8 @@ from eqn_core.cli.users import cmd_users
 def build_parser() -> argparse.ArgumentParser:
     from eqn_core.cli.annotate_commands import add_ray_options
     from eqn_core.cli.corpus_commands import add_corpus_commands
-    from eqn_core.method.config import BUNDLED_ENCODER, ENCODER_MODES, MODES, REGRESSION_TARGETS, SELECTION_METRICS
+    from eqn_core.method.config import (BUNDLED_ENCODER, ENCODER_MODES, MODES, REGRESSION_TARGETS, SELECTION_METRICS,
+                                        TrainConfig)
 
     parser = argparse.ArgumentParser(prog="eqn", description=__doc__)
     parser.add_argument("--workspace", "-w", help=f"workspace folder (default: $EQN_WORKSPACE or ./{DEFAULT_WORKSPACE})")
@@ -72,9 +73,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--encoder-mode", choices=ENCODER_MODES, default=None,
                    help="partial (default): cache the lower layers once, train the top layers and the head; "
                         "frozen: head only (fastest, weakest); finetune: end to end (best with a GPU)")
-    p.add_argument("--trained-layers", type=int, help="partial: how many top layers train (default 2)")
-    p.add_argument("--cache-budget-gb", type=float,
-                   help="partial: largest token-state cache (default 2); above it the lower layers run per batch")
+    defaults = TrainConfig()  # the help says the defaults the config really has
+    p.add_argument("--trained-layers", type=int,
+                   help=f"partial: how many top layers train (default {defaults.trained_layers})")
+    p.add_argument("--cache-budget-gb", type=float, help=f"partial: largest token-state cache (default "
+                                                         f"{defaults.cache_budget_gb:g}); above it the lower layers "
+                                                         "run per batch")
     p.add_argument("--epochs", type=int, help="epochs per model (default: 2 partial, 30 frozen, 3 finetune)")
     p.add_argument("--model2-epochs", type=int, help="EQN: epochs of Model 2 (default: 1 partial, else --epochs)")
     p.add_argument("--batch-size", type=int)

@@ -17,6 +17,7 @@ from typing import Callable, Iterable, Sequence
 import numpy as np
 
 from eqn_core.io.errors import DataError
+from eqn_core.io.file_formats import plain_name
 from eqn_core.io.label_parsing import read_label_names_file
 from eqn_core.io.tables import read_table, read_table_and_format
 
@@ -288,7 +289,7 @@ def load_files(
 
 def guess_split(file_name: str) -> str:
     """"train", "dev" or "test" from a file name (val / valid / validation mean dev); train when unsure."""
-    words = set(re.split(r"[^a-z]+", Path(file_name).stem.lower()))
+    words = set(re.split(r"[^a-z]+", Path(plain_name(file_name)).stem.lower()))
     if words & {"test", "testing", "eval"}:
         return "test"
     if words & {"dev", "val", "valid", "validation"}:
@@ -298,7 +299,7 @@ def guess_split(file_name: str) -> str:
 
 def dataset_name_from(file_name: str) -> str:
     """A data set name from a file name: "my_emotions_train.csv" -> "my_emotions"."""
-    stem = re.sub(r"[^A-Za-z0-9_-]+", "-", Path(file_name).stem).strip("-_") or "dataset"
+    stem = re.sub(r"[^A-Za-z0-9_-]+", "-", Path(plain_name(file_name)).stem).strip("-_") or "dataset"
     return re.sub(r"[-_](train|training|dev|val|valid|validation|test)$", "", stem, flags=re.IGNORECASE) or stem
 
 

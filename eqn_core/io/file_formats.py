@@ -1,13 +1,17 @@
-"""One file as a Table of string cells: CSV/TSV (delimiter sniffed, quoting checked), TXT, Parquet, JSON and JSONL;
-bytes decoded as UTF-8 (or UTF-16 with a BOM), bad input reported with file, line and column."""
+"""One file as a Table of string cells: CSV/TSV (delimiter sniffed, quoting checked), TXT, Parquet, JSON(L) and Excel
+workbooks (the first sheet), each also compressed (.gz, .bz2, .zst); text decoded as UTF-8, bad input reported with
+file, line and column."""
 
 from __future__ import annotations
 
+import bz2
 import codecs
 import csv
+import gzip
 import io
 import json
 import re
+import zipfile
 from collections import Counter
 from pathlib import Path
 
@@ -16,7 +20,76 @@ import numpy as np
 from eqn_core.io.columns import ColumnRoles, Table, check_header, guess_header, headerless_roles
 from eqn_core.io.errors import DataError
 
+SUFFIXES = (".csv", ".tsv", ".txt", ".parquet", ".jsonl", ".json", ".xlsx")
+COMPRESSIONS = (".gz", ".bz2", ".zst")  # around any of SUFFIXES: "train.csv.gz"
 _SURROGATE = re.compile("[\udc80-\udcff]")  # invalid bytes after decoding with surrogateescape
+_OLE_MAGIC = bytes.fromhex("d0cf11e0a1b11ae1")  # Excel 97-2003 (.xls) and other OLE2 files
+_ZIP_MAGIC = b"PK\x03\x04"  # .xlsx is a zip of XML parts
+
+
+def content_suffix(path: str | Path) -> tuple[str, str | None]:
+    """The suffix of what a file holds and its compression: "train.csv.gz" -> (".csv", ".gz")."""
+    suffixes = [suffix.lower() for suffix in Path(path).suffixes]
+    if suffixes and suffixes[-1] in COMPRESSIONS:
+        return (suffixes[-2] if len(suffixes) > 1 else ""), suffixes[-1]
+    return Path(path).suffix.lower(), None
+
+
+def plain_name(path: str | Path) -> str:
+    """The file name without its compression suffix: "train.csv.gz" -> "train.csv"."""
+    name = Path(path).name
+    compression = content_suffix(name)[1]
+    return name[: -len(compression)] if compression else name
+
+
+def read_file_bytes(path: Path) -> bytes:
+    """The file's bytes, decompressed when its name ends in .gz, .bz2 or .zst."""
+    data = path.read_bytes()
+    compression = content_suffix(path)[1]
+    if compression is None:
+        return data
+    try:
+        if compression == ".gz":
+            return gzip.decompress(data)
+        if compression == ".bz2":
+            return bz2.decompress(data)
+        import zstandard
+
+        return zstandard.ZstdDecompressor().stream_reader(io.BytesIO(data)).read()
+    except Exception as error:  # gzip: OSError/EOFError, bz2: OSError/ValueError, zstandard: ZstdError
+        raise DataError(f"not a valid {compression} file ({type(error).__name__}: {error}); is it really "
+                        f"compressed with {compression[1:]}?", file=path) from None
+
+
+def excel_kind(data: bytes) -> str | None:
+    """"xlsx" or "xls" when the bytes are an Excel workbook (whatever the file is called), else None."""
+    if data.startswith(_OLE_MAGIC):
+        return "xls"
+    if data.startswith(_ZIP_MAGIC):
+        try:
+            names = zipfile.ZipFile(io.BytesIO(data)).namelist()
+        except zipfile.BadZipFile:
+            return None
+        return "xlsx" if "xl/workbook.xml" in names else None
+    return None
+
+
+def _excel_as_csv(path: Path, data: bytes, kind: str) -> str:
+    """The first sheet of a workbook as CSV text, every cell as written (no numbers turned into floats)."""
+    if kind == "xls":
+        raise DataError("this is an Excel 97-2003 workbook (.xls): save it as CSV (or .xlsx) and add that file",
+                        file=path)
+    import pandas as pd
+
+    try:
+        sheet = pd.read_excel(io.BytesIO(data), sheet_name=0, header=None, dtype=str, keep_default_na=False,
+                              engine="openpyxl")
+    except ImportError:
+        raise DataError("this is an Excel workbook: save it as CSV, or install openpyxl (pip install openpyxl) to "
+                        "read it directly", file=path) from None
+    except Exception as error:  # a damaged workbook
+        raise DataError(f"this is an Excel workbook that cannot be read ({error}); save it as CSV", file=path) from None
+    return sheet.to_csv(index=False, header=False)
 
 
 
@@ -28,13 +101,22 @@ def load_table(
 
     args None reads a .txt as one text per line.
     """
-    suffix = path.suffix.lower()
+    suffix, _ = content_suffix(path)
+    if suffix in (".xls", ".xlsm"):
+        raise DataError(f"this is an Excel workbook ({suffix}): save it as CSV (or .xlsx) and add that file",
+                        file=path)
     if suffix not in SUFFIXES:
         shown = suffix or "(no suffix)"
-        raise DataError(f"unknown file type {shown!r}: use one of {', '.join(SUFFIXES)}", file=path)
+        raise DataError(f"unknown file type {shown!r}: use one of {', '.join(SUFFIXES)}, each also compressed "
+                        f"({', '.join(COMPRESSIONS)})", file=path)
     if not path.is_file():
         raise DataError("file not found" if not path.exists() else "not a file", file=path)
-    data = path.read_bytes()
+    data = read_file_bytes(path)
+    excel = excel_kind(data)
+    if excel is not None:  # an .xlsx, or a workbook saved under another name: read its first sheet as CSV
+        data, suffix = _excel_as_csv(path, data, excel).encode("utf-8"), ".csv"
+    elif suffix == ".xlsx":
+        raise DataError("not an Excel workbook, although the name ends in .xlsx", file=path)
     if suffix == ".parquet":
         return _parquet_table(path, data), None
     if not data.strip():
@@ -277,4 +359,4 @@ def _cell_str(value) -> str:
     return str(value)
 
 
-SUFFIXES = (".csv", ".tsv", ".txt", ".parquet", ".jsonl", ".json")
+

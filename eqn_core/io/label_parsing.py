@@ -26,6 +26,7 @@ FOREIGN_SEPARATORS = (";", "|")
 
 _ID = re.compile(r"-?\d+")  # an id as written; a negative one is an error, not a name
 _NONNEGATIVE_ID = re.compile(r"\d+")
+_NUMBER = re.compile(r"-?(\d+\.?\d*|\.\d+)")  # written like a number: an id, or a slip such as "3.7"
 
 Fail = Callable[[str, int], DataError]
 
@@ -67,11 +68,12 @@ def parse_label_column(values: list[str], label_format: str, names: list[str] | 
     all_ids = all(_ID.fullmatch(t) for t in distinct)
 
     if label_format == "auto":
-        in_names = names is not None and distinct <= set(names)
-        label_format = "ids" if all_ids and not in_names else "names"
+        label_format = _column_format(distinct, names)
     if label_format == "ids" and not all_ids:
         k, token = next((k, t) for k, parts in enumerate(tokens) for t in parts if not _ID.fullmatch(t))
-        raise fail(f"label {token!r} is not a label id (a whole number); use label_format='names'", int(first_row[k]))
+        hint = ("ids are whole numbers from 0" if _NUMBER.fullmatch(token)
+                else "if the labels are names, use label_format='names'")
+        raise fail(f"label {token!r} is not a label id ({hint})", int(first_row[k]))
     ids_meant = label_format == "ids" or (label_format == "single" and all_ids)
     if ids_meant and (names is None or not distinct <= set(names)):
         _check_ids(tokens, first_row, names, fail)
@@ -101,6 +103,16 @@ def parse_label_column(values: list[str], label_format: str, names: list[str] | 
         for token in parts:
             matrix[k, resolve(token, int(first_row[k]))] = True
     return matrix[codes], list(names), label_format
+
+
+def _column_format(distinct: set[str], names: list[str] | None) -> str:
+    """"ids" or "names", decided by what the whole column says: names when every label is a known name, ids when
+    most distinct labels are written as numbers (so one slip such as "3.7" is an error at its own row, not a reason
+    to read every id of the file as a name), names otherwise."""
+    if names is not None and distinct <= set(names):
+        return "names"
+    numbers = sum(1 for token in distinct if _NUMBER.fullmatch(token))
+    return "ids" if numbers * 2 > len(distinct) else "names"
 
 
 def _check_ids(tokens: list[list[str]], first_row: np.ndarray, names: list[str] | None, fail: Fail) -> None:

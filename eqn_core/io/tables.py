@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import functools
+import io
 from pathlib import Path
 
 import numpy as np
@@ -11,7 +12,7 @@ import pandas as pd
 
 from eqn_core.io.columns import Table, header_roles
 from eqn_core.io.errors import DataError
-from eqn_core.io.file_formats import load_table
+from eqn_core.io.file_formats import content_suffix, excel_kind, load_table, read_file_bytes
 from eqn_core.io.label_parsing import (
     LABEL_FORMATS,
     check_label_count,
@@ -65,22 +66,28 @@ def preview_table(path: str | Path, *, has_header: bool = True, rows: int = 5) -
     Only a preview: the real read (read_table / load_files) checks every row and says what is wrong.
     """
     path = Path(path)
-    suffix = path.suffix.lower()
+    suffix, _ = content_suffix(path)
     header = 0 if has_header else None
+    data = read_file_bytes(path)
+    if excel_kind(data) is not None:  # a workbook (whatever its name): its first sheet, as load_table reads it
+        table, _ = load_table(path, sep=None, has_header=has_header, args=dict(
+            text_column=None, labels_column=None, label_columns=None, id_column=None, label_format=None, names=None))
+        return pd.DataFrame({column: values[:rows] for column, values in zip(table.columns, table.data)})
+    source = io.BytesIO(data)
     if suffix == ".parquet":
         import pyarrow.parquet as pq
 
-        frame = next(pq.ParquetFile(path).iter_batches(batch_size=rows)).to_pandas()
+        frame = next(pq.ParquetFile(source).iter_batches(batch_size=rows)).to_pandas()
     elif suffix == ".jsonl":
-        frame = pd.read_json(path, lines=True, nrows=rows)
+        frame = pd.read_json(source, lines=True, nrows=rows)
     elif suffix == ".json":
-        frame = pd.read_json(path).head(rows)
+        frame = pd.read_json(source).head(rows)
     elif suffix == ".csv":
-        frame = pd.read_csv(path, nrows=rows, header=header, dtype=str, keep_default_na=False)
+        frame = pd.read_csv(source, nrows=rows, header=header, dtype=str, keep_default_na=False)
     elif suffix in (".tsv", ".txt"):
-        first = next((line for line in path.open(encoding="utf-8", errors="replace") if line.strip()), "")
+        first = next((line for line in data.decode("utf-8", errors="replace").splitlines() if line.strip()), "")
         sep = "\t" if suffix == ".tsv" else next((s for s in ("\t", ";", ",") if s in first), ",")
-        frame = pd.read_csv(path, nrows=rows, header=header, sep=sep, quoting=csv.QUOTE_NONE, dtype=str,
+        frame = pd.read_csv(source, nrows=rows, header=header, sep=sep, quoting=csv.QUOTE_NONE, dtype=str,
                             keep_default_na=False)
     else:
         raise ValueError(f"{path.name}: unknown file type {suffix or '(no suffix)'!r}")
@@ -103,7 +110,7 @@ def read_texts(
     header; id: given, else a column named id). A .txt file read without sep is one text per line.
     """
     path = Path(path)
-    if path.suffix.lower() == ".txt" and sep is None and text_column is None and id_column is None:
+    if content_suffix(path)[0] == ".txt" and sep is None and text_column is None and id_column is None:
         return _read_text_lines(path)
     args = dict(text_column=text_column, labels_column=None, label_columns=None, id_column=id_column,
                 label_format=None, names=None)  # fmt: skip

@@ -5,6 +5,7 @@ import json
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from eqn_core.cli.main import main as eqn
 
@@ -42,6 +43,15 @@ def test_cli_bad_input_names_the_problem_and_changes_nothing(tmp_path, capsys):
     assert "bad.csv" in err and "row 2" in err and "text" in err
     assert eqn(["-w", ws, "datasets"]) == 0
     assert "no data sets yet" in capsys.readouterr().out
+
+
+def test_train_help_states_the_defaults_a_run_really_gets(capsys):
+    from eqn_core.method.config import TrainConfig
+
+    with pytest.raises(SystemExit):
+        eqn(["train", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert f"how many top layers train (default {TrainConfig().trained_layers})" in text
 
 
 # ------------------------------------------------------------------------ the CLI and the app side by side
