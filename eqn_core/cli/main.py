@@ -29,8 +29,14 @@ from eqn_core.cli.users import cmd_users
 def build_parser() -> argparse.ArgumentParser:
     from eqn_core.cli.annotate_commands import add_ray_options
     from eqn_core.cli.corpus_commands import add_corpus_commands
-    from eqn_core.method.config import (BUNDLED_ENCODER, ENCODER_MODES, MODES, REGRESSION_TARGETS, SELECTION_METRICS,
-                                        TrainConfig)
+    from eqn_core.method.config import (
+        BUNDLED_ENCODER,
+        ENCODER_MODES,
+        MODES,
+        REGRESSION_TARGETS,
+        SELECTION_METRICS,
+        TrainConfig,
+    )
 
     parser = argparse.ArgumentParser(prog="eqn", description=__doc__)
     parser.add_argument("--workspace", "-w", help=f"workspace folder (default: $EQN_WORKSPACE or ./{DEFAULT_WORKSPACE})")
@@ -182,6 +188,11 @@ def build_parser() -> argparse.ArgumentParser:
     q = users.add_parser("remove", help="remove a user")
     q.add_argument("name")
     users.add_parser("list", help="list users and roles")
+    q = users.add_parser("audit", help="sign-ins, failures, locks and sign-outs (time, account, client address)")
+    q.add_argument("--days", type=float, default=7, help="only the last DAYS days (0: all; -o writes all)")
+    q.add_argument("--output", "-o", help="write the whole audit to this CSV / Parquet / JSONL file")
+    q.add_argument("--format", choices=["csv", "parquet", "jsonl"])
+    q.add_argument("--force", action="store_true", help="overwrite the output file if it exists")
     p.set_defaults(func=cmd_users)
     add_corpus_commands(sub)
     return parser

@@ -1,10 +1,10 @@
-"""`eqn users`: the app's accounts (add, remove, list)."""
+"""`eqn users`: the app's accounts (add, remove, list) and the sign-in audit."""
 from __future__ import annotations
 
 import os
 import sys
 
-from eqn_core.cli.common import workspace_path
+from eqn_core.cli.common import open_workspace, workspace_path
 
 
 def read_password(args) -> str:
@@ -24,6 +24,8 @@ def read_password(args) -> str:
 def cmd_users(args) -> int:
     from eqn_core.review.accounts import add_user, load_users, remove_user, users_file
 
+    if args.action == "audit":
+        return _audit(args)
     path = users_file(workspace_path(args))
     if args.action == "add":
         user = add_user(path, args.name, read_password(args), role=args.role, replace=args.replace)
@@ -37,4 +39,24 @@ def cmd_users(args) -> int:
             print(f"no users in {path}: the app runs in single-user local mode")
         for name, entry in sorted(users.items()):
             print(f"{name}\t{entry['role']}\t{entry.get('created_at', '')}")
+    return 0
+
+
+def _audit(args) -> int:
+    """Print the sign-in audit (the last --days days), or write all of it with -o."""
+    from datetime import timedelta
+
+    from eqn_core.export.files import write_frame
+    from eqn_core.store.schema import utc_now
+    from eqn_core.store.sign_in_log import sign_in_events
+
+    with open_workspace(args) as workspace:
+        recent = args.days and not args.output
+        events = sign_in_events(workspace, since=utc_now() - timedelta(days=args.days) if recent else None)
+        if args.output:
+            result = write_frame(events, args.output, fmt=args.format, overwrite=args.force,
+                                 workspace_root=workspace.root)
+            print(f"wrote {len(events):,} sign-in events to {result['path']}")
+            return 0
+    print(events.to_string(index=False) if len(events) else "no sign-ins recorded")
     return 0

@@ -34,6 +34,8 @@ ROLES = (ADMIN, REVIEWER)
 USERS_FILENAME = "users.json"
 LOCAL_USER = "local"
 MIN_PASSWORD_LENGTH = 8
+MIN_PASSWORD_SCORE = 3  # zxcvbn's 0-4: 3 is "safely unguessable" against throttled online guessing and more
+_PRODUCT_WORDS = ("eqn", "studio", "emotion", "emotions", "review", "reviewer", "admin")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
 
 SIGN_IN_MAX_AGE = 12 * 3600  # seconds a sign-in token is accepted
@@ -42,7 +44,7 @@ _MAX_TOKEN_LENGTH = 1000
 _SIGNED_OUT_LOCK = threading.Lock()  # app sessions are threads of one process: one writer of the signed-out file
 
 __all__ = ["ADMIN", "REVIEWER", "ROLES", "SIGN_IN_MAX_AGE", "User", "users_file", "load_users", "add_user",
-           "remove_user", "set_password", "authenticate", "local_user", "user_for_email", "issue_sign_in_token",
+           "remove_user", "set_password", "password_problem", "authenticate", "local_user", "user_for_email", "issue_sign_in_token",
            "user_from_token", "sign_out_token"]
 
 
@@ -92,13 +94,29 @@ def _save(path: Path, users: dict[str, dict]) -> None:
     os.replace(temporary, path)
 
 
-def _check_password(password: str) -> bytes:
+def password_problem(password: str, *, name: str = "") -> str | None:
+    """Why a password may not be used, or None: too short, over bcrypt's 72 bytes, or easy to guess (a common
+    password, a word with a digit, the account's own name...: a zxcvbn score under MIN_PASSWORD_SCORE)."""
     if not isinstance(password, str) or len(password) < MIN_PASSWORD_LENGTH:
-        raise ValueError(f"A password needs at least {MIN_PASSWORD_LENGTH} characters.")
-    encoded = password.encode("utf-8")
-    if len(encoded) > 72:  # bcrypt reads at most 72 bytes
-        raise ValueError("A password may have at most 72 bytes.")
-    return encoded
+        return f"A password needs at least {MIN_PASSWORD_LENGTH} characters."
+    if len(password.encode("utf-8")) > 72:  # bcrypt reads at most 72 bytes
+        return "A password may have at most 72 bytes."
+    from zxcvbn import zxcvbn
+
+    estimate = zxcvbn(password, user_inputs=[name, *name.replace("@", " ").replace(".", " ").split(), *_PRODUCT_WORDS])
+    if estimate["score"] >= MIN_PASSWORD_SCORE:
+        return None
+    feedback = estimate["feedback"]
+    reason = feedback.get("warning") or "It would be guessed quickly."
+    hint = " ".join(feedback.get("suggestions") or []) or "Use three or four uncommon words."
+    return f"This password is too easy to guess. {reason.rstrip('.')}. {hint}"
+
+
+def _check_password(password: str, name: str) -> bytes:
+    problem = password_problem(password, name=name)
+    if problem:
+        raise ValueError(problem)
+    return password.encode("utf-8")
 
 
 def add_user(path: str | Path, name: str, password: str, *, role: str = REVIEWER, replace: bool = False) -> User:
@@ -114,7 +132,7 @@ def add_user(path: str | Path, name: str, password: str, *, role: str = REVIEWER
     users = load_users(path)
     if name in users and not replace:
         raise ValueError(f"User {name!r} exists in {path}; pass --replace to change their role or password.")
-    users[name] = {"role": role, "password_hash": bcrypt.hashpw(_check_password(password), bcrypt.gensalt()).decode(),
+    users[name] = {"role": role, "password_hash": bcrypt.hashpw(_check_password(password, name), bcrypt.gensalt()).decode(),
                    "created_at": users.get(name, {}).get("created_at") or datetime.now(timezone.utc).isoformat()}
     _save(path, users)
     return User(name, role)

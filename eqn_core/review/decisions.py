@@ -1,4 +1,4 @@
-"""Micro-emotion review: suggestions from energies, a reviewer's queue, bulk accept, agreement, reviewed energies."""
+"""Review decisions: what a reviewer decided on a text, bulk accept, one reviewer's values, agreement of two reviewers."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence

@@ -17,7 +17,7 @@ from eqn_core.io.datasets import SPLIT_ORDER, LabeledDataset, LabeledSplit
 from eqn_core.io.names import check_safe_name
 from eqn_core.method.thresholds import ENERGY_MAX, ENERGY_MIN
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 # The whole schema, in creation order. A change to it is a new SCHEMA_VERSION plus an entry in
 # MIGRATIONS that takes a workspace from the previous version to the new one.
@@ -160,7 +160,21 @@ REVIEW_SETTINGS_TABLES: tuple[str, ...] = (
         changed_at TIMESTAMP NOT NULL      -- UTC
     )""",
 )
-SCHEMA: tuple[str, ...] = SCHEMA_V1 + REVIEW_TABLES + (CORPORA_TABLE,) + REVIEW_SETTINGS_TABLES  # a new workspace
+# Version 6: every sign-in attempt and sign-out (the audit an admin reads, and what the sign-in throttle counts).
+# Append-only.
+SIGN_IN_TABLES: tuple[str, ...] = (
+    "CREATE SEQUENCE sign_in_event_id_seq START 1",
+    """CREATE TABLE sign_in_events (
+        id      BIGINT    NOT NULL PRIMARY KEY DEFAULT nextval('sign_in_event_id_seq'),
+        happened_at TIMESTAMP NOT NULL,  -- UTC
+        account VARCHAR   NOT NULL,      -- the account name as typed (trimmed, at most 100 characters)
+        client  VARCHAR   NOT NULL,      -- the browser's address as the server saw it; '' when unknown
+        outcome VARCHAR   NOT NULL,      -- success | failure | locked (refused unchecked) | sign-out
+        method  VARCHAR   NOT NULL       -- password | single sign-on | ...
+    )""",
+)
+SCHEMA: tuple[str, ...] = (SCHEMA_V1 + REVIEW_TABLES + (CORPORA_TABLE,) + REVIEW_SETTINGS_TABLES
+                           + SIGN_IN_TABLES)  # a new workspace
 # version -> statements that upgrade a workspace from version - 1 to version.
 MIGRATIONS: dict[int, tuple[str, ...]] = {
     # 2: run folders inside the workspace are stored relative to it ("runs/<id>"), so a copied workspace uses its
@@ -175,10 +189,13 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
     4: (CORPORA_TABLE,),
     # 5: the review mode per run and split (blind or open), set by an admin
     5: REVIEW_SETTINGS_TABLES,
+    # 6: the sign-in audit
+    6: SIGN_IN_TABLES,
 }
 
 RUN_STATUSES = ("queued", "running", "finished", "failed", "stopped")
 REVIEW_DECISIONS = ("accept", "reject", "set")
+SIGN_IN_OUTCOMES = ("success", "failure", "locked", "sign-out")
 REVIEW_BATCH_SCHEMA = pa.schema([("run_id", pa.string()), ("dataset", pa.string()), ("split", pa.string()),
                                   ("row_idx", pa.int32()), ("label", pa.string()), ("decision", pa.string()),
                                   ("energy", pa.float64()), ("note", pa.string()), ("reviewer", pa.string()),

@@ -19,13 +19,13 @@ def test_users_file_stores_only_hashes_and_checks_passwords(tmp_path):
     assert authenticate(path, "boss", "admin password").is_admin
     assert authenticate(path, "ana", "wrong password") is None and authenticate(path, "nobody", "x") is None
     with pytest.raises(ValueError, match="exists"):
-        add_user(path, "ana", "another one", role=ADMIN)
+        add_user(path, "ana", "another violet kettle", role=ADMIN)
     with pytest.raises(ValueError, match="at least 8"):
         add_user(path, "cy", "short")
     with pytest.raises(ValueError, match="User name"):
-        add_user(path, "<script>", "long enough")
-    set_password(path, "ana", "new password")
-    assert authenticate(path, "ana", "new password") is not None and authenticate(path, "ana", "correct horse") is None
+        add_user(path, "<script>", "long enough violet kettle")
+    set_password(path, "ana", "new quartz harbor 93")
+    assert authenticate(path, "ana", "new quartz harbor 93") is not None and authenticate(path, "ana", "correct horse") is None
     remove_user(path, "ana")
     assert sorted(load_users(path)) == ["boss"]
 
@@ -55,8 +55,8 @@ from eqn_core.review.accounts import (
 @pytest.fixture
 def users(tmp_path):
     path = tmp_path / "users.json"
-    add_user(path, "ana", "ana-password", role=REVIEWER)
-    add_user(path, "boss", "boss-password", role=ADMIN)
+    add_user(path, "ana", "ana harbor violet 58", role=REVIEWER)
+    add_user(path, "boss", "boss quartz maple 71", role=ADMIN)
     return path
 
 
@@ -85,7 +85,7 @@ def test_tampered_foreign_or_other_browser_tokens_are_refused(users, tmp_path):
     for junk in ("", "not a token", None, 42, "x" * 5000):
         assert user_from_token(users, junk, browser="browser-1") is None
     other = tmp_path / "other" / "users.json"  # another workspace's key does not sign for this one
-    add_user(other, "ana", "ana-password", role=ADMIN)
+    add_user(other, "ana", "ana harbor violet 58", role=ADMIN)
     assert user_from_token(other, token, browser="browser-1") is None
     assert user_from_token(other, issue_sign_in_token(other, "ana"), browser="").role == ADMIN
 
@@ -110,7 +110,7 @@ def test_sign_out_a_new_password_or_removal_ends_a_token(users):
     signed_out = users.with_name("users.json.signed-out")
     assert (signed_out.stat().st_mode & 0o777) == 0o600 and len(json.loads(signed_out.read_text())) == 1
     sign_out_token(users, "not a token")  # nothing to do
-    add_user(users, "ana", "ana-password", role=ADMIN, replace=True)  # a new hash (even for the same password)
+    add_user(users, "ana", "ana harbor violet 58", role=ADMIN, replace=True)  # a new hash (even for the same password)
     assert user_from_token(users, second) is None
     boss = issue_sign_in_token(users, "boss")
     remove_user(users, "boss")
@@ -129,8 +129,8 @@ def test_an_identity_providers_email_maps_to_the_account_of_that_name(tmp_path):
     from eqn_core.review.accounts import user_for_email
 
     path = tmp_path / "users.json"
-    add_user(path, "ana@example.org", "ana-password", role=REVIEWER)
-    add_user(path, "boss", "boss-password", role=ADMIN)
+    add_user(path, "ana@example.org", "ana harbor violet 58", role=REVIEWER)
+    add_user(path, "boss", "boss quartz maple 71", role=ADMIN)
     assert user_for_email(path, "Ana@Example.org").name == "ana@example.org"  # addresses compare without case
     assert user_for_email(path, "ana@example.org", email_verified=True).role == REVIEWER
     assert user_for_email(path, "ana@example.org", email_verified=False) is None

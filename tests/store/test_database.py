@@ -3,8 +3,8 @@ import subprocess
 import sys
 
 import pytest
-from conftest import REPO, quoted_dataset, run_python
 
+from conftest import REPO, quoted_dataset, run_python
 from eqn_core.store.database import WorkspaceBusyError
 from eqn_core.store.workspace import Workspace
 

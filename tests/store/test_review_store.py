@@ -7,8 +7,8 @@ import textwrap
 
 import numpy as np
 import pytest
-from conftest import REPO, run_python
 
+from conftest import REPO, run_python
 from eqn_core.store.workspace import Workspace
 
 

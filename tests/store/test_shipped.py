@@ -100,8 +100,9 @@ def test_pages_open_on_the_best_finished_eqn_run_not_the_newest():
 
 def test_try_it_opens_on_the_shipped_model_in_an_empty_workspace(tmp_path, monkeypatch, card):
     import streamlit as st
-    from conftest import REPO
     from streamlit.testing.v1 import AppTest
+
+    from conftest import REPO
 
     monkeypatch.setenv("EQN_WORKSPACE", str(tmp_path / "empty"))
     st.cache_data.clear()

@@ -2,8 +2,8 @@
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import query_value, quoted_dataset
 
+from conftest import query_value, quoted_dataset
 from eqn_core.io.datasets import LabeledDataset
 from eqn_core.store.schema import SCHEMA_VERSION
 from eqn_core.store.workspace import Workspace
