@@ -1,8 +1,8 @@
 """EQN Studio: the entry point. It names the pages and routes between them; each page is a thin script in app_pages/."""
 import streamlit as st
 
-from eqn_core.workspace import WorkspaceBusyError, WorkspaceDamagedError
-from ui.common import account_sidebar, current_user, require_login
+from eqn_core.store.database import WorkspaceBusyError, WorkspaceDamagedError
+from ui.auth import account_sidebar, current_user, require_login
 
 st.set_page_config(page_title="EQN Studio", page_icon="🎚️", layout="wide")
 

@@ -3,10 +3,14 @@ from pathlib import Path
 
 import streamlit as st
 
-from eqn_core.data import find_local_goemotions, goemotions_folder_problem
-from eqn_core.runs import refresh_runs, runs_table
-from ui.common import (add_goemotions_with_progress, current_user, escape_markdown, get_workspace, require_login,
-                       show_flash, workspace_root)
+from eqn_core.io.datasets import find_local_goemotions, goemotions_folder_problem
+from eqn_core.runs.lifecycle import refresh_runs
+from eqn_core.runs.summary import runs_table
+from ui.auth import accounts_enabled, current_user, require_login
+from ui.display import escape_markdown, show_flash
+from ui.session import get_workspace, workspace_root
+from ui.views.audit import sign_in_audit
+from ui.views.data import add_goemotions_with_progress
 
 st.set_page_config(page_title="EQN Studio", page_icon="🎚️", layout="wide")
 require_login()  # a direct link to this page needs a signed-in user too
@@ -50,6 +54,8 @@ if datasets.empty:
         st.write("Or annotate your own sentences now with the ready GoEmotions EQN model that ships with EQN Studio.")
         st.page_link("app_pages/8_Try_it.py", label="Try it", icon=":material/edit_note:")
     st.caption(f"Workspace: `{workspace_root()}`")
+    if admin and accounts_enabled():
+        sign_in_audit(workspace)
     st.stop()
 
 st.subheader("Next step")
@@ -80,3 +86,5 @@ st.dataframe(datasets.drop(columns=["created_at"]), hide_index=True, width="stre
 if not runs.empty:
     st.dataframe(runs_table(runs), hide_index=True, width="stretch")
 st.caption(f"Workspace: `{workspace_root()}` (set `EQN_WORKSPACE` to use another folder)")
+if admin and accounts_enabled():
+    sign_in_audit(workspace)

@@ -4,11 +4,31 @@ from pathlib import Path
 
 import streamlit as st
 
-from eqn_core.data import (LABEL_FORMATS, SPLIT_ORDER, dataset_name_from, dataset_name_problem, find_local_goemotions,
-                           goemotions_folder_problem, guess_split, save_uploads)
-from eqn_core.tables import preview_table
-from ui.common import add_goemotions_with_progress, escape_markdown, get_workspace, require_admin, show_flash
-from ui.data_views import FORMAT_HELP, GUESS, HEADER, add_uploaded_dataset, dataset_overview, read_options
+from eqn_core.io.datasets import (
+    SPLIT_ORDER,
+    dataset_name_from,
+    dataset_name_problem,
+    find_local_goemotions,
+    goemotions_folder_problem,
+    guess_split,
+    save_uploads,
+)
+from eqn_core.io.label_parsing import LABEL_FORMATS
+from eqn_core.io.tables import preview_table
+from ui.auth import require_admin
+from ui.display import escape_markdown, show_flash
+from ui.session import get_workspace
+from ui.views.data import (
+    FORMAT_HELP,
+    GUESS,
+    HEADER,
+    add_goemotions_with_progress,
+    add_uploaded_dataset,
+    dataset_overview,
+    read_options,
+)
+
+UPLOAD_TYPES = ("csv", "tsv", "txt", "parquet", "jsonl", "json", "xlsx", "gz", "bz2", "zst")
 
 st.set_page_config(page_title="Data · EQN Studio", layout="wide")
 require_admin("Loading and deleting data")
@@ -49,10 +69,10 @@ with goemotions:
 
 # ------------------------------------------------------------------------------------------------ user files
 with upload:
-    st.write("CSV, TSV, Parquet or JSONL with a text column and labels as ids, names, one 0/1 column per label, "
-             "or one label per text. Give one file per split; without a dev file, part of train becomes dev.")
-    uploads = st.file_uploader("Files", type=["csv", "tsv", "txt", "parquet", "jsonl", "json"],
-                               accept_multiple_files=True, key="data_upload")
+    st.write("CSV, TSV, Parquet, JSONL or Excel (.xlsx, its first sheet), also compressed (.gz, .bz2, .zst), with a "
+             "text column and labels as ids, names, one 0/1 column per label, or one label per text. Give one file "
+             "per split; without a dev file, part of train becomes dev.")
+    uploads = st.file_uploader("Files", type=[*UPLOAD_TYPES], accept_multiple_files=True, key="data_upload")
     if not uploads:
         st.stop()
 

@@ -1,11 +1,26 @@
 """Train: choose encoder, mode and hyperparameters, start a run in its own process, follow it live, stop it."""
 import streamlit as st
 
-from eqn_core.config import (BUNDLED_ENCODER, TrainConfig, check_encoder, is_scratch_encoder, parse_learning_rate,
-                             training_defaults)
-from ui.common import escape_markdown, get_workspace, require_admin, show_flash
-from ui.train_views import (LOCAL_FOLDER, active_ids, pick_encoder, pick_encoder_mode, pick_mode, runs_section,
-                            start_training)
+from eqn_core.method.config import (
+    BUNDLED_ENCODER,
+    TrainConfig,
+    check_encoder,
+    is_scratch_encoder,
+    parse_learning_rate,
+    training_defaults,
+)
+from ui.auth import require_admin
+from ui.display import escape_markdown, show_flash
+from ui.session import get_workspace
+from ui.views.train import (
+    LOCAL_FOLDER,
+    active_ids,
+    pick_encoder,
+    pick_encoder_mode,
+    pick_mode,
+    runs_section,
+    start_training,
+)
 
 st.set_page_config(page_title="Train · EQN Studio", layout="wide")
 require_admin("Training and deleting runs")

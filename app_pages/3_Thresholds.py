@@ -1,11 +1,16 @@
-"""Thresholds: a global energy threshold h and per-label overrides; live per-label P/R/F1; tuning on dev; profiles."""
+"""Thresholds: a global energy threshold h and per-label overrides; live per-label P/R/F1; tuning on dev; profiles.
+
+The controls read and write the session's threshold setting (ui.threshold_state), which Samples, Review and Export
+use too."""
 import streamlit as st
 
-from eqn_core.thresholds import effective_thresholds, threshold_report
-from ui import thresholds_views as views
-from ui.common import (get_workspace, load_energies, load_human_labels, load_label_names, pick_run, pick_split,
-                       require_login, set_threshold_setting, show_flash)
-from ui.corpus_views import corpus_thresholds, pick_corpus
+from eqn_core.method.reports import threshold_report
+from ui.auth import require_login
+from ui.display import show_flash
+from ui.pickers import pick_run, pick_split
+from ui.session import get_workspace, load_energies, load_human_labels, load_label_names
+from ui.views import thresholds as views
+from ui.views.corpus import corpus_thresholds, pick_corpus
 
 st.set_page_config(page_title="Thresholds · EQN Studio", layout="wide")
 require_login()  # a direct link to this page needs a signed-in user too
@@ -21,7 +26,6 @@ if corpus:
 run = pick_run(workspace)
 split = pick_split(workspace, run["run_id"], key="th_split", default="test")
 label_names = load_label_names(run["dataset"])
-views.start_from_setting(run, label_names)
 
 
 @st.fragment
@@ -33,17 +37,16 @@ def live_thresholds(run: dict, split: str, label_names: list[str], profiles: lis
     energies = load_energies(run_id, split)  # (N, C)
     human_labels = load_human_labels(dataset, split)  # (N, C) bool
     controls = views.threshold_controls(run, label_names, profiles)
-    thresholds = effective_thresholds(controls.global_threshold, controls.overrides, label_names)  # (C,)
-    set_threshold_setting(run, label_names, controls.global_threshold, controls.overrides)
-    before = views.previous_thresholds(run_id, split, thresholds)  # (C,) or None
+    setting = controls.setting
+    thresholds = setting.array(label_names)  # (C,)
     if controls.save:
-        views.save_profile(run_id, controls, thresholds)
+        views.save_profile(run, label_names, controls)
     report = threshold_report(energies, human_labels, thresholds, label_names)
     views.show_scores(report, f"Run {run_id}, split {split}: {energies.shape[0]:,} texts, {energies.shape[1]} "
-                              f"labels; {len(controls.overrides)} per-label override(s), global h = "
-                              f"{controls.global_threshold:.1f}.")
-    views.show_changed_texts(energies, human_labels, before, thresholds, dataset=dataset, split=split,
-                             label_names=label_names)
+                              f"labels; {len(setting.overrides)} per-label override(s), global h = "
+                              f"{setting.global_threshold:.1f}.")
+    views.show_changed_texts(energies, human_labels, views.previous_thresholds(run, label_names), thresholds,
+                             dataset=dataset, split=split, label_names=label_names)
 
 
 # the profile names are read here, once per full rerun (saving one reruns the whole page), not on every move

@@ -3,10 +3,13 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from eqn_core.review import LOW_ENERGY_HUMAN, SUGGESTED, filter_texts, label_lists, top_energies
-from ui.common import (energy_bar_figure, escape_markdown, get_workspace, load_energies, load_human_labels,
-                       load_label_names, load_texts, pick_run, pick_split, pick_thresholds, quote_text, require_login)
-from ui.corpus_views import corpus_samples, pick_corpus
+from eqn_core.review.suggestions import LOW_ENERGY_HUMAN, SUGGESTED, filter_texts, label_lists, top_energies
+from ui.auth import require_login
+from ui.display import energy_bar_figure, escape_markdown, quote_text
+from ui.pickers import pick_run, pick_split
+from ui.session import get_workspace, load_energies, load_human_labels, load_label_names, load_texts
+from ui.threshold_state import pick_thresholds
+from ui.views.corpus import corpus_samples, pick_corpus
 
 st.set_page_config(page_title="Samples · EQN Studio", layout="wide")
 require_login()  # a direct link to this page needs a signed-in user too
@@ -30,8 +33,7 @@ label_names = load_label_names(run["dataset"])
 energies = load_energies(run["run_id"], split)  # (N, C)
 human_labels = load_human_labels(run["dataset"], split)  # (N, C)
 texts = load_texts(run["dataset"], split)
-choice = pick_thresholds(workspace, run, label_names, key="samples")
-thresholds = choice["thresholds"]  # (C,)
+setting, thresholds = pick_thresholds(run, label_names)  # the session's setting and its (C,) array
 
 with st.container(border=True):
     search = st.text_input("Text contains", key="samples_search", placeholder="a word or phrase (case-insensitive)")
@@ -61,7 +63,7 @@ table = pd.DataFrame({"row": rows, "text": texts["text"].to_numpy()[rows],
 if emotion is not None:
     table.insert(2, f"{emotion} energy", np.round(energies[rows, label_id].astype(np.float64), 2))
     table = table.sort_values(f"{emotion} energy", ascending=False, kind="stable")
-st.write(f"**{len(table):,}** of {len(texts):,} texts match ({escape_markdown(choice['describe'])}).")
+st.write(f"**{len(table):,}** of {len(texts):,} texts match ({escape_markdown(setting.describe(len(label_names)))}).")
 if table.empty:
     st.info("No text matches these filters; widen them.")
     st.stop()
@@ -87,5 +89,5 @@ given = label_lists(human_labels[[row_idx]], label_names)[0]
 st.caption(f"Row {row_idx} · id {escape_markdown(texts['text_id'].iloc[row_idx])} · human labels: "
            f"{escape_markdown(given or 'none')}")
 figure = energy_bar_figure(energies[row_idx], human_labels[row_idx], label_names, thresholds,
-                           per_label=choice["per_label"])
+                           per_label=setting.per_label)
 st.plotly_chart(figure, key="samples_energy_bars")

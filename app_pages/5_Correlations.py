@@ -3,8 +3,11 @@ import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
-from eqn_core.metrics import cluster_order, mean_off_diagonal, pearson_matrix
-from ui.common import finished_runs, get_workspace, load_energies, load_label_names, pick_run, plot_text, require_login
+from eqn_core.method.metrics import cluster_order, mean_off_diagonal, pearson_matrix
+from ui.auth import require_login
+from ui.display import plot_text
+from ui.pickers import finished_runs, pick_run
+from ui.session import get_workspace, load_energies, load_label_names
 
 st.set_page_config(page_title="Correlations · EQN Studio", layout="wide")
 require_login()  # a direct link to this page needs a signed-in user too

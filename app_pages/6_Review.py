@@ -1,11 +1,14 @@
 """Review: one text at a time with every emotion's energy, the suggestions highlighted; submitted once, revisable;
 for admins, the review mode (blind or open), assignments, agreement between reviewers and adjudication of their
-disagreements. The views are in ui/review_views.py, the rules in eqn_core.review and eqn_core.agreement."""
+disagreements. The views are in ui/views/review.py and ui/views/review_team.py, the rules in eqn_core.review."""
 import streamlit as st
 
-from ui.common import (escape_markdown, get_workspace, load_label_names, pick_run, pick_split, pick_thresholds,
-                       require_login, show_flash)
-from ui.review_views import STYLE, pick_section, review_context, show_section
+from ui.auth import require_login
+from ui.display import escape_markdown, show_flash
+from ui.pickers import pick_run, pick_split
+from ui.session import get_workspace, load_label_names
+from ui.threshold_state import pick_thresholds
+from ui.views.review import STYLE, pick_section, review_context, show_section
 
 st.set_page_config(page_title="Review · EQN Studio", layout="wide")
 user = require_login()
@@ -21,6 +24,6 @@ st.markdown(STYLE, unsafe_allow_html=True)
 workspace = get_workspace()
 run = pick_run(workspace)
 split = pick_split(workspace, run["run_id"], key="review_split")
-choice = pick_thresholds(workspace, run, load_label_names(run["dataset"]), key="review")
-context = review_context(workspace, run, split, user, choice["thresholds"])
+_, thresholds = pick_thresholds(run, load_label_names(run["dataset"]))  # the session's setting, as a (C,) array
+context = review_context(workspace, run, split, user, thresholds)
 show_section(pick_section(user), context)

@@ -5,11 +5,15 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from eqn_core.export import FORMAT_NAMES, export_annotations, export_file_name_problem
-from eqn_core.review import LOW_ENERGY_HUMAN, SUGGESTED, suggest_micro_emotions
-from ui.common import (escape_markdown, get_workspace, load_energies, load_human_labels, load_label_names, pick_run,
-                       pick_split, pick_thresholds, require_admin)
-from ui.corpus_views import corpus_export, pick_corpus
+from eqn_core.export.annotations import export_annotations
+from eqn_core.export.files import FORMAT_NAMES, export_file_name_problem
+from eqn_core.review.suggestions import LOW_ENERGY_HUMAN, SUGGESTED, suggest_micro_emotions
+from ui.auth import require_admin
+from ui.display import escape_markdown
+from ui.pickers import pick_run, pick_split
+from ui.session import get_workspace, load_energies, load_human_labels, load_label_names
+from ui.threshold_state import pick_thresholds
+from ui.views.corpus import corpus_export, pick_corpus
 
 st.set_page_config(page_title="Export · EQN Studio", layout="wide")
 require_admin("Export")
@@ -40,7 +44,7 @@ run = pick_run(workspace)
 run_id = run["run_id"]
 split = pick_split(workspace, run_id, key="export_split")
 label_names = load_label_names(run["dataset"])
-choice = pick_thresholds(workspace, run, label_names, key="export")
+setting, thresholds = pick_thresholds(run, label_names)  # the session's setting and its (C,) array
 
 left, right = st.columns(2)
 content = left.radio("Content", list(CONTENTS), format_func=CONTENTS.get, key="export_content")
@@ -59,11 +63,11 @@ if which_rows == "search":
     rows = workspace.texts(run["dataset"], split, search=search)["row_idx"].tolist() if search else None
 elif which_rows in ("suggested", "flagged"):
     suggestions = suggest_micro_emotions(load_energies(run_id, split), load_human_labels(run["dataset"], split),
-                                         choice["thresholds"], label_names=label_names)
+                                         thresholds, label_names=label_names)
     kinds = [SUGGESTED] if which_rows == "suggested" else [SUGGESTED, LOW_ENERGY_HUMAN]
     rows = sorted(set(suggestions.loc[suggestions["kind"].isin(kinds), "row_idx"].tolist()))
 if rows is not None:
-    st.caption(f"{len(rows):,} rows selected ({choice['describe']}).")
+    st.caption(f"{len(rows):,} rows selected ({setting.describe(len(label_names))}).")
 
 safe_run = re.sub(r"[^A-Za-z0-9_.-]+", "-", run_id)
 default_name = f"{safe_run}_{split}_{content.replace('-', '_')}.{fmt}"
@@ -82,11 +86,10 @@ neutralize = right.checkbox("CSV: make formula-like cells inert", value=True, ke
                             help="A cell that starts with = + - @ tab or CR gets a leading ' so a spreadsheet shows it "
                                  "as text instead of running it as a formula. Parquet and JSONL keep the raw text.")
 if st.button("Export", type="primary", disabled=problem is not None, key="export_go"):
-    options = {"thresholds": choice["thresholds"]}  # the session's setting, written once in the file's metadata
-    try:
+    try:  # the session's setting: its thresholds and source go once into the file's metadata
         result = export_annotations(workspace, run_id=run_id, split=split, path=workspace.exports_dir / name,
                                     fmt=fmt, content=content, rows=rows, reviewer=reviewer, overwrite=overwrite,
-                                    neutralize_formulas=neutralize, **options)
+                                    neutralize_formulas=neutralize, thresholds=setting)
     except (ValueError, KeyError, OSError) as error:
         st.error(f"Export failed: {escape_markdown(error)}")
     else:

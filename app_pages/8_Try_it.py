@@ -3,10 +3,13 @@ import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
-from eqn_core.inference import annotate
-from eqn_core.runs import parent_run
-from eqn_core.thresholds import DEFAULT_THRESHOLD, ENERGY_MAX, ENERGY_MIN, reaches
-from ui.common import escape_markdown, get_workspace, load_run_model_cached, pick_run, plot_text, require_login
+from eqn_core.method.inference import annotate
+from eqn_core.method.thresholds import DEFAULT_THRESHOLD, ENERGY_MAX, ENERGY_MIN, reaches
+from eqn_core.store.run_folders import parent_run
+from ui.auth import require_login
+from ui.display import escape_markdown, plot_text
+from ui.pickers import pick_run
+from ui.session import get_workspace, load_run_model_cached
 
 st.set_page_config(page_title="Try it · EQN Studio", layout="wide")
 require_login()  # a direct link to this page needs a signed-in user too

@@ -216,7 +216,7 @@ def measure_apptest(root: Path, run_id: str, energies: np.ndarray, labels: np.nd
     finally:
         import logging
 
-        from ui.common import open_workspace  # release the DuckDB file for the browser part
+        from ui.session import open_workspace  # release the DuckDB file for the browser part
 
         logging.disable(logging.WARNING)  # "missing ScriptRunContext": reaching the cache from outside a page
         try:

@@ -1,4 +1,4 @@
-"""Package a finished run as a model that ships with EQN Studio (eqn_core/assets/<name>/), with its model card.
+"""Package a finished run as a model that ships with EQN Studio (eqn_core/store/assets/<name>/), with its model card.
 
     python scripts/package_model.py --workspace WS --run RUN_ID [--name goemotions-eqn] [--command "..."]
 

@@ -17,7 +17,7 @@ from app_server import CHROMIUM_ARGS, PAGE_TIMEOUT_MS, AppServer, AppServerError
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-# workspaces in tests hold only the runs a test makes; tests/test_shipped.py turns the shipped model back on
+# workspaces in tests hold only the runs a test makes; tests/store/test_shipped.py turns the shipped model back on
 os.environ["EQN_SHIPPED_MODELS"] = "0"
 
 REPO = Path(__file__).resolve().parents[1]
@@ -181,7 +181,7 @@ def workspace_root(tmp_path, monkeypatch, fresh_streamlit_caches) -> Path:
 
 
 def shown(markdown: str) -> str:
-    """What a reader sees of Markdown whose user strings were escaped (ui.common.escape_markdown)."""
+    """What a reader sees of Markdown whose user strings were escaped (ui.display.escape_markdown)."""
     return re.sub(r"\\(.)", r"\1", markdown)
 
 

@@ -43,7 +43,9 @@ def describe_wait(seconds: float) -> str:
     minutes, rest = divmod(max(1, math.ceil(seconds)), 60)
     if minutes >= 60:
         return f"{minutes // 60} h {minutes % 60} min"
-    return f"{minutes} min {rest} s" if minutes else f"{rest} s"
+    if not minutes:
+        return f"{rest} s"
+    return f"{minutes} min {rest} s" if rest else f"{minutes} min"
 
 
 def locked_until(events: pd.DataFrame) -> datetime | None:

@@ -30,7 +30,7 @@ pytestmark = pytest.mark.slow
 
 
 def macro_f1(energies: np.ndarray, human_labels: np.ndarray, h: float) -> str:
-    from eqn_core.metrics import decide, per_label_report
+    from eqn_core.method.metrics import decide, per_label_report
 
     report = per_label_report(decide(energies, rule="threshold", thresholds=np.float64(h)), human_labels)
     return f"{report['macro']['f1']:.4f}"  # as the page shows it
@@ -39,10 +39,10 @@ def macro_f1(energies: np.ndarray, human_labels: np.ndarray, h: float) -> str:
 @pytest.fixture
 def served_workspace(tmp_path, tiny_dataset, tiny_encoder_dir) -> dict:
     """A closed workspace holding the tiny data set and a finished frozen CoEQN run, plus its test figures."""
-    from eqn_core.config import TrainConfig
-    from eqn_core.execute import execute_run
-    from eqn_core.runs import ingest_run, prepare_run
-    from eqn_core.workspace import Workspace
+    from eqn_core.method.config import TrainConfig
+    from eqn_core.runs.lifecycle import ingest_run, prepare_run
+    from eqn_core.runs.process import execute_run
+    from eqn_core.store.workspace import Workspace
 
     root = tmp_path / "workspace"
     config = TrainConfig(dataset="tiny", mode="coeqn", encoder=tiny_encoder_dir, encoder_mode="frozen", epochs=2,
@@ -180,7 +180,7 @@ def test_thresholds_slider_updates_macro_f1_in_chromium(app_url, page, served_wo
 def test_killing_the_app_server_mid_session_loses_nothing(app_url, page, served_workspace):
     """Fault: the server dies (SIGKILL, no clean-up) while a browser session has the Thresholds page open. The
     workspace then opens at once in another process with every record as it was, and the command line works."""
-    from eqn_core.workspace import Workspace
+    from eqn_core.store.workspace import Workspace
 
     root = served_workspace["root"]
     page.goto(f"{app_url}/Thresholds", wait_until="domcontentloaded", timeout=PAGE_TIMEOUT_MS)

@@ -18,13 +18,14 @@ from app_server import PAGE_TIMEOUT_MS, REPO
 from conftest import make_dataset
 
 pytestmark = pytest.mark.slow
-PASSWORDS = {"ana": "ana-password", "ben": "ben-password", "boss": "boss-password"}
+PASSWORDS = {"ana": "ana harbor violet 58", "ben": "ben quartz lantern 64",  # passwords the policy accepts
+             "boss": "boss quartz maple 71"}
 
 
 @pytest.fixture
 def review_server(tmp_path, serve_app):
-    from eqn_core.accounts import add_user
-    from eqn_core.workspace import Workspace
+    from eqn_core.review.accounts import add_user
+    from eqn_core.store.workspace import Workspace
 
     root = tmp_path / "workspace"
     dataset = make_dataset()

@@ -15,13 +15,14 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from conftest import APP, shown
-from eqn_core.config import TrainConfig
-from eqn_core.data import GOEMOTIONS_LABELS, LabeledDataset, LabeledSplit
-from eqn_core.metrics import decide, per_label_report
-from eqn_core.thresholds import tune_thresholds
-from eqn_core.execute import execute_run
-from eqn_core.runs import RunFolder, ingest_run, prepare_run
-from eqn_core.workspace import Workspace
+from eqn_core.io.datasets import GOEMOTIONS_LABELS, LabeledDataset, LabeledSplit
+from eqn_core.method.config import TrainConfig
+from eqn_core.method.metrics import decide, per_label_report
+from eqn_core.method.thresholds import tune_thresholds
+from eqn_core.runs.lifecycle import ingest_run, prepare_run
+from eqn_core.runs.process import execute_run
+from eqn_core.store.run_folders import RunFolder
+from eqn_core.store.workspace import Workspace
 
 RUN_ID = "tiny-eqn"
 LOAD_TIMEOUT = 60  # seconds for a run that imports torch / loads a model; AppTest's default is 3
@@ -78,7 +79,7 @@ def table(at: AppTest, *columns: str) -> pd.DataFrame:
 
 def app_workspace() -> Workspace:
     """The workspace the app has open (one DuckDB connection per process, as in the real app)."""
-    from ui.common import get_workspace
+    from ui.session import get_workspace
 
     return get_workspace()
 
@@ -324,7 +325,7 @@ def test_train_page_rejects_a_missing_encoder_folder(data_workspace):
 
 
 def test_train_page_refuses_a_bad_learning_rate_as_eqn_train_does(data_workspace):
-    from eqn_core.config import parse_learning_rate
+    from eqn_core.method.config import parse_learning_rate
 
     at = open_page("app_pages/2_Train.py")
     at.radio(key="train_encoder_mode").set_value("frozen").run()
@@ -398,9 +399,9 @@ def test_offline_first_open_offers_a_local_folder_right_there(workspace_root, sh
     def offline(*args, **kwargs):
         raise OSError("Temporary failure in name resolution")
 
-    import eqn_core.data
+    import eqn_core.io.datasets
 
-    monkeypatch.setattr(eqn_core.data, "find_local_goemotions", lambda: None)  # a fresh machine: no copy nearby
+    monkeypatch.setattr(eqn_core.io.datasets, "find_local_goemotions", lambda: None)  # a fresh machine: no copy nearby
     monkeypatch.setattr(urllib.request, "urlopen", offline)
     at = open_page()
     at.button(key="home_load_goemotions").click().run()

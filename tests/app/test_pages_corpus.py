@@ -9,8 +9,8 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from conftest import APP, table_with
-from eqn_core.corpus import corpus_threshold_report
-from eqn_core.workspace import Workspace
+from eqn_core.scale.corpus import add_corpus, corpus_threshold_report
+from eqn_core.store.workspace import Workspace
 
 LABELS = ["joy", "anger", "fear"]
 
@@ -30,7 +30,7 @@ def corpus_workspace(tmp_path, workspace_root) -> Path:
     frame.iloc[:30].to_parquet(tmp_path / "shards" / "a.parquet", index=False)
     frame.iloc[30:].to_parquet(tmp_path / "shards" / "b.parquet", index=False)
     with Workspace(workspace_root) as workspace:
-        workspace.add_corpus("comments", str(tmp_path / "shards" / "*.parquet"))
+        add_corpus(workspace, "comments", str(tmp_path / "shards" / "*.parquet"))
     return workspace_root
 
 

@@ -11,13 +11,17 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from conftest import REPO, make_dataset, shown, table_with
-from eqn_core.review import LOW_ENERGY_HUMAN, SUGGESTED
-from eqn_core.workspace import Workspace
+from eqn_core.method.thresholds import ThresholdSetting
+from eqn_core.review.suggestions import LOW_ENERGY_HUMAN, SUGGESTED
+from eqn_core.store.sign_in_log import sign_in_events
+from eqn_core.store.workspace import Workspace
 
 if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))  # the pages import ui.common, as under `streamlit run app.py`
+    sys.path.insert(0, str(REPO))  # the pages import ui, as under `streamlit run app.py`
 
 LABELS = ["joy", "anger", "fear", "neutral"]
+PASSWORDS = {"ana": "ana harbor violet 58", "ben": "ben quartz lantern 64", "boss": "boss quartz maple 71",
+             "cy@example.org": "cy willow saddle 27"}  # passwords the policy accepts (eqn_core.review.accounts)
 PROFILE = [3.0, 7.0, 5.0, 3.0]  # (C,) the saved profile "strict"
 TIMEOUT = 60
 
@@ -123,8 +127,8 @@ def test_samples_filters_change_the_table_and_a_chosen_text_gets_its_energy_bars
     assert bars["human label"]["x"] == ["anger"] and bars["human label"]["marker"]["pattern"]["shape"] == "/"
     assert [shape["y0"] for shape in figure["layout"]["shapes"]] == [3.0]  # the global threshold line
 
-    at.session_state["eqn_thresholds"] = {"run_id": "r1", "global": 3.0,  # as set on the Thresholds page
-                                          "overrides": dict(zip(LABELS, PROFILE))}
+    # the session's setting of run r1, as the Thresholds page leaves it (ui.threshold_state)
+    at.session_state["eqn_thresholds"] = {"r1": ThresholdSetting(3.0, dict(zip(LABELS, PROFILE)))}
     at.run()
     assert_ok(at)
     markers = [trace for trace in charts(at)["samples_energy_bars"]["data"] if trace["type"] == "scatter"]
@@ -150,7 +154,7 @@ def test_correlations_preselects_eqn_and_model1_and_shows_their_difference(root)
 
     at.selectbox("corr_order").set_value("b").run()
     assert_ok(at)
-    from eqn_core.metrics import cluster_order, pearson_matrix
+    from eqn_core.method.metrics import cluster_order, pearson_matrix
 
     order = cluster_order(pearson_matrix(designed_energies(make_dataset().splits["test"].human_labels, "test")))
     assert charts(at)["corr_heatmap_a"]["data"][0]["x"] == [LABELS[i] for i in order]
@@ -165,10 +169,10 @@ def sign_in_as(at: AppTest, name: str, role: str) -> AppTest:
 @pytest.fixture
 def accounts(root, monkeypatch):
     """Three accounts in the workspace's users file: ana and ben review, boss is the admin."""
-    from eqn_core.accounts import add_user
+    from eqn_core.review.accounts import add_user
 
     for name, role in (("ana", "reviewer"), ("ben", "reviewer"), ("boss", "admin")):
-        add_user(root / "users.json", name, f"{name}-password", role=role)
+        add_user(root / "users.json", name, PASSWORDS[name], role=role)
     return root
 
 
@@ -250,7 +254,7 @@ def test_accounts_roles_blind_review_agreement_and_adjudication(accounts):
     login.text_input("login_password").input("wrong password")
     login.button("login_submit").click().run()
     assert "wrong password" in login.error[0].value
-    login.text_input("login_password").input("ana-password")
+    login.text_input("login_password").input(PASSWORDS["ana"])
     login.button("login_submit").click().run()
     assert_ok(login)
     assert shown_row(login) == 9 and login.session_state["_user"]["name"] == "ana"
@@ -308,45 +312,73 @@ def signed_in_app():
     """What app.py does around every page: the sign-in, then the account in the sidebar."""
     import streamlit as st
 
-    from ui.common import account_sidebar, require_login
+    from ui.auth import account_sidebar, require_login
 
     user = require_login()
     account_sidebar(user)
     st.markdown(f"Signed-in page of {user.name}")
 
 
-def test_a_reload_keeps_the_sign_in_until_sign_out_and_a_tampered_link_is_refused(accounts):
+def with_cookie(monkeypatch, token):
+    """A fresh session of a browser whose sign-in cookie holds `token` (AppTest sends no cookies of its own)."""
+    import ui.auth
+
+    monkeypatch.setattr(ui.auth, "_cookie_token", lambda: token)
+
+
+def test_a_reload_or_new_tab_keeps_the_sign_in_until_sign_out_and_a_tampered_cookie_is_refused(accounts, monkeypatch):
     login = page("6_Review.py").run()
     login.text_input("login_name").input("ana")
-    login.text_input("login_password").input("ana-password")
+    login.text_input("login_password").input(PASSWORDS["ana"])
     login.button("login_submit").click().run()
     assert_ok(login)
-    token = login.query_params["signin"]  # the sign-in, in the page's URL
-    assert shown_row(login) == 9
+    token = login.session_state["_sign_in_token"]
+    assert shown_row(login) == 9 and "signin" not in login.query_params  # no secret in the URL
+    script = " ".join(element.proto.body for element in login.html)
+    assert "eqn_signin" in script and token in script and "SameSite=Strict" in script  # the cookie is written
 
-    reload = page("6_Review.py", run_id=None)  # a reload: a fresh session, the same URL
-    reload.query_params = dict(login.query_params)
-    reload.run()
+    with_cookie(monkeypatch, token)  # a reload or a new tab: a fresh session, the browser's cookie
+    reload = page("6_Review.py", run_id=None).run()
     assert_ok(reload)
     assert shown_row(reload) == 9 and not reload.text_input and reload.session_state["_user"]["name"] == "ana"
 
-    tampered = page("6_Review.py", run_id=None)
-    tampered.query_params = {**login.query_params, "signin": token.replace(".", ".x", 1)}
-    tampered.run()
-    assert tampered.text_input("login_name") and "signin" not in tampered.query_params
-    assert "not valid in this browser" in tampered.info[0].value
+    with_cookie(monkeypatch, token.replace(".", ".x", 1))
+    tampered = page("6_Review.py", run_id=None).run()
+    assert tampered.text_input("login_name") and "expired or was ended" in tampered.info[0].value
 
+    with_cookie(monkeypatch, None)  # a link with a token in it, as earlier releases made: never signs in
+    legacy = page("6_Review.py", run_id=None)
+    legacy.query_params = {"signin": token}
+    legacy.run()
+    assert legacy.text_input("login_name") and "signin" not in legacy.query_params
+
+    with_cookie(monkeypatch, token)
     app = AppTest.from_function(signed_in_app, default_timeout=TIMEOUT)  # app.py's sign-in and sidebar
-    app.query_params = dict(login.query_params)
     app.run()
     assert_ok(app)
     assert "Signed in as **ana** (reviewer)" in [caption.value for caption in app.sidebar.caption]
     app.sidebar.button("logout").click().run()
-    assert app.text_input("login_name") and "signin" not in app.query_params
-    again = page("6_Review.py", run_id=None)  # the old link, after signing out
-    again.query_params = dict(login.query_params)
-    again.run()
+    assert app.text_input("login_name")
+    assert "Max-Age=0" in " ".join(element.proto.body for element in app.html)  # the cookie is cleared
+    again = page("6_Review.py", run_id=None).run()  # another tab still holding the old cookie
     assert again.text_input("login_name") and not [m for m in again.markdown if "**Row " in m.value]
+    with Workspace(accounts) as workspace:
+        audit = sign_in_events(workspace)
+    assert audit["outcome"].tolist() == ["success", "sign-out"] and set(audit["account"]) == {"ana"}
+
+
+def test_wrong_passwords_lock_the_sign_in_form_with_the_time_left(accounts):
+    login = page("6_Review.py").run()
+    for attempt in range(5):
+        login.text_input("login_name").input("ana")
+        login.text_input("login_password").input(f"guess number {attempt}")
+        login.button("login_submit").click().run()
+        assert login.error[0].value == "Unknown user name or wrong password."
+    login.text_input("login_password").input(PASSWORDS["ana"])  # the right password, during the lock
+    login.button("login_submit").click().run()
+    assert re.match(r"Too many failed sign-ins for this account: signing in is locked for (5 min|4 min 5\d s), even "
+                    "with the right password", login.error[0].value)
+    assert not [m for m in login.markdown if "**Row " in m.value]
 
 
 OIDC_SECRETS = {"auth": {"redirect_uri": "http://localhost:8501/oauth2callback", "cookie_secret": "not-a-real-secret",
@@ -355,12 +387,12 @@ OIDC_SECRETS = {"auth": {"redirect_uri": "http://localhost:8501/oauth2callback",
 
 
 def test_single_sign_on_maps_the_providers_email_to_an_account(accounts, monkeypatch):
-    import ui.common
-    from eqn_core.accounts import add_user
+    import ui.auth
+    from eqn_core.review.accounts import add_user
 
-    monkeypatch.setattr(ui.common, "sign_on_library_installed", lambda: True)  # st.login's Authlib (not needed here)
+    monkeypatch.setattr(ui.auth, "sign_on_library_installed", lambda: True)  # st.login's Authlib (not needed here)
 
-    add_user(accounts / "users.json", "cy@example.org", "cy-password", role="reviewer")
+    add_user(accounts / "users.json", "cy@example.org", PASSWORDS["cy@example.org"], role="reviewer")
     outside = page("6_Review.py", run_id=None)  # [auth] configured, nobody signed in: both ways to sign in
     outside.secrets = OIDC_SECRETS
     outside.user = {"is_logged_in": False}
@@ -368,10 +400,10 @@ def test_single_sign_on_maps_the_providers_email_to_an_account(accounts, monkeyp
     assert_ok(outside)
     assert outside.button("oidc_login_default").label == "Sign in with single sign-on"
     assert outside.text_input("login_name")  # the password form stays, in an expander
-    monkeypatch.setattr(ui.common, "sign_on_library_installed", lambda: False)
+    monkeypatch.setattr(ui.auth, "sign_on_library_installed", lambda: False)
     outside.run()
     assert "pip install" in outside.warning[0].value and not [b for b in outside.button if b.key.startswith("oidc")]
-    monkeypatch.setattr(ui.common, "sign_on_library_installed", lambda: True)
+    monkeypatch.setattr(ui.auth, "sign_on_library_installed", lambda: True)
 
     cy = page("6_Review.py")
     cy.secrets = OIDC_SECRETS

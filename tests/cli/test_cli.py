@@ -77,7 +77,7 @@ def test_cli_commands_work_while_the_app_keeps_its_workspace_open(tmp_path, tiny
 
     from eqn_core.store.workspace import Workspace
 
-    app = Workspace(tmp_path / "ws")  # as ui.common keeps it: alive for the whole app process
+    app = Workspace(tmp_path / "ws")  # as ui.session keeps it: alive for the whole app process
     app.add_dataset(make_dataset())
     train = tmp_path / "train.csv"
     pd.DataFrame({"text": ["a happy day", "an angry day"], "labels": ["0", "1"]}).to_csv(train, index=False)

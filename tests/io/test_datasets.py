@@ -459,7 +459,10 @@ def test_empty_files(tmp_path):
 
 
 def test_unknown_suffix_and_missing_file(tmp_path):
-    with pytest.raises(DataError, match=r"data.xlsx: unknown file type '.xlsx': use one of .csv, .tsv"):
+    with pytest.raises(DataError, match=r"data.docx: unknown file type '.docx': use one of .csv, .tsv, .txt, "
+                                        r".parquet, .jsonl, .json, .xlsx, each also compressed \(.gz, .bz2, .zst\)"):
+        read_table(write(tmp_path / "data.docx", "x"))
+    with pytest.raises(DataError, match=r"data.xlsx: not an Excel workbook, although the name ends in .xlsx"):
         read_table(write(tmp_path / "data.xlsx", "x"))
     with pytest.raises(DataError, match="nope.csv: file not found"):
         read_table(tmp_path / "nope.csv")

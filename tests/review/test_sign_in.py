@@ -118,4 +118,5 @@ def test_eqn_users_add_says_why_a_password_is_refused(tmp_path, monkeypatch, cap
 
 
 def test_waits_are_said_in_plain_units():
-    assert describe_wait(30) == "30 s" and describe_wait(184) == "3 min 4 s" and describe_wait(7260) == "2 h 1 min"
+    assert describe_wait(30) == "30 s" and describe_wait(184) == "3 min 4 s" and describe_wait(300) == "5 min"
+    assert describe_wait(7260) == "2 h 1 min"

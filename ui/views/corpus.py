@@ -1,4 +1,4 @@
-"""Streamlit views of an external annotation set (eqn_core.corpus) for the Samples, Thresholds and Export pages.
+"""Streamlit views of an external annotation set (eqn_core.scale.corpus) for the Samples, Thresholds and Export pages.
 
 Every read is one LIMITed or aggregating DuckDB query over the corpus's view, cached per filter values, so a page
 over millions of texts holds at most a page of rows in memory.
@@ -12,10 +12,12 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from eqn_core import corpus as corpora
-from eqn_core.export import FORMAT_NAMES, export_file_name_problem
-from eqn_core.thresholds import DEFAULT_THRESHOLD, ENERGY_MAX, ENERGY_MIN
-from ui.common import open_workspace, data_version, energy_bar_figure, quote_text, workspace_root
+from eqn_core.export.files import FORMAT_NAMES, export_file_name_problem
+from eqn_core.method.thresholds import DEFAULT_THRESHOLD, ENERGY_MAX, ENERGY_MIN
+from eqn_core.scale import corpus as corpora
+from eqn_core.scale.corpus_pages import corpus_page
+from ui.display import energy_bar_figure, quote_text
+from ui.session import data_version, open_workspace, workspace_root
 
 PAGE_ROWS = 100
 DOWNLOAD_LIMIT_BYTES = 200 * 1024 * 1024  # larger files stay in the exports folder: a download would sit in memory
@@ -48,7 +50,7 @@ def _info(root: str, name: str, version: int) -> dict:
 @st.cache_data(show_spinner=False, max_entries=32)
 def _page(root: str, name: str, filters: tuple, version: int) -> tuple[pd.DataFrame, int, float]:
     started = time.perf_counter()
-    rows, total = corpora.corpus_page(open_workspace(root), name, limit=PAGE_ROWS, **dict(filters))
+    rows, total = corpus_page(open_workspace(root), name, limit=PAGE_ROWS, **dict(filters))
     return rows, total, time.perf_counter() - started
 
 

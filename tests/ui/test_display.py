@@ -1,4 +1,5 @@
-"""ui.common's escaping, and the Review and Samples pages on a data set whose names try Markdown and HTML injection."""
+"""ui.display: escaping for Markdown and plotly (also on the Review and Samples pages, on a data set whose names try
+Markdown and HTML injection) and the energy bars."""
 from __future__ import annotations
 
 import json
@@ -9,8 +10,8 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from conftest import REPO, make_dataset
-from eqn_core.workspace import Workspace
-from ui.common import escape_markdown, plot_text
+from eqn_core.store.workspace import Workspace
+from ui.display import escape_markdown, plot_text
 
 LINK = "[link](http://evil.example)"
 HOSTILE_LABELS = [LINK, "<b>bold</b>", "fear", "neutral"]
@@ -67,25 +68,10 @@ def test_hostile_names_render_as_text_not_links_or_markup(hostile_root, page_fil
 
 def test_energy_bars_colour_an_energy_of_exactly_h_as_a_label():
     """The one threshold rule: 0.7 stored as float32 reaches h = 0.7 in the bars as on the Thresholds page."""
-    from ui.common import energy_bar_figure
+    from ui.display import energy_bar_figure
 
     energies = np.array([0.7, 0.2], dtype=np.float32)
     figure = energy_bar_figure(energies, np.array([False, False]), ["joy", "fear"], np.array([0.7, 0.7]),
                                per_label=False)
     suggested = [trace for trace in figure.data if trace.name == "suggested micro-emotion"]
     assert suggested and list(suggested[0].x) == ["joy"]
-
-
-def test_browser_key_is_the_same_under_every_mask_of_the_xsrf_cookie():
-    """A sign-in token is tied to the secret in Streamlit's XSRF cookie, which is masked afresh on every page load."""
-    from ui.common import browser_key
-
-    secret = bytes(range(16))
-
-    def cookie(mask: bytes) -> str:
-        masked = bytes(byte ^ mask[i % 4] for i, byte in enumerate(secret))
-        return f"2|{mask.hex()}|{masked.hex()}|1763930000"
-
-    assert browser_key(cookie(b"\x01\x02\x03\x04")) == browser_key(cookie(b"\xff\x00\xaa\x55")) == secret.hex()
-    assert browser_key(None) == browser_key("") == browser_key("2|zz|zz|1") == ""
-    assert browser_key("plain-v1-token") == "plain-v1-token"

@@ -1,10 +1,10 @@
 """Streamlit views of the Thresholds page (app_pages/3_Thresholds.py): the threshold controls, the live scores and the
 texts a move changed, and the threshold-free top-k figures.
 
-The controls keep their state in st.session_state under "th_*" keys: "th_global" (the slider), "th_base" (the
-per-label overrides the editor starts from, replaced by Tune, Clear and Load), "th_editor_version" (a new editor
-key whenever th_base is replaced), "th_now" / "th_before" (the current and previous thresholds, for the list of
-texts that gain or lose a label).
+The controls read and write the session's threshold setting (ui.threshold_state), the one place it is kept: the
+slider shows its global h, the override editor starts from its overrides, and a move, an edit, Tune, Clear or
+Load replaces it. Besides widget values, the page keeps only "th_editor_version", a new key for the override editor
+whenever the setting is replaced from outside it (so the editor's own edits start afresh).
 """
 from __future__ import annotations
 
@@ -15,121 +15,161 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from eqn_core.review import label_lists
-from eqn_core.thresholds import DEFAULT_THRESHOLD, ENERGY_MAX, ENERGY_MIN, overrides_from, reaches, tune_thresholds
-from ui.common import (bump_data_version, flash, get_workspace, load_energies, load_human_labels, load_texts,
-                       load_topk_tables, plot_text, threshold_setting)
+from eqn_core.method.thresholds import (
+    DEFAULT_THRESHOLD,
+    ENERGY_MAX,
+    ENERGY_MIN,
+    ThresholdSetting,
+    reaches,
+    tune_thresholds,
+)
+from eqn_core.review.suggestions import label_lists
+from ui.display import flash, plot_text
+from ui.session import (
+    bump_data_version,
+    get_workspace,
+    load_energies,
+    load_human_labels,
+    load_texts,
+    load_topk_tables,
+)
+from ui.threshold_state import previous_setting, set_threshold_setting, threshold_setting
 
 CHANGED_ROWS_SHOWN = 500
+TUNED_SOURCE = "tuned on dev"  # the setting's source after Tune (an export's provenance says it)
 
 
 @dataclass
 class Controls:
-    global_threshold: float
-    overrides: dict  # {label: h}, only the labels with their own threshold
+    setting: ThresholdSetting  # the session's setting after this run's moves and edits
     save: bool  # "Save profile" was pressed in this run
     profile_name: str
     profile_note: str
 
 
-def start_from_setting(run: dict, label_names: list[str]) -> None:
-    """Seed the controls once per run from the session's setting (shared with Samples, Review and Export, kept in
-    the URL)."""
-    state = st.session_state
-    if state.get("th_base_run") != run["run_id"]:
-        setting = threshold_setting(run, label_names)
-        state["th_base_run"], state["th_base"], state["th_global"] = (run["run_id"], dict(setting["overrides"]),
-                                                                      setting["global"])
-        state["th_editor_version"] = state.get("th_editor_version", 0) + 1
-
-
-def replace_overrides(overrides: dict, note: str | None = None) -> None:
-    st.session_state["th_base"] = dict(overrides)
+def _replace(run: dict, label_names: list[str], setting: ThresholdSetting, note: str | None = None) -> None:
+    """Replace the session's setting from outside the override editor (Tune, Clear, Load): the editor starts afresh."""
+    set_threshold_setting(run, label_names, setting)
     st.session_state["th_editor_version"] = st.session_state.get("th_editor_version", 0) + 1
     if note:
         flash(note, "info")
 
 
-def _tune_on_dev(run_id: str, dataset: str, label_names: list[str]) -> None:
+def _move_global(run: dict, label_names: list[str]) -> None:
+    """The slider moved: the setting takes its value, the overrides stay."""
+    setting = threshold_setting(run, label_names)
+    set_threshold_setting(run, label_names,
+                          ThresholdSetting.checked(st.session_state["th_global"], setting.overrides, label_names))
+
+
+def _clear_overrides(run: dict, label_names: list[str]) -> None:
+    setting = threshold_setting(run, label_names)
+    _replace(run, label_names, ThresholdSetting.checked(setting.global_threshold, {}, label_names))
+
+
+def _tune_on_dev(run: dict, label_names: list[str]) -> None:
+    run_id, dataset = run["run_id"], run["dataset"]
     if "dev" not in get_workspace().energy_splits(run_id):
         flash("This run has no energies on the dev split, so there is nothing to tune on.", "error")
         return
-    tuned = tune_thresholds(load_energies(run_id, "dev"), load_human_labels(dataset, "dev"))
-    replace_overrides(dict(zip(label_names, tuned.tolist())),
-                      "Per-label thresholds tuned on the dev split (each label's best F1 there), never on test.")
+    tuned = tune_thresholds(load_energies(run_id, "dev"), load_human_labels(dataset, "dev"))  # (C,)
+    overrides = dict(zip(label_names, tuned.tolist()))  # every label, also where it equals the global h
+    setting = threshold_setting(run, label_names)
+    _replace(run, label_names, ThresholdSetting.checked(setting.global_threshold, overrides, label_names,
+                                                        source=TUNED_SOURCE),
+             "Per-label thresholds tuned on the dev split (each label's best F1 there), never on test.")
 
 
-def _load_profile(label_names: list[str]) -> None:
+def _load_profile(run: dict, label_names: list[str]) -> None:
     name = st.session_state["th_profile_pick"]
     profile = get_workspace().load_threshold_profile(name)
-    if profile["global_threshold"] is not None:
-        st.session_state["th_global"] = float(profile["global_threshold"])
-    replace_overrides(overrides_from(profile["thresholds"], st.session_state.get("th_global", DEFAULT_THRESHOLD),
-                                     label_names), f"Loaded threshold profile {name!r}.")
+    global_threshold = profile["global_threshold"] if profile["global_threshold"] is not None else DEFAULT_THRESHOLD
+    try:
+        setting = ThresholdSetting.from_array(profile["thresholds"], global_threshold, label_names, source=name)
+    except ValueError as error:  # a profile of other labels, or off the scale
+        flash(f"Could not load threshold profile {name!r}: {error}", "error")
+        return
+    _replace(run, label_names, setting, f"Loaded threshold profile {name!r}.")
+
+
+def _override_editor(run: dict, label_names: list[str], setting: ThresholdSetting) -> ThresholdSetting:
+    """The per-label override table, started from the setting's overrides; the setting with the table's edits."""
+    base = pd.DataFrame({"label": label_names,
+                         "override": [setting.overrides.get(label, np.nan) for label in label_names]})
+    edited = st.data_editor(
+        base, key=f"th_editor_{run['run_id']}_{st.session_state.get('th_editor_version', 0)}", hide_index=True,
+        disabled=["label"], height=260,
+        column_config={"override": st.column_config.NumberColumn(
+            "override h", min_value=0.0, max_value=10.0, step=0.1, format="%.1f",
+            help="Leave blank to use the global threshold.")})
+    try:
+        edits = ThresholdSetting.checked(setting.global_threshold, dict(zip(edited["label"], edited["override"])),
+                                         label_names)
+    except ValueError as error:  # a value off the 0-10 scale: keep the setting as it was
+        st.error(f"Overrides must be between {ENERGY_MIN:g} and {ENERGY_MAX:g}: {error}")
+        return setting
+    if dict(edits.overrides) == dict(setting.overrides):
+        return setting  # nothing new typed: keep the setting (and its source)
+    return set_threshold_setting(run, label_names, edits)
 
 
 def threshold_controls(run: dict, label_names: list[str], profiles: list[str]) -> Controls:
-    """The global slider, the per-label override editor, Tune / Clear, and the run's profiles (names given)."""
+    """The global slider, the per-label override editor, Tune / Clear, and the run's profiles (names given); each
+    reads the session's setting and writes its changes back to it."""
     state = st.session_state
     controls, editor_column = st.columns([2, 1])
     with editor_column:
-        base = pd.DataFrame({"label": label_names,
-                             "override": [state["th_base"].get(label, np.nan) for label in label_names]})
-        edited = st.data_editor(
-            base, key=f"th_editor_{state['th_editor_version']}", hide_index=True, disabled=["label"], height=260,
-            column_config={"override": st.column_config.NumberColumn(
-                "override h", min_value=0.0, max_value=10.0, step=0.1, format="%.1f",
-                help="Leave blank to use the global threshold.")})
-    overrides = {label: value for label, value in zip(edited["label"], edited["override"]) if pd.notna(value)}
+        setting = _override_editor(run, label_names, threshold_setting(run, label_names))
+    count = len(setting.overrides)
     with controls:
-        state.setdefault("th_global", DEFAULT_THRESHOLD)  # set here, not as the slider's value, so Load can move it
-        global_threshold = st.slider("Global energy threshold h", ENERGY_MIN, ENERGY_MAX, step=0.1, key="th_global",
-                                     persist_state="session",  # still there after a visit to another page
-                                     disabled=len(overrides) >= len(label_names),
-                                     help="Used by every label without its own override (right).")
-        if len(overrides) >= len(label_names):
+        if state.get("th_global") != setting.global_threshold:  # set here, not as the slider's value, so Load moves it
+            state["th_global"] = setting.global_threshold
+        st.slider("Global energy threshold h", ENERGY_MIN, ENERGY_MAX, step=0.1, key="th_global",
+                  on_change=_move_global, args=(run, label_names), disabled=count >= len(label_names),
+                  help="Used by every label without its own override (right).")
+        if count >= len(label_names):
             st.warning("The global threshold is **inactive**: every label has its own threshold (tuned or typed). "
                        "Clear the overrides to use the slider again.", icon=":material/block:")
-        elif overrides:
-            st.caption(f"The global h applies to {len(label_names) - len(overrides)} of {len(label_names)} labels; "
-                       f"{len(overrides)} have their own threshold.")
+        elif count:
+            st.caption(f"The global h applies to {len(label_names) - count} of {len(label_names)} labels; "
+                       f"{count} have their own threshold.")
         buttons = st.columns(3)
         buttons[0].button("Tune per label on dev", on_click=_tune_on_dev, key="th_tune", type="primary",
-                          args=(run["run_id"], run["dataset"], label_names),
+                          args=(run, label_names),
                           help="For each label, the threshold with the best F1 on the dev split.")
-        buttons[1].button("Clear overrides", on_click=replace_overrides, args=({},), key="th_reset")
+        buttons[1].button("Clear overrides", on_click=_clear_overrides, args=(run, label_names), key="th_reset")
         with st.expander(f"Threshold profiles of this run ({len(profiles)})", expanded=False):
             if profiles:
                 st.selectbox("Profile", profiles, key="th_profile_pick")
-                st.button("Load", on_click=_load_profile, args=(label_names,), key="th_profile_load")
+                st.button("Load", on_click=_load_profile, args=(run, label_names), key="th_profile_load")
             profile_name = st.text_input("Save the current thresholds as", key="th_profile_name",
                                          placeholder="e.g. high-precision")
             profile_note = st.text_input("Note (optional)", key="th_profile_note")
             save = st.button("Save profile", key="th_profile_save")
-    return Controls(global_threshold, overrides, save, profile_name, profile_note)
+    return Controls(setting, save, profile_name, profile_note)
 
 
-def save_profile(run_id: str, controls: Controls, thresholds: np.ndarray) -> None:
-    """Store the current thresholds (C,) under the typed name, then rerun the whole page (the list of profiles)."""
+def save_profile(run: dict, label_names: list[str], controls: Controls) -> None:
+    """Store the session's setting under the typed name (it becomes the setting's source), then rerun the whole page
+    (the list of profiles)."""
     name = controls.profile_name.strip()
     if not name:
         st.error("Give the profile a name to save it.")
         return
-    get_workspace().save_threshold_profile(name, run_id=run_id, thresholds=thresholds,
-                                           global_threshold=controls.global_threshold, note=controls.profile_note)
+    setting = controls.setting
+    get_workspace().save_threshold_profile(name, run_id=run["run_id"], thresholds=setting.array(label_names),
+                                           global_threshold=setting.global_threshold, note=controls.profile_note)
+    set_threshold_setting(run, label_names, ThresholdSetting.checked(setting.global_threshold, setting.overrides,
+                                                                     label_names, source=name))
     bump_data_version()
     flash(f"Saved threshold profile {name!r}; Review and Export can use it.")
     st.rerun()
 
 
-def previous_thresholds(run_id: str, split: str, thresholds: np.ndarray) -> np.ndarray | None:
-    """The thresholds (C,) before the last move on this run and split (None before the first move)."""
-    state = st.session_state
-    if state.get("th_now_run") != (run_id, split) or state.get("th_now") is None:
-        state["th_now_run"], state["th_now"], state["th_before"] = (run_id, split), thresholds, None
-    elif not np.array_equal(state["th_now"], thresholds):
-        state["th_before"], state["th_now"] = state["th_now"], thresholds
-    return state.get("th_before")
+def previous_thresholds(run: dict, label_names: list[str]) -> np.ndarray | None:
+    """The thresholds (C,) before the last move on this run (None before the first move)."""
+    before = previous_setting(run)
+    return None if before is None else before.array(label_names)
 
 
 def show_scores(report: dict, caption: str) -> None:

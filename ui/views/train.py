@@ -6,12 +6,21 @@ import plotly.graph_objects as go
 import streamlit as st
 import torch
 
-from eqn_core.config import BUNDLED_ENCODER, SCRATCH_BACKBONES, TrainConfig
-from eqn_core.inference import device_name, pick_device
-from eqn_core.runs import (ACTIVE_STATUSES, RunFolder, delete_run, describe_step, ingest_run, parent_run, prepare_run,
-                           progress_state, refresh_runs, run_key_metrics, runs_table, start_run_process)
-from eqn_core.shipped import is_shipped
-from ui.common import bump_data_version, escape_markdown, flash
+from eqn_core.method.config import BUNDLED_ENCODER, SCRATCH_BACKBONES, TrainConfig
+from eqn_core.method.inference import device_name, pick_device
+from eqn_core.runs.lifecycle import (
+    ACTIVE_STATUSES,
+    delete_run,
+    ingest_run,
+    prepare_run,
+    refresh_runs,
+    start_run_process,
+)
+from eqn_core.runs.summary import describe_step, progress_state, run_key_metrics, runs_table
+from eqn_core.store.run_folders import RunFolder, parent_run
+from eqn_core.store.shipped import is_shipped
+from ui.display import escape_markdown, flash
+from ui.session import bump_data_version
 
 MODES = {"eqn": "EQN: CoEQN, label regression, train again (the paper's method)",
          "coeqn": "CoEQN: 0/10 targets and MSE (Model 1 only)",

@@ -1,5 +1,6 @@
 """Streamlit views of the Data page: a stored data set (rows per split, label distribution, labels per text,
-deleting it) and adding uploaded files as a data set."""
+deleting it), adding uploaded files as a data set, and fetching GoEmotions with a progress bar (also offered on
+the Home page)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -8,9 +9,11 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from eqn_core.data import DataError, load_files
-from eqn_core.names import check_safe_name
-from ui.common import bump_data_version, escape_markdown, flash, plot_text
+from eqn_core.io.datasets import load_files
+from eqn_core.io.errors import DataError
+from eqn_core.io.names import check_safe_name
+from ui.display import escape_markdown, flash, plot_text
+from ui.session import bump_data_version
 
 FORMAT_HELP = {
     "auto": "guess from the file",
@@ -113,4 +116,30 @@ def add_uploaded_dataset(workspace, name: str, files: dict[str, Path], *, dev_fr
     rows = ", ".join(f"{split} {len(part.texts):,}" for split, part in dataset.splits.items())
     flash(f"Added {dataset.name}: {rows} texts, {len(dataset.label_names)} labels "
           f"({'multi' if dataset.multi_label else 'single'}-label). See it under Data sets.")
+    st.rerun()
+
+
+def add_goemotions_with_progress(workspace, *, from_dir: str | Path | None = None,
+                                 offline_hint: str | None = None) -> bool:
+    """Fetch and store GoEmotions with a progress bar, then rerun the page with a success note;
+    on failure show the error where the button was (nothing is stored) and return False.
+    offline_hint: what to do without internet, said after a failed download."""
+    where = f"from {from_dir}" if from_dir else "from GitHub (about 4 MB)"
+    bar = st.progress(0.0, text=f"Fetching GoEmotions {where} ...")
+
+    def on_progress(file_name: str, done: int, total: int | None) -> None:
+        bar.progress(min(1.0, done / total) if total else 0.0, text=f"{file_name}: {done / 1e6:.1f} MB")
+
+    try:
+        with st.spinner("Reading and storing GoEmotions ..."):
+            dataset = workspace.add_goemotions(from_dir=from_dir, progress=on_progress)
+    except (DataError, ValueError, OSError) as error:
+        bar.empty()
+        hint = "" if from_dir or not offline_hint else f" {offline_hint}"
+        st.error(f"Could not load GoEmotions: {escape_markdown(error)}.{hint}")
+        return False
+    bump_data_version()
+    st.session_state["dataset"] = dataset.name
+    rows = ", ".join(f"{name} {len(split.texts):,}" for name, split in dataset.splits.items())
+    flash(f"GoEmotions is in the workspace: {rows} texts, {len(dataset.label_names)} labels.")
     st.rerun()
