@@ -27,6 +27,7 @@ from ui.views.data import (
     dataset_overview,
     read_options,
 )
+from ui.views.text_sets import add_texts, text_sets
 
 UPLOAD_TYPES = ("csv", "tsv", "txt", "parquet", "jsonl", "json", "xlsx", "gz", "bz2", "zst")
 
@@ -37,17 +38,26 @@ show_flash()
 workspace = get_workspace()
 names = workspace.dataset_names()
 
-view, goemotions, upload = st.tabs(["Data sets", "Add GoEmotions", "Add your files"])
+SECTIONS = ["Data sets", "Your texts (no labels)", "Add GoEmotions", "Add labelled files"]
+# a segmented control, not tabs: the chosen section stays chosen across the reruns that adding data causes
+section = st.segmented_control("Section", SECTIONS, default=SECTIONS[0], key="data_section",
+                               label_visibility="collapsed") or SECTIONS[0]
 
 # ------------------------------------------------------------------------------------------------ what is stored
-with view:
+if section == "Data sets":
     if not names:
-        st.info("The workspace holds no data set yet: add GoEmotions or your own files with the tabs above.")
+        st.info("The workspace holds no data set yet: add GoEmotions or your own files with the sections above.")
     else:
         dataset_overview(workspace, names)
 
+# ------------------------------------------------------------------------------------------------ own texts
+elif section == "Your texts (no labels)":
+    add_texts(workspace)
+    st.subheader("Your text sets")
+    text_sets(workspace)
+
 # ------------------------------------------------------------------------------------------------ GoEmotions
-with goemotions:
+elif section == "Add GoEmotions":
     st.write("GoEmotions: 54,263 Reddit comments labelled with 27 emotions and neutral, in the official "
              "train/dev/test split.")
     if "goemotions" in names:
@@ -68,7 +78,7 @@ with goemotions:
                 add_goemotions_with_progress(workspace, from_dir=Path(folder).expanduser() if folder else None)
 
 # ------------------------------------------------------------------------------------------------ user files
-with upload:
+else:
     st.write("CSV, TSV, Parquet, JSONL or Excel (.xlsx, its first sheet), also compressed (.gz, .bz2, .zst), with a "
              "text column and labels as ids, names, one 0/1 column per label, or one label per text. Give one file "
              "per split; without a dev file, part of train becomes dev.")

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from app_server import CHROMIUM_ARGS, PAGE_TIMEOUT_MS, AppServer, AppServerError, chromium_path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")

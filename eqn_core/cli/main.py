@@ -29,6 +29,7 @@ from eqn_core.cli.users import cmd_users
 def build_parser() -> argparse.ArgumentParser:
     from eqn_core.cli.annotate_commands import add_ray_options
     from eqn_core.cli.corpus_commands import add_corpus_commands
+    from eqn_core.cli.text_commands import add_text_commands
     from eqn_core.method.config import (
         BUNDLED_ENCODER,
         ENCODER_MODES,
@@ -195,6 +196,7 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--force", action="store_true", help="overwrite the output file if it exists")
     p.set_defaults(func=cmd_users)
     add_corpus_commands(sub)
+    add_text_commands(sub)
     return parser
 
 

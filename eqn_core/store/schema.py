@@ -17,7 +17,7 @@ from eqn_core.io.datasets import SPLIT_ORDER, LabeledDataset, LabeledSplit
 from eqn_core.io.names import check_safe_name
 from eqn_core.method.thresholds import ENERGY_MAX, ENERGY_MIN
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 
 # The whole schema, in creation order. A change to it is a new SCHEMA_VERSION plus an entry in
 # MIGRATIONS that takes a workspace from the previous version to the new one.
@@ -173,8 +173,32 @@ SIGN_IN_TABLES: tuple[str, ...] = (
         method  VARCHAR   NOT NULL       -- password | single sign-on | ...
     )""",
 )
+# Version 7: own texts without labels (eqn_core.store.text_sets): a text set is a folder textsets/<name>/ with
+# texts.parquet, and each run's annotation of it energy shards in textsets/<name>/annotations/<run_id>/, written by a
+# background job (eqn_core.runs.text_annotation) and ingested here.
+TEXT_SET_TABLES: tuple[str, ...] = (
+    """CREATE TABLE text_sets (
+        name             VARCHAR   NOT NULL,   -- unique; its folder is textsets/<name>
+        files            JSON      NOT NULL,   -- [{path, name, format, rows, text_column, id_column, columns}]
+        metadata_columns VARCHAR[] NOT NULL,   -- every column kept besides row_idx, text_id, text, source_*
+        num_rows         BIGINT    NOT NULL,
+        created_at       TIMESTAMP NOT NULL    -- UTC
+    )""",
+    """CREATE TABLE text_set_annotations (
+        text_set    VARCHAR   NOT NULL,
+        run_id      VARCHAR   NOT NULL,
+        status      VARCHAR   NOT NULL,   -- queued | running | finished | failed | stopped
+        rows_done   BIGINT    NOT NULL,
+        total_rows  BIGINT    NOT NULL,
+        label_names VARCHAR[] NOT NULL,   -- the run's C labels, one energy column each
+        error       VARCHAR,
+        created_at  TIMESTAMP NOT NULL,   -- UTC
+        started_at  TIMESTAMP,
+        finished_at TIMESTAMP
+    )                                     -- unique per (text_set, run_id)""",
+)
 SCHEMA: tuple[str, ...] = (SCHEMA_V1 + REVIEW_TABLES + (CORPORA_TABLE,) + REVIEW_SETTINGS_TABLES
-                           + SIGN_IN_TABLES)  # a new workspace
+                           + SIGN_IN_TABLES + TEXT_SET_TABLES)  # a new workspace
 # version -> statements that upgrade a workspace from version - 1 to version.
 MIGRATIONS: dict[int, tuple[str, ...]] = {
     # 2: run folders inside the workspace are stored relative to it ("runs/<id>"), so a copied workspace uses its
@@ -191,6 +215,8 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
     5: REVIEW_SETTINGS_TABLES,
     # 6: the sign-in audit
     6: SIGN_IN_TABLES,
+    # 7: own texts without labels and their annotations
+    7: TEXT_SET_TABLES,
 }
 
 RUN_STATUSES = ("queued", "running", "finished", "failed", "stopped")

@@ -118,6 +118,7 @@ def test_data_page_shows_rows_per_split_and_distributions(data_workspace):
 
 def test_uploaded_csv_becomes_a_data_set(data_workspace):
     at = open_page("app_pages/1_Data.py")
+    at.segmented_control(key="data_section").set_value("Add labelled files").run()
     rows = ["text,labels"] + [f"text number {i} feels {'joy' if i % 2 else 'anger'},{'joy' if i % 2 else 'anger'}"
                               for i in range(30)]
     at.file_uploader(key="data_upload").set_value(("moods_train.csv", "\n".join(rows).encode(), "text/csv"))
@@ -135,6 +136,7 @@ def test_uploaded_csv_becomes_a_data_set(data_workspace):
 
 def test_bad_upload_shows_the_data_error_and_stores_nothing(data_workspace):
     at = open_page("app_pages/1_Data.py")
+    at.segmented_control(key="data_section").set_value("Add labelled files").run()
     bad = b"text,labels\nfine text,joy\n   ,anger\n"
     at.file_uploader(key="data_upload").set_value(("broken.csv", bad, "text/csv"))
     at.run()
@@ -147,6 +149,7 @@ def test_bad_upload_shows_the_data_error_and_stores_nothing(data_workspace):
 
 def test_one_hot_columns_are_mapped_with_the_column_widgets(data_workspace):
     at = open_page("app_pages/1_Data.py")
+    at.segmented_control(key="data_section").set_value("Add labelled files").run()
     rows = ["comment,joy,anger,id"] + [f"comment {i},{i % 2},{1 - i % 2},c{i}" for i in range(20)]
     at.file_uploader(key="data_upload").set_value(("onehot.csv", "\n".join(rows).encode(), "text/csv"))
     at.run()
@@ -164,6 +167,7 @@ def test_one_hot_columns_are_mapped_with_the_column_widgets(data_workspace):
 
 def test_goemotions_from_a_missing_folder_says_so(data_workspace):
     at = open_page("app_pages/1_Data.py")
+    at.segmented_control(key="data_section").set_value("Add GoEmotions").run()
     at.radio(key="data_goemotions_source").set_value("Local folder").run()
     at.text_input(key="data_goemotions_folder").input("/no/such/folder")
     at.button(key="data_load_goemotions").click().run()

@@ -74,7 +74,6 @@ def test_cli_commands_work_while_the_app_keeps_its_workspace_open(tmp_path, tiny
     from pathlib import Path
 
     from conftest import make_dataset
-
     from eqn_core.store.workspace import Workspace
 
     app = Workspace(tmp_path / "ws")  # as ui.session keeps it: alive for the whole app process
@@ -117,9 +116,9 @@ def test_the_app_waits_while_a_cli_command_holds_the_workspace(tmp_path, monkeyp
     from pathlib import Path
 
     import streamlit as st
-    from conftest import make_dataset
     from streamlit.testing.v1 import AppTest
 
+    from conftest import make_dataset
     from eqn_core.store.workspace import Workspace
 
     root = tmp_path / "ws"

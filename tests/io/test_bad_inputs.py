@@ -9,8 +9,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from conftest import make_dataset, table_dump
 
+from conftest import make_dataset, table_dump
 from eqn_core.cli.main import main
 from eqn_core.store.workspace import Workspace
 

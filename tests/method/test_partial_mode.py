@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from conftest import make_dataset
 
+from conftest import make_dataset
 from eqn_core.method.config import TrainConfig
 from eqn_core.method.inference import annotate, predict_outputs, token_states
 from eqn_core.method.models import TokenizedTexts, build_model

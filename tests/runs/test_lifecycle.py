@@ -6,8 +6,8 @@ import subprocess
 import sys
 
 import pytest
-from conftest import tiny_config
 
+from conftest import tiny_config
 from eqn_core.cli.main import main as eqn
 from eqn_core.runs.lifecycle import delete_run, ingest_run, prepare_run
 from eqn_core.runs.process import execute_run

@@ -7,8 +7,8 @@ import shutil
 
 import numpy as np
 import pytest
-from conftest import tiny_config
 
+from conftest import tiny_config
 from eqn_core.method.config import TrainConfig
 from eqn_core.runs.lifecycle import ingest_run, prepare_run
 from eqn_core.runs.process import execute_run
@@ -105,7 +105,6 @@ def test_real_bundled_encoder_finetunes_on_real_goemotions_rows(tmp_path, shared
 def test_stop_acts_within_one_batch_in_every_phase(tmp_path, tiny_encoder_dir, monkeypatch, phase):
     """A Stop seen after the first batch of any phase ends the run "stopped" before that phase's next batch."""
     from conftest import make_dataset
-
     from eqn_core.runs import process as execute
 
     with Workspace(tmp_path / "ws") as workspace:
