@@ -48,7 +48,6 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 from app_server import CHROMIUM_ARGS, AppServer, chromium_path  # noqa: E402
-
 from eqn_core.io.datasets import load_goemotions
 from eqn_core.method.metrics import decide, label_changes, per_label_report
 from eqn_core.method.reports import threshold_report
