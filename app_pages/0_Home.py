@@ -6,6 +6,7 @@ import streamlit as st
 from eqn_core.io.datasets import find_local_goemotions, goemotions_folder_problem
 from eqn_core.runs.lifecycle import refresh_runs
 from eqn_core.runs.summary import runs_table
+from eqn_core.store.text_sets import list_text_sets
 from ui.auth import accounts_enabled, current_user, require_login
 from ui.display import escape_markdown, show_flash
 from ui.session import get_workspace, workspace_root
@@ -17,7 +18,8 @@ require_login()  # a direct link to this page needs a signed-in user too
 st.title("EQN Studio")
 st.markdown(
     "Annotate texts with **micro-emotions**: a 0–10 energy for every emotion instead of a yes/no label.  \n"
-    "Load a data set, train an EQN model on it, then explore thresholds, review suggestions and export.")
+    "Bring your own texts and annotate them with the ready GoEmotions model, or load a labelled data set and train "
+    "an EQN model on it; then explore thresholds, review suggestions and export.")
 show_flash()
 
 workspace = get_workspace()
@@ -27,10 +29,25 @@ datasets = workspace.list_datasets()
 runs = workspace.list_runs()
 finished = runs[runs["status"] == "finished"]
 
+own_texts = list_text_sets(workspace)
+with st.container(border=True):
+    st.subheader("Your own texts")
+    if own_texts.empty:
+        st.write("Interview transcripts, diary entries, a million comments: no labels needed. Add a CSV, TSV, TXT, "
+                 "JSONL or Parquet file with a text column (other columns such as speaker or date are kept), annotate "
+                 "it with the ready GoEmotions EQN model that ships with EQN Studio, then browse, review and export.")
+    else:
+        st.write(f"{len(own_texts)} text set(s), {int(own_texts['rows'].sum()):,} texts: annotate them on Data, "
+                 "browse them on Samples, see what a threshold does on Thresholds, export them on Export.")
+    if admin:
+        st.page_link("app_pages/1_Data.py", label="Data → Your texts (no labels)", icon=":material/upload_file:")
+    else:
+        st.caption("An admin adds and annotates texts; you review them once they are annotated.")
+
 if datasets.empty:
     local = find_local_goemotions()
     source = f"from the local folder `{local}`" if local else "from GitHub (about 4 MB)"
-    st.subheader("Start with GoEmotions")
+    st.subheader("Or start with GoEmotions")
     st.write(f"54,263 Reddit comments labelled with 27 emotions and neutral, the data set of the EQN paper. "
              f"Loads {source}; your own CSV/TSV/Parquet/JSONL files go in on the **Data** page.")
     if not admin:
