@@ -11,6 +11,11 @@ Writes benchmarks/results/own_texts_<N>.json.
 
     python benchmarks/own_texts.py                 # 10,000 texts
     python benchmarks/own_texts.py --texts 100000
+    python benchmarks/own_texts.py --texts 1000000 --synthetic   # readers at scale: seeded energies, no model
+
+With --synthetic the annotate phases are replaced by `synthetic` (seeded energies written as the job's shards
+would be, 28 GoEmotions labels) and an `export` phase (all rows, Parquet and CSV, through DuckDB COPY) follows the
+queries: what the Samples, Thresholds and Export pages ask of a set of that size, without hours of annotation.
 """
 from __future__ import annotations
 
@@ -95,6 +100,46 @@ def phase_eqn_annotate(workspace, csv_path: Path, args) -> dict:
     return {"seconds": seconds, "texts_per_second_end_to_end": args.texts / seconds}
 
 
+def phase_synthetic(workspace, csv_path: Path, args) -> dict:
+    """Seeded energies for every text, written as a finished annotation job leaves them (its shards and records)."""
+    import numpy as np
+
+    from eqn_core.io.datasets import GOEMOTIONS_LABELS
+    from eqn_core.runs.text_annotation import write_shard
+    from eqn_core.runs.text_annotation import SHARD_ROWS
+    from eqn_core.store.text_set_folders import AnnotationFolder, annotation_path
+    from eqn_core.store.text_sets import record_annotation, update_annotation
+
+    started = time.perf_counter()
+    rng = np.random.default_rng(args.seed)
+    folder = AnnotationFolder(annotation_path(workspace, NAME, RUN_ID))
+    folder.path.mkdir(parents=True)
+    job = {"text_set": NAME, "run_id": RUN_ID, "shard_rows": SHARD_ROWS, "label_names": GOEMOTIONS_LABELS,
+           "total_rows": args.texts}
+    folder.job_file.write_text(json.dumps(job))
+    record_annotation(workspace, NAME, RUN_ID, label_names=GOEMOTIONS_LABELS, total_rows=args.texts)
+    for index, first in enumerate(range(0, args.texts, SHARD_ROWS)):
+        rows = np.arange(first, min(first + SHARD_ROWS, args.texts))
+        energies = np.clip(rng.gamma(0.6, 1.5, size=(len(rows), len(GOEMOTIONS_LABELS))), 0, 10).astype(np.float32)
+        write_shard(folder, index, rows, energies, GOEMOTIONS_LABELS, job)
+    update_annotation(workspace, NAME, RUN_ID, {"status": "finished", "rows_done": args.texts})
+    return {"seconds": time.perf_counter() - started, "rows": args.texts}
+
+
+def phase_export(workspace, csv_path: Path, args) -> dict:
+    from eqn_core.export.text_exports import export_text_annotation
+
+    timings = {}
+    for fmt in ("parquet", "csv"):
+        target = OUT / f"export.{fmt}"
+        started = time.perf_counter()
+        result = export_text_annotation(workspace, NAME, run_id=RUN_ID, path=target, fmt=fmt, content="thresholded",
+                                        thresholds=3.0, overwrite=True)
+        timings[fmt] = {"seconds": time.perf_counter() - started, "rows": result["rows"],
+                        "mib": target.stat().st_size / 2**20}
+    return timings
+
+
 def phase_queries(workspace, csv_path: Path, args) -> dict:
     import numpy as np
     import pandas as pd
@@ -122,6 +167,8 @@ def phase_queries(workspace, csv_path: Path, args) -> dict:
             call()
             warm.append(time.perf_counter() - started)
         timings[name] = {"first_ms": cold * 1000, "median_ms": statistics.median(warm) * 1000}
+    if args.synthetic:
+        return {"queries": timings}
     # the two annotations of the same texts: equal up to batch composition (length-sorted per shard vs whole file)
     frames = [pd.read_parquet(p) for p in sorted(annotation_path(workspace, NAME, RUN_ID).glob("part-*.parquet"))]
     ours = pd.concat(frames).sort_values("row_idx").drop(columns="row_idx").to_numpy(np.float32)
@@ -129,7 +176,12 @@ def phase_queries(workspace, csv_path: Path, args) -> dict:
     return {"queries": timings, "energies_max_abs_difference_vs_eqn_annotate": float(np.abs(ours - theirs).max())}
 
 
-PHASES = {"add": phase_add, "annotate": phase_annotate, "eqn_annotate": phase_eqn_annotate, "queries": phase_queries}
+PHASES = {"add": phase_add, "annotate": phase_annotate, "eqn_annotate": phase_eqn_annotate,
+          "synthetic": phase_synthetic, "queries": phase_queries, "export": phase_export}
+
+
+def phases(synthetic: bool) -> list[str]:
+    return ["add", "synthetic", "queries", "export"] if synthetic else ["add", "annotate", "eqn_annotate", "queries"]
 
 
 def run_phase(args) -> None:
@@ -149,6 +201,8 @@ def main() -> None:
     parser.add_argument("--texts", type=int, default=10_000)
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--synthetic", action="store_true",
+                        help="seeded energies instead of the model (the readers at scale)")
     parser.add_argument("--phase", choices=list(PHASES), help=argparse.SUPPRESS)
     parser.add_argument("--csv", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -163,9 +217,10 @@ def main() -> None:
     shutil.rmtree(OUT / "ws", ignore_errors=True)
     env = {**os.environ, "EQN_SHIPPED_MODELS": "1", "PYTHONPATH": str(REPO), "TOKENIZERS_PARALLELISM": "false"}
     results = {}
-    for phase in PHASES:
+    for phase in phases(args.synthetic):
         command = [sys.executable, __file__, "--phase", phase, "--csv", str(csv_path), "--texts", str(args.texts),
-                   "--batch-size", str(args.batch_size)]
+                   "--batch-size", str(args.batch_size), "--seed", str(args.seed)]
+        command += ["--synthetic"] if args.synthetic else []
         started = time.perf_counter()
         done = subprocess.run(command, env=env, capture_output=True, text=True)
         if done.returncode != 0:
@@ -174,17 +229,19 @@ def main() -> None:
                           "process_seconds": time.perf_counter() - started}
         print(f"{phase}: {json.dumps(results[phase])}", file=sys.stderr)
     report = {
-        "benchmark": "own_texts", "command": f"python benchmarks/own_texts.py --texts {args.texts}",
+        "benchmark": "own_texts",
+        "command": f"python benchmarks/own_texts.py --texts {args.texts}{' --synthetic' if args.synthetic else ''}",
         "when": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "machine": f"{device_name(torch.device('cpu'))}, "
                    f"{os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30:.0f} GiB",
         "texts": args.texts, "batch_size": args.batch_size, "run_id": RUN_ID,
         "csv_mib": csv_path.stat().st_size / 2**20,
-        "add_plus_annotate_seconds": results["add"]["seconds"] + results["annotate"]["seconds"],
+        **({} if args.synthetic else
+           {"add_plus_annotate_seconds": results["add"]["seconds"] + results["annotate"]["seconds"]}),
         **results,
     }
     RESULTS.mkdir(parents=True, exist_ok=True)
-    target = RESULTS / f"own_texts_{args.texts}.json"
+    target = RESULTS / f"own_texts_{args.texts}{'_synthetic' if args.synthetic else ''}.json"
     target.write_text(json.dumps(report, indent=2) + "\n")
     print(json.dumps(report, indent=2))
     print(f"wrote {target}", file=sys.stderr)

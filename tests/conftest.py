@@ -237,3 +237,14 @@ def serve_app(tmp_path):
     yield serve
     for server in servers:
         server.stop()
+
+
+def read_back(path, fmt: str):
+    """An exported CSV / Parquet / JSONL file as a DataFrame, every cell as the file holds it."""
+    import pandas as pd
+
+    if fmt == "csv":
+        return pd.read_csv(path, keep_default_na=False)
+    if fmt == "parquet":
+        return pd.read_parquet(path)
+    return pd.read_json(path, lines=True, dtype=False)

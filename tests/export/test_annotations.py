@@ -5,6 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from conftest import read_back
 from eqn_core.export import annotations
 from eqn_core.export.annotations import export_annotations
 from eqn_core.io.datasets import LabeledDataset, LabeledSplit
@@ -33,13 +34,6 @@ def workspace(tmp_path):
         ws.store_energies("r1", "test", ENERGIES)
         yield ws
 
-
-def read_back(path, fmt: str) -> pd.DataFrame:
-    if fmt == "csv":
-        return pd.read_csv(path, keep_default_na=False)
-    if fmt == "parquet":
-        return pd.read_parquet(path)
-    return pd.read_json(path, lines=True, dtype=False)
 
 
 def label_values(frame: pd.DataFrame) -> np.ndarray:

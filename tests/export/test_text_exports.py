@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from conftest import read_back
 from eqn_core.export.text_exports import export_text_annotation
 from eqn_core.method.thresholds import reaches
 from eqn_core.store.text_sets import add_text_set
@@ -27,13 +28,6 @@ def annotated(workspace, tmp_path):
     write_annotation(workspace, "set", "r", energies, shard_rows=3)
     return workspace, energies
 
-
-def read_back(path, fmt: str) -> pd.DataFrame:
-    if fmt == "csv":
-        return pd.read_csv(path, keep_default_na=False)
-    if fmt == "parquet":
-        return pd.read_parquet(path)
-    return pd.read_json(path, lines=True, dtype=False)
 
 
 @pytest.mark.parametrize("fmt", ["csv", "parquet", "jsonl"])
