@@ -10,18 +10,22 @@ from ui.display import show_flash
 from ui.pickers import pick_run, pick_split
 from ui.session import get_workspace, load_energies, load_human_labels, load_label_names
 from ui.views import thresholds as views
-from ui.views.corpus import corpus_thresholds, pick_corpus
+from ui.views.corpus import corpus_thresholds, pick_source
+from ui.views.text_set_thresholds import text_set_thresholds
 
 st.set_page_config(page_title="Thresholds · EQN Studio", layout="wide")
 require_login()  # a direct link to this page needs a signed-in user too
 st.title("Thresholds")
 st.caption("A label is given where its energy is at least h (paper eq. 8). Move h and see what each emotion's "
-           "precision, recall and F1 become.")
+           "precision, recall and F1 become (labelled data), or how many of your own texts get each emotion.")
 show_flash()
 workspace = get_workspace()
-corpus = pick_corpus(workspace, key="th")  # an external corpus (Parquet via DuckDB) instead of a run
-if corpus:
-    corpus_thresholds(corpus)
+source = pick_source(workspace, key="th")  # an external corpus or an annotated text set instead of a run
+if source.corpus:
+    corpus_thresholds(source.corpus)
+    st.stop()
+if source.text_set:
+    text_set_thresholds(workspace, source.text_set)
     st.stop()
 run = pick_run(workspace)
 split = pick_split(workspace, run["run_id"], key="th_split", default="test")

@@ -9,7 +9,8 @@ from ui.display import energy_bar_figure, escape_markdown, quote_text
 from ui.pickers import pick_run, pick_split
 from ui.session import get_workspace, load_energies, load_human_labels, load_label_names, load_texts
 from ui.threshold_state import pick_thresholds
-from ui.views.corpus import corpus_samples, pick_corpus
+from ui.views.corpus import corpus_samples, pick_source
+from ui.views.text_set_browse import text_set_samples
 
 st.set_page_config(page_title="Samples Â· EQN Studio", layout="wide")
 require_login()  # a direct link to this page needs a signed-in user too
@@ -20,12 +21,16 @@ SUGGESTION = {None: "all texts", SUGGESTED: "a suggested micro-emotion (energy â
               LOW_ENERGY_HUMAN: "a human label with low energy (below threshold)", "any": "either of these"}
 
 st.title("Samples")
-st.caption("Each text's 0-10 energy per emotion beside the human labels. Filter, then pick a text to see its bars.")
+st.caption("Each text's 0-10 energy per emotion, beside the human labels where there are any. Filter, then pick a "
+           "text to see its bars.")
 
 workspace = get_workspace()
-corpus = pick_corpus(workspace, key="samples")  # an external corpus (Parquet via DuckDB) instead of a run
-if corpus:
-    corpus_samples(corpus)
+source = pick_source(workspace, key="samples")  # an external corpus or an annotated text set instead of a run
+if source.corpus:
+    corpus_samples(source.corpus)
+    st.stop()
+if source.text_set:
+    text_set_samples(workspace, source.text_set)
     st.stop()
 run = pick_run(workspace)
 split = pick_split(workspace, run["run_id"], key="samples_split")

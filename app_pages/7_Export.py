@@ -13,7 +13,8 @@ from ui.display import escape_markdown
 from ui.pickers import pick_run, pick_split
 from ui.session import get_workspace, load_energies, load_human_labels, load_label_names
 from ui.threshold_state import pick_thresholds
-from ui.views.corpus import corpus_export, pick_corpus
+from ui.views.corpus import corpus_export, pick_source
+from ui.views.text_set_export import text_set_export
 
 st.set_page_config(page_title="Export · EQN Studio", layout="wide")
 require_admin("Export")
@@ -31,14 +32,17 @@ ROWS = {"all": "all rows", "suggested": "rows with a suggested micro-emotion",
         "search": "rows whose text contains …"}
 
 st.title("Export")
-st.caption("One row per text with the run's energies (one column per emotion), the human labels and provenance "
-           "(run, mode, encoder, thresholds). The file is saved in the workspace's exports folder and offered "
-           "for download.")
+st.caption("One row per text with the run's energies (one column per emotion), the human labels (where there are "
+           "any) and provenance (run, mode, encoder, thresholds). The file is saved in the workspace's exports folder "
+           "and offered for download.")
 
 workspace = get_workspace()
-corpus = pick_corpus(workspace, key="export")  # an external corpus (Parquet via DuckDB) instead of a run
-if corpus:
-    corpus_export(workspace, corpus)
+source = pick_source(workspace, key="export")  # an external corpus or an annotated text set instead of a run
+if source.corpus:
+    corpus_export(workspace, source.corpus)
+    st.stop()
+if source.text_set:
+    text_set_export(workspace, source.text_set)
     st.stop()
 run = pick_run(workspace)
 run_id = run["run_id"]

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import time
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -18,23 +19,42 @@ from eqn_core.scale import corpus as corpora
 from eqn_core.scale.corpus_pages import corpus_page
 from ui.display import energy_bar_figure, quote_text
 from ui.session import data_version, open_workspace, workspace_root
+from ui.views.text_set_reads import TextSetChoice, annotation_choices
 
 PAGE_ROWS = 100
 DOWNLOAD_LIMIT_BYTES = 200 * 1024 * 1024  # larger files stay in the exports folder: a download would sit in memory
 HUMAN_FILTER = {None: "any text", "with": "a human gave it", "without": "no human gave it"}
 
 
-def pick_corpus(workspace, *, key: str) -> str | None:
-    """A "Runs / Corpus" switch shown when the workspace has corpora; the corpus name, or None for runs."""
+@dataclass(frozen=True)
+class Source:
+    """Where a page's annotations come from: runs (both None), an external corpus, or a text set's annotation."""
+
+    corpus: str | None = None
+    text_set: TextSetChoice | None = None
+
+
+RUNS, CORPUS, TEXTS = "Runs", "External corpus", "Your texts (no labels)"
+
+
+def pick_source(workspace, *, key: str) -> Source:
+    """An "Annotations from" switch shown when the workspace has corpora or annotated text sets, then the corpus or
+    the "<text set> · <run>" annotation; Source() for runs."""
     names = _corpus_names(str(workspace_root()), data_version())
-    if not names:
-        return None
-    source = st.radio("Annotations from", ["Runs", "External corpus"], horizontal=True, key=f"{key}_source",
-                      help="A corpus is a set of Parquet files (e.g. `eqn annotate --engine ray` output) registered "
-                           "with `eqn corpus add`; it is queried where it lies, never loaded whole.")
-    if source == "Runs":
-        return None
-    return st.selectbox("Corpus", names, key=f"{key}_corpus")
+    annotations = {choice.title: choice for choice in annotation_choices(workspace)}
+    kinds = [RUNS, *([CORPUS] if names else []), *([TEXTS] if annotations else [])]
+    if len(kinds) == 1:
+        return Source()
+    kind = st.radio("Annotations from", kinds, horizontal=True, key=f"{key}_source",
+                    help="Runs: the labelled data sets' texts. External corpus: Parquet files (e.g. `eqn annotate "
+                         "--engine ray` output) registered with `eqn corpus add`. Your texts: a text set added on "
+                         "the Data page and annotated there by a run.")
+    if kind == CORPUS:
+        return Source(corpus=st.selectbox("Corpus", names, key=f"{key}_corpus"))
+    if kind == TEXTS:
+        title = st.selectbox("Text set · run", list(annotations), key=f"{key}_textset")
+        return Source(text_set=annotations[title])
+    return Source()
 
 
 @st.cache_data(show_spinner=False, max_entries=4)
