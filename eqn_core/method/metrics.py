@@ -12,7 +12,7 @@ from eqn_core.method.labels import as_energies, as_human_labels, binarize, check
 __all__ = [
     "RULES", "to_jsonable", "top_k_predictions", "sample_scores", "sample_topk_scores", "hit_rates_by_label_count",
     "top_n_hit_rates", "per_label_report", "report_from_counts", "decide", "label_changes", "single_label_scores",
-    "pearson_matrix", "cluster_order"
+    "pearson_matrix", "cluster_order", "intensity_correlations"
 ]
 
 RULES = ("top_k", "threshold", "argmax")
@@ -368,3 +368,28 @@ def cluster_order(matrix) -> list[int]:
 
 
 # --------------------------------------------------------------------------- the whole report
+
+
+def intensity_correlations(scores, ratings, *, resamples: int = 1000, seed: int = 0) -> dict:
+    """How well a score orders rated intensity: Spearman and Pearson of scores (N,) against ratings (N,), each
+    with a 95% percentile bootstrap interval over texts (resamples, seeded), since rated sets are small (74-110
+    tweets per emotion in EmoInt). Returns {"n", "spearman", "spearman_ci": (low, high), "pearson", "pearson_ci"}.
+    """
+    from scipy import stats
+
+    x, y = np.asarray(scores, dtype=np.float64), np.asarray(ratings, dtype=np.float64)
+    if x.shape != y.shape or x.ndim != 1 or x.size < 3:
+        raise ValueError(f"scores {x.shape} and ratings {y.shape} must be two (N,) arrays with N >= 3")
+    rng = np.random.default_rng(seed)
+    picks = rng.integers(0, x.size, size=(resamples, x.size))  # (R, N)
+    spearman = np.array([stats.spearmanr(x[p], y[p]).statistic for p in picks])
+    pearson = np.array([stats.pearsonr(x[p], y[p]).statistic if np.ptp(x[p]) and np.ptp(y[p]) else np.nan
+                        for p in picks])
+    return {"n": int(x.size), "spearman": float(stats.spearmanr(x, y).statistic),
+            "spearman_ci": _percentile_interval(spearman), "pearson": float(stats.pearsonr(x, y).statistic),
+            "pearson_ci": _percentile_interval(pearson)}
+
+
+def _percentile_interval(values: np.ndarray) -> tuple[float, float]:
+    low, high = np.nanpercentile(values, [2.5, 97.5])
+    return float(low), float(high)

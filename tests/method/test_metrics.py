@@ -470,3 +470,20 @@ def test_mean_off_diagonal_ignores_the_diagonal_of_ones():
     matrix = np.array([[1.0, 0.2, -0.4], [0.2, 1.0, 0.5], [-0.4, 0.5, 1.0]])
     assert mean_off_diagonal(matrix) == pytest.approx((0.2 - 0.4 + 0.5) / 3)
     assert np.isnan(mean_off_diagonal(np.ones((1, 1))))
+
+
+def test_intensity_correlations_rank_and_bootstrap():
+    from eqn_core.method.metrics import intensity_correlations
+
+    ratings = np.linspace(0.1, 0.9, 40)
+    perfect = intensity_correlations(ratings * 10, ratings, resamples=200)
+    assert perfect["spearman"] == pytest.approx(1.0) and perfect["pearson"] == pytest.approx(1.0)
+    assert perfect["spearman_ci"][0] == pytest.approx(1.0) and perfect["n"] == 40
+    # a score that ties at the ceiling (every text above 0.5 at 10.0) ranks worse than its unclipped values
+    raw = ratings * 20
+    clipped = intensity_correlations(np.minimum(raw, 10.0), ratings, resamples=200, seed=1)
+    assert clipped["spearman"] < perfect["spearman"]
+    low, high = clipped["spearman_ci"]
+    assert low <= clipped["spearman"] <= high
+    with pytest.raises(ValueError, match="two"):
+        intensity_correlations([1.0, 2.0], [0.1, 0.2])
