@@ -6,10 +6,11 @@ import pandas as pd
 import streamlit as st
 
 from eqn_core.export.annotations import export_annotations
-from eqn_core.export.files import FORMAT_NAMES, export_file_name_problem
+from eqn_core.export.files import FORMAT_NAMES
 from eqn_core.review.suggestions import LOW_ENERGY_HUMAN, SUGGESTED, suggest_micro_emotions
 from ui.auth import require_admin
 from ui.display import escape_markdown
+from ui.export_inputs import export_file_name, export_file_options
 from ui.pickers import pick_run, pick_split
 from ui.session import get_workspace, load_energies, load_human_labels, load_label_names
 from ui.threshold_state import pick_thresholds
@@ -75,20 +76,10 @@ if rows is not None:
 
 safe_run = re.sub(r"[^A-Za-z0-9_.-]+", "-", run_id)
 default_name = f"{safe_run}_{split}_{content.replace('-', '_')}.{fmt}"
-name = st.text_input("File name (in the workspace's exports folder)", value=default_name,
-                     key=f"export_name_{default_name}")
-problem = export_file_name_problem(name, fmt)
-if problem is None and rows is not None and not rows:
-    problem = "No row matches this filter: nothing to export."
-if problem:
-    st.warning(problem)
-
-left, right = st.columns(2)
-overwrite = left.checkbox("Replace the file if it exists", value=False, key="export_overwrite")
-neutralize = right.checkbox("CSV: make formula-like cells inert", value=True, key="export_neutralize",
-                            disabled=fmt != "csv",
-                            help="A cell that starts with = + - @ tab or CR gets a leading ' so a spreadsheet shows it "
-                                 "as text instead of running it as a formula. Parquet and JSONL keep the raw text.")
+name, problem = export_file_name(default_name, fmt, key="export",
+                                 problem="No row matches this filter: nothing to export." if rows is not None and not rows
+                                 else None)
+overwrite, neutralize = export_file_options(fmt, key="export")
 if st.button("Export", type="primary", disabled=problem is not None, key="export_go"):
     try:  # the session's setting: its thresholds and source go once into the file's metadata
         result = export_annotations(workspace, run_id=run_id, split=split, path=workspace.exports_dir / name,

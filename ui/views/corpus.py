@@ -13,11 +13,12 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from eqn_core.export.files import FORMAT_NAMES, export_file_name_problem
+from eqn_core.export.files import FORMAT_NAMES
 from eqn_core.method.thresholds import DEFAULT_THRESHOLD, ENERGY_MAX, ENERGY_MIN
 from eqn_core.scale import corpus as corpora
 from eqn_core.scale.corpus_pages import corpus_page
 from ui.display import energy_bar_figure, quote_text
+from ui.export_inputs import export_file_name
 from ui.session import data_version, open_workspace, workspace_root
 from ui.views.text_set_reads import TextSetChoice, annotation_choices
 
@@ -189,11 +190,7 @@ def corpus_export(workspace, name: str) -> None:
         threshold = right.slider("Threshold h", ENERGY_MIN, ENERGY_MAX, DEFAULT_THRESHOLD, step=0.1,
                                  key="corpus_export_threshold")
     default_name = f"{name}_{content}.{fmt}"
-    file_name = st.text_input("File name (in the workspace's exports folder)", value=default_name,
-                              key=f"corpus_export_name_{default_name}")
-    problem = export_file_name_problem(file_name, fmt)
-    if problem:
-        st.warning(problem)
+    file_name, problem = export_file_name(default_name, fmt, key="corpus_export")
     if st.button(f"Export all {info['rows']:,} rows", type="primary", disabled=problem is not None,
                  key="corpus_export_go"):
         started = time.perf_counter()

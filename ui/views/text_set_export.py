@@ -10,10 +10,11 @@ from pathlib import Path
 
 import streamlit as st
 
-from eqn_core.export.files import FORMAT_NAMES, export_file_name_problem
+from eqn_core.export.files import FORMAT_NAMES
 from eqn_core.export.text_exports import export_text_annotation
 from eqn_core.scale.corpus import preview_file
 from ui.display import escape_markdown
+from ui.export_inputs import export_file_name, export_file_options
 from ui.threshold_state import pick_thresholds
 from ui.views import text_set_reads as reads
 
@@ -42,17 +43,8 @@ def text_set_export(workspace, choice: reads.TextSetChoice) -> None:
                 f"{choice.total_rows:,}). Finish it on the Data page to export them all.")
     safe = "_".join(re.sub(r"[^A-Za-z0-9_.-]+", "-", part) for part in (choice.text_set, choice.run_id, content))
     default_name = f"{safe}.{fmt}"
-    name = st.text_input("File name (in the workspace's exports folder)", value=default_name,
-                         key=f"ts_export_name_{default_name}")
-    problem = export_file_name_problem(name, fmt)
-    if problem:
-        st.warning(problem)
-    left, right = st.columns(2)
-    overwrite = left.checkbox("Replace the file if it exists", value=False, key="ts_export_overwrite")
-    neutralize = right.checkbox("CSV: make formula-like cells inert", value=True, key="ts_export_neutralize",
-                                disabled=fmt != "csv",
-                                help="A cell that starts with = + - @ tab or CR gets a leading ' so a spreadsheet "
-                                     "shows it as text instead of running it as a formula.")
+    name, problem = export_file_name(default_name, fmt, key="ts_export")
+    overwrite, neutralize = export_file_options(fmt, key="ts_export")
     count = len(rows) if rows is not None else choice.total_rows
     if st.button(f"Export {count:,} rows", type="primary", disabled=problem is not None, key="ts_export_go"):
         started = time.perf_counter()
