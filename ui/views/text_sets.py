@@ -92,7 +92,7 @@ def text_sets(workspace) -> None:
     name = st.selectbox("Text set", names, index=names.index(chosen) if chosen in names else 0, key="texts_pick")
     annotations = refresh_annotations(workspace, name)
     for record in annotations.to_dict("records"):
-        annotation_status(workspace, name, record["run_id"], record["status"])
+        annotation_status(workspace, name, record)
     start_form(workspace, name, annotations)
     with st.expander(f"Remove text set {name}"):
         st.caption("Removes its texts and every annotation of it from the workspace (your original files stay).")
@@ -134,18 +134,19 @@ def start_form(workspace, name: str, annotations: pd.DataFrame) -> None:
             st.rerun()
 
 
-def annotation_status(workspace, name: str, run_id: str, status: str) -> None:
-    """One annotation: live progress while its job runs, else what it came to (and Delete)."""
+def annotation_status(workspace, name: str, record: dict) -> None:
+    """One annotation (its row as refresh_annotations left it): live progress while its job runs, else what it came
+    to (and Delete)."""
+    run_id, state = record["run_id"], record["status"]
     with st.container(border=True):
-        if status in ("queued", "running"):
+        if state in ("queued", "running"):
             live_progress(workspace, name, run_id)
             return
-        record = ingest_annotation(workspace, name, run_id)
         done, total = int(record.get("rows_done") or 0), int(record.get("total_rows") or 0)
-        state = record.get("status", status)
         st.markdown(f"**{escape_markdown(run_id)}** · {STATUS_WORDS.get(state, state)} · {done:,} of {total:,} texts")
         if state == "failed":
-            st.error(escape_markdown(record.get("error") or "the job failed; see job.log in its annotation folder"))
+            st.error(escape_markdown(record.get("error") if isinstance(record.get("error"), str) and record["error"]
+                                     else "the job failed; see job.log in its annotation folder"))
         if state == "finished":
             st.caption("Browse its texts on Samples, see what a threshold does on Thresholds, export it on Export "
                        "(choose the text set under \"Annotations from\").")
