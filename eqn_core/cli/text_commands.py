@@ -52,9 +52,14 @@ def add_text_commands(sub) -> None:
     p.add_argument("--run", default=DEFAULT_RUN)
     p.add_argument("--output", "-o", required=True)
     p.add_argument("--format", choices=["csv", "parquet", "jsonl"])
-    p.add_argument("--content", default="energies", choices=["energies", "thresholded", "binary"])
+    p.add_argument("--content", default="energies",
+                   choices=["energies", "thresholded", "binary", "reviewed", "review-log"],
+                   help="reviewed: thresholded, with the reviewers' values on reviewed texts; review-log: every "
+                        "review decision, one row each")
+    p.add_argument("--reviewer", help="reviewed / review-log: only this reviewer's decisions")
     group = p.add_mutually_exclusive_group()
-    group.add_argument("--threshold", type=float, help="one energy threshold h for thresholded / binary (eq. 8)")
+    group.add_argument("--threshold", type=float,
+                       help="one energy threshold h for thresholded / binary / reviewed (eq. 8)")
     group.add_argument("--tuned", action="store_true", help="the run's per-label thresholds tuned on dev")
     p.add_argument("--rows", help="only these row_idx, comma-separated (e.g. one text)")
     p.add_argument("--no-metadata", action="store_true", help="leave out the text set's metadata columns")
@@ -66,6 +71,8 @@ def add_text_commands(sub) -> None:
     p = actions.add_parser("remove", help="remove a text set with its annotations (or only --run's annotation)")
     p.add_argument("name")
     p.add_argument("--run", help="remove only this run's annotation")
+    p.add_argument("--with-reviews", action="store_true",
+                   help="also delete the review decisions on it (refused otherwise; export the review log first)")
     p.set_defaults(func=_cmd_remove)
 
 
@@ -169,7 +176,7 @@ def _cmd_export(args) -> int:
         result = export_text_annotation(workspace, args.name, run_id=args.run, path=args.output, fmt=args.format,
                                         content=args.content, thresholds=thresholds, rows=rows,
                                         metadata=not args.no_metadata, overwrite=args.force,
-                                        neutralize_formulas=not args.keep_formulas)
+                                        neutralize_formulas=not args.keep_formulas, reviewer=args.reviewer)
     print(f"wrote {result['rows']:,} rows ({result['content']}, {result['format']}) to {result['path']} "
           f"(provenance: {result['metadata']})")
     return 0
@@ -181,9 +188,9 @@ def _cmd_remove(args) -> int:
 
     with _open(args) as workspace:
         if args.run:
-            delete_annotation(workspace, args.name, args.run)
+            delete_annotation(workspace, args.name, args.run, delete_reviews=args.with_reviews)
             print(f"removed the annotation of {args.name} with {args.run}")
         else:
-            remove_text_set(workspace, args.name)
+            remove_text_set(workspace, args.name, delete_reviews=args.with_reviews)
             print(f"removed text set {args.name} and its annotations")
     return 0

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import duckdb
 import numpy as np
+import pandas as pd
 
 from eqn_core.export.files import (
     APP_VERSION,
@@ -27,22 +28,30 @@ from eqn_core.export.files import (
     resolve_export_path,
     written_atomically,
 )
+from eqn_core.export.text_reviews import reviewed_rows_frame, text_set_review_log
 from eqn_core.method.thresholds import check_thresholds
+from eqn_core.review.agreement import REVIEWED_RULES
 from eqn_core.store.database import quote_identifier, sql_string
 from eqn_core.store.text_set_folders import text_sets_root
 from eqn_core.store.text_sets import AnnotationSource, annotation_source
 
-TEXT_EXPORT_CONTENTS = ("energies", "thresholded", "binary")
+TEXT_EXPORT_CONTENTS = ("energies", "thresholded", "binary", "reviewed", "review-log")
+REVIEWED_VIEW = "eqn_text_set_reviewed"
+NO_REVIEWERS = "coalesce(r.reviewers, '')"
 
 
 def export_text_annotation(workspace, name: str, *, run_id: str, path: str | Path, fmt: str | None = None,
                            content: str = "energies", thresholds=None, rows: list[int] | None = None,
-                           metadata: bool = True, overwrite: bool = False, neutralize_formulas: bool = True) -> dict:
+                           metadata: bool = True, overwrite: bool = False, neutralize_formulas: bool = True,
+                           reviewer: str | None = None) -> dict:
     """Write `run_id`'s annotation of text set `name`, one row per text in row order.
 
-    content: "energies" (as stored), "thresholded" (an energy below its label's h -> 0, eq. 8) or "binary" (1 where
-    energy >= h); thresholds h: one number or one per label ((C,)), required for thresholded and binary. rows: only
-    these row_idx (e.g. one text). metadata: keep the set's metadata columns. The annotation must cover every row
+    content: "energies" (as stored), "thresholded" (an energy below its label's h -> 0, eq. 8), "binary" (1 where
+    energy >= h), "reviewed" (thresholded, then the reviewers' values where they reviewed, by the rule of the data
+    set export, with review_count, reviewers and review_sources) or "review-log" (every decision, one row each:
+    export_text_review_log); thresholds h: one number or one per label ((C,)), required but for energies and the
+    log. rows: only these row_idx (e.g. one text). metadata: keep the set's metadata columns. reviewer: only
+    that reviewer's decisions. The annotation must cover every row
     exported (a finished job, or the rows asked for). The target may not lie in the workspace's own folders (its
     database, runs, cache, textsets) nor exist unless overwrite; it is written under a temporary name and renamed.
     CSV only: neutralize_formulas (default) puts a quote before cells that a spreadsheet would run as a formula.
@@ -50,10 +59,10 @@ def export_text_annotation(workspace, name: str, *, run_id: str, path: str | Pat
     """
     if content not in TEXT_EXPORT_CONTENTS:
         raise ValueError(f"Unknown export content {content!r}; use one of {TEXT_EXPORT_CONTENTS}.")
-    path, fmt = resolve_export_path(path, fmt, overwrite=overwrite, workspace_root=workspace.root)
-    if path.is_relative_to(text_sets_root(workspace).resolve()):
-        raise ValueError(f"Refusing to export to {path}: it is inside the workspace's textsets folder, which EQN "
-                         f"Studio manages. Write the export elsewhere, e.g. in {workspace.exports_dir}.")
+    path, fmt = _target(workspace, path, fmt, overwrite)
+    if content == "review-log":
+        return export_text_review_log(workspace, name, run_id=run_id, path=path, fmt=fmt, reviewer=reviewer,
+                                      overwrite=True, neutralize_formulas=neutralize_formulas)
     src = annotation_source(workspace, name, run_id)
     values = None
     if content != "energies":
@@ -71,14 +80,20 @@ def export_text_annotation(workspace, name: str, *, run_id: str, path: str | Pat
         raise ValueError(f"Run {run_id!r} has annotated no text of text set {name!r} yet.")
     sql = _select_sql(src, content, values, params, fmt=fmt, metadata=metadata,
                       neutralize=neutralize_formulas and fmt == "csv", has_rows=rows is not None)
+    reviewed = (reviewed_rows_frame(workspace, name, run_id, values, src.label_names, reviewer)
+                if content == "reviewed" else None)
     try:
         run = workspace.get_run(run_id)
     except KeyError:  # the run was deleted since: its annotation stays, without the model's description
         run = None
     expected = len(params["rows"]) if rows is not None else src.rows
     info = provenance(src, run, content=content, fmt=fmt, rows=expected, thresholds=values)
+    if reviewed is not None:
+        info.update(reviewed_rules=REVIEWED_RULES, reviewed_texts=len(reviewed), reviewer=reviewer)
     with written_atomically(path) as temporary:
         with duckdb.connect() as con:
+            if reviewed is not None:
+                con.register(REVIEWED_VIEW, reviewed)
             written = _copy(con, sql, params, temporary, fmt, info)
         if written != expected:
             raise ValueError(f"Only {written:,} of the {expected:,} rows asked for are annotated yet.")
@@ -106,11 +121,21 @@ def _select_sql(src: AnnotationSource, content: str, thresholds: np.ndarray | No
         else:
             params[f"h_{i}"] = float(thresholds[i])
             keep = f"{energy} >= $h_{i}::FLOAT"  # thresholds.reaches: float32 on both sides
-            value = (f"(CASE WHEN {keep} THEN {energy} ELSE 0 END)::FLOAT" if content == "thresholded"
+            value = (f"(CASE WHEN {keep} THEN {energy} ELSE 0 END)::FLOAT" if content != "binary"
                      else f"(CASE WHEN {keep} THEN 1 ELSE 0 END)::INTEGER")
+            if content == "reviewed":  # reviewed texts: the reviewers' value (agreement.combine_reviews)
+                value = f"(CASE WHEN r.row_idx IS NULL THEN {value} ELSE r.reviewed_{i} END)::DOUBLE"
         if fmt == "jsonl" and content != "binary":
             value = f"({value})::VARCHAR::DOUBLE"  # JSON numbers: 0.3, not the float32's 0.30000001192092896
         columns.append(f"{value} AS {header(label)}")
+    if content == "reviewed":
+        columns += ["coalesce(r.review_count, 0)::INTEGER AS review_count",
+                    f"{text(NO_REVIEWERS)} AS reviewers",
+                    "coalesce(r.review_sources, '') AS review_sources"]
+        rows = " AND list_contains($rows, t.row_idx)" if has_rows else ""
+        return (f"SELECT {', '.join(columns)} FROM read_parquet($texts) AS t JOIN read_parquet($shards) AS e "
+                f"USING (row_idx) LEFT JOIN {REVIEWED_VIEW} AS r ON r.row_idx = t.row_idx WHERE true{rows} "
+                "ORDER BY t.row_idx")
     if has_rows:
         params.update(low=min(params["rows"]), high=max(params["rows"]))
         return (f"SELECT {', '.join(columns)} FROM read_parquet($texts) AS t JOIN read_parquet($shards) AS e "
@@ -120,6 +145,40 @@ def _select_sql(src: AnnotationSource, content: str, thresholds: np.ndarray | No
     # by side, with no hash table and no sort; a row out of step is left out, and the caller's count catches it
     return (f"SELECT {', '.join(columns)} FROM read_parquet($texts) AS t POSITIONAL JOIN read_parquet($shards) AS e "
             "WHERE t.row_idx = e.row_idx")
+
+
+def _target(workspace, path, fmt, overwrite: bool) -> tuple[Path, str]:
+    path, fmt = resolve_export_path(path, fmt, overwrite=overwrite, workspace_root=workspace.root)
+    if path.is_relative_to(text_sets_root(workspace).resolve()):
+        raise ValueError(f"Refusing to export to {path}: it is inside the workspace's textsets folder, which EQN "
+                         f"Studio manages. Write the export elsewhere, e.g. in {workspace.exports_dir}.")
+    return path, fmt
+
+
+def export_text_review_log(workspace, name: str, *, run_id: str, path: str | Path, fmt: str | None = None,
+                           reviewer: str | None = None, overwrite: bool = False,
+                           neutralize_formulas: bool = True) -> dict:
+    """Every review decision and adjudication on `run_id`'s annotation of text set `name`, one row each, oldest
+    first (text_set, run_id, agreement.LOG_COLUMNS); reviewer: only theirs (no adjudications). Target checks,
+    provenance and CSV formula neutralising as for the annotation."""
+    path, fmt = _target(workspace, path, fmt, overwrite)
+    src = annotation_source(workspace, name, run_id)
+    log = text_set_review_log(workspace, name, run_id, src.label_names, reviewer)
+    if neutralize_formulas and fmt == "csv":  # notes, ids and names are typed by people
+        for column in [name for name in log.columns if pd.api.types.is_string_dtype(log[name])]:
+            log[column] = log[column].map(neutralize_cell)
+    try:
+        run = workspace.get_run(run_id)
+    except KeyError:
+        run = None
+    info = {**provenance(src, run, content="review-log", fmt=fmt, rows=len(log), thresholds=None),
+            "reviewer": reviewer}
+    with written_atomically(path) as temporary:
+        with duckdb.connect() as con:
+            con.register("review_log_frame", log)
+            written = _copy(con, "SELECT * FROM review_log_frame", {}, temporary, fmt, info)
+        sidecar = _finish(temporary, path, info)
+    return {"path": path, "rows": written, "format": fmt, "content": "review-log", "metadata": sidecar}
 
 
 def _copy(con, sql: str, params: dict, target: Path, fmt: str, info: dict) -> int:

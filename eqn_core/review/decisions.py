@@ -288,11 +288,12 @@ def describe_decision(decision: Mapping) -> str:
     return f"{decision['label']} {verb}"
 
 
-def reviewed_texts(decisions: pd.DataFrame, submissions: pd.DataFrame, texts: Sequence[str], human_labels,
-                   label_names: Sequence[str], *, reviewer: str) -> pd.DataFrame:
+def reviewed_texts(decisions: pd.DataFrame, submissions: pd.DataFrame, texts: Sequence[str] | Mapping[int, str],
+                   human_labels, label_names: Sequence[str], *, reviewer: str) -> pd.DataFrame:
     """The texts one reviewer reviewed, newest first: row, text, human labels, your decisions ("joy ✗, fear → 6"),
     note, when. decisions, submissions: workspace.reviews() and workspace.submissions() of one run and split;
-    texts: N strings; human_labels: (N, C) bool."""
+    texts: N strings, or {row: text} of at least the reviewed rows (a million own texts are not read for this);
+    human_labels: (N, C) bool."""
     rows = reviewed_rows(decisions, submissions, reviewer=reviewer)  # (K,)
     mine = decisions[decisions["reviewer"] == reviewer] if len(decisions) else decisions
     subs = submissions[submissions["reviewer"] == reviewer] if len(submissions) else submissions
@@ -302,8 +303,8 @@ def reviewed_texts(decisions: pd.DataFrame, submissions: pd.DataFrame, texts: Se
                               for label, decision, energy in zip(group["label"], group["decision"], group["energy"]))
                for row, group in mine.groupby("row_idx")} if len(mine) else {}
     last_time = mine.groupby("row_idx")["decided_at"].max() if len(mine) else pd.Series(dtype=object)
-    texts = np.asarray(texts, dtype=object)
-    table = pd.DataFrame({"row": rows, "text": texts[rows] if rows.size else [],
+    text_of = texts.get if isinstance(texts, Mapping) else np.asarray(texts, dtype=object).__getitem__
+    table = pd.DataFrame({"row": rows, "text": [text_of(int(row)) for row in rows],
                           "human labels": label_lists(np.asarray(human_labels)[rows], label_names),
                           "your decisions": [changes.get(row, "kept the model's energies") for row in rows],
                           "note": [subs["note"].get(row, "") for row in rows],

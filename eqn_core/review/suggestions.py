@@ -15,7 +15,10 @@ SUGGESTION_COLUMNS = ["row_idx", "label", "label_id", "energy", "threshold", "ki
 MEMBERSHIPS = ("any", "human", "predicted", "both", "either", "neither")
 QUEUE_ORDERS = {"missed": "most likely missed emotion first (strongest energy without a human label)",
                 "disagreement": "most disagreement with the human labels first",
+                "uncertain": "most uncertain first (an emotion's energy nearest its threshold h)",
+                "strongest": "strongest emotion first (highest energy of any emotion)",
                 "random": "random sample (an unbiased audit)", "row": "data set order"}
+UNLABELLED_QUEUE_ORDERS = ("uncertain", "strongest", "random", "row")  # the orders that need no human labels
 
 
 def checked_energies(energies) -> np.ndarray:
@@ -155,18 +158,35 @@ def queue_order(energies, human_labels, thresholds, *, order: str = "missed", ex
 
     "missed": strongest energy on an emotion without a human label first (most likely missed emotion);
     "disagreement": most emotions where the rule energy >= h and the human labels differ first (ties: the
-    summed gap |energy - 10 * human|); "random": a seeded permutation, for an unbiased audit; "row": data order.
-    Non-emotion labels (exclude_mask, (C,) bool) do not count. energies: (N, C); human_labels: (N, C) bool.
+    summed gap |energy - 10 * human|); "uncertain": the smallest gap |energy - h| of any emotion first (the
+    texts where a small change of the model or of h flips a label); "strongest": the highest energy of any
+    emotion first; "random": a seeded permutation, for an unbiased audit; "row": data order. Non-emotion labels
+    (exclude_mask, (C,) bool) do not count. energies: (N, C); human_labels: (N, C) bool, or None for texts
+    without labels (then only UNLABELLED_QUEUE_ORDERS).
     """
-    values = checked_energies(energies)  # (N, C)
-    labels = checked_human_labels(human_labels, values.shape)  # (N, C)
-    num_rows = values.shape[0]
-    emotion = np.ones(values.shape[1], dtype=bool) if exclude_mask is None else ~np.asarray(exclude_mask, bool)
+    raw = np.asarray(energies)
+    if raw.ndim != 2:
+        raise ValueError(f"energies must be 2-D (N, C), got shape {raw.shape}")
+    num_rows = raw.shape[0]
+    emotion = np.ones(raw.shape[1], dtype=bool) if exclude_mask is None else ~np.asarray(exclude_mask, bool)
     rows = np.arange(num_rows, dtype=np.int64)
     if order == "row":
         return rows
     if order == "random":
         return np.random.default_rng(seed).permutation(num_rows).astype(np.int64)
+    if order in ("uncertain", "strongest"):  # float32 and emotion columns only: a million texts in well under 1 s
+        columns = np.flatnonzero(emotion)
+        if order == "strongest":
+            key = -raw[:, columns].max(axis=1, initial=0.0)  # (N,)
+        else:
+            h = check_thresholds(thresholds, raw.shape[1], on_scale=False)[columns].astype(raw.dtype)  # (C',)
+            key = np.abs(raw[:, columns] - h).min(axis=1, initial=np.inf)  # (N,)
+        return np.argsort(key, kind="stable").astype(np.int64)
+    if human_labels is None:
+        raise ValueError(f"Queue order {order!r} needs human labels; without them use one of "
+                         f"{list(UNLABELLED_QUEUE_ORDERS)}.")
+    values = checked_energies(energies)  # (N, C)
+    labels = checked_human_labels(human_labels, values.shape)  # (N, C)
     if order == "missed":
         missed = np.where(~labels & emotion[None, :], values, -1.0).max(axis=1, initial=-1.0)  # (N,)
         return rows[np.lexsort((rows, -missed))]
@@ -197,7 +217,7 @@ def filter_queue(rows, energies, *, reviewed=None, status: str = "all", label_id
         keep &= np.isin(rows, np.asarray(reviewed if reviewed is not None else [], dtype=np.int64)) == (
             status == "reviewed")
     if label_id is not None and energy_range is not None:
-        values = checked_energies(energies)[rows, label_id]  # (K,)
+        values = np.asarray(energies)[rows, label_id].astype(np.float64)  # (K,)
         keep &= (values >= float(energy_range[0])) & (values <= float(energy_range[1]))
     for allowed in within:
         keep &= np.isin(rows, np.asarray(allowed, dtype=np.int64))

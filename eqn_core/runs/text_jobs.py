@@ -157,11 +157,12 @@ def annotation_progress(workspace, name: str, run_id: str, *, last: int = 50) ->
     return AnnotationFolder(annotation_path(workspace, name, run_id)).progress(last=last)
 
 
-def delete_annotation(workspace, name: str, run_id: str) -> None:
-    """Delete `run_id`'s annotation of text set `name` (its row and shards); ValueError while its job runs."""
+def delete_annotation(workspace, name: str, run_id: str, *, delete_reviews: bool = False) -> None:
+    """Delete `run_id`'s annotation of text set `name` (its row and shards); ValueError while its job runs, or when
+    it has reviews and not delete_reviews."""
     annotation_record(workspace, name, run_id)
     folder = AnnotationFolder(annotation_path(workspace, name, run_id))
     if folder.is_active():
         raise ValueError(f"Run {run_id!r} is annotating text set {name!r} right now; stop it first "
                          f"(`eqn texts stop {name} --run {run_id}`).")
-    forget_annotation(workspace, name, run_id)
+    forget_annotation(workspace, name, run_id, delete_reviews=delete_reviews)

@@ -10,6 +10,7 @@ import pyarrow as pa
 
 from eqn_core.store.database import Database
 from eqn_core.store.schema import REVIEW_BATCH_SCHEMA, review_values, utc_now
+from eqn_core.store.text_sets import text_set_of_review_split
 
 DEFAULT_NON_EMOTION_NAMES = ("neutral", "no emotion", "none")
 """Label names (compared ignoring case) left out of suggestions and agreement unless a data set says otherwise."""
@@ -34,6 +35,16 @@ class ReviewStore(Database, ABC):
     @abstractmethod
     def energy_splits(self, run_id: str) -> list[str]:
         """The splits a run has stored energies of."""
+
+    @abstractmethod
+    def text_ids(self, dataset: str, split: str, rows) -> dict[int, str]:
+        """{row_idx: text_id} of the given rows of a data set's split (or a text set's review key)."""
+
+    def _text_id(self, dataset: str, split: str, row_idx: int) -> str:
+        found = self.text_ids(dataset, split, [row_idx])
+        if int(row_idx) not in found:
+            raise RuntimeError(f"Row {row_idx} of {dataset!r} / {split!r} has no text id; the texts are inconsistent.")
+        return found[int(row_idx)]
 
     # ---------------------------------------------------------------- decisions
     def record_review(self, *, run_id: str, split: str, row_idx: int, label: str, decision: str, reviewer: str,
@@ -62,6 +73,15 @@ class ReviewStore(Database, ABC):
             if key not in shapes:
                 shapes[key] = self.run_shape(*key)
             rows.append(review_values(*shapes[key], **decision))
+        ids: dict[tuple[str, str], dict[int, str]] = {}
+        for dataset, split in {(row["dataset"], row["split"]) for row in rows}:
+            ids[dataset, split] = self.text_ids(dataset, split, [row["row_idx"] for row in rows
+                                                                 if (row["dataset"], row["split"]) == (dataset, split)])
+        for row in rows:
+            row["text_id"] = ids[row["dataset"], row["split"]].get(row["row_idx"])
+            if row["text_id"] is None:
+                raise RuntimeError(f"Row {row['row_idx']} of {row['dataset']!r} / {row['split']!r} has no text id; "
+                                   "the texts are inconsistent.")
         return rows
 
     @staticmethod
@@ -74,14 +94,13 @@ class ReviewStore(Database, ABC):
         try:  # ids follow the list order, so a later decision in the batch supersedes an earlier one
             ids = con.execute(
                 "INSERT INTO reviews (run_id, dataset, split, row_idx, text_id, label, decision, energy, note, "
-                "reviewer, decided_at) SELECT b.run_id, b.dataset, b.split, b.row_idx, t.text_id, b.label, "
-                f"b.decision, b.energy, b.note, b.reviewer, ? FROM {view} b JOIN texts t ON t.dataset = b.dataset "
-                "AND t.split = b.split AND t.row_idx = b.row_idx ORDER BY b.position RETURNING id",
+                "reviewer, decided_at) SELECT b.run_id, b.dataset, b.split, b.row_idx, b.text_id, b.label, "
+                f"b.decision, b.energy, b.note, b.reviewer, ? FROM {view} b ORDER BY b.position RETURNING id",
                 [decided_at]).fetchall()
         finally:
             con.unregister(view)
         if len(ids) != len(rows):
-            raise RuntimeError(f"Stored {len(ids)} of {len(rows)} review decisions; the texts table is inconsistent.")
+            raise RuntimeError(f"Stored {len(ids)} of {len(rows)} review decisions.")
         return sorted(int(row[0]) for row in ids)
 
     def submit_text_review(self, *, run_id: str, split: str, row_idx: int, reviewer: str,
@@ -95,15 +114,17 @@ class ReviewStore(Database, ABC):
         if not rows:  # the submission row needs the same checks
             review_values(dataset, label_names, num_rows, run_id=run_id, split=split, row_idx=row_idx,
                           reviewer=reviewer, label=label_names[0], decision="accept")
+        text_id = self._text_id(dataset, split, row_idx)
+        for row in rows:
+            row["text_id"] = text_id
         now = utc_now()
         with self.transaction() as con:
             if rows:
                 self._insert_reviews(con, rows, now)
             return int(con.execute(
                 "INSERT INTO review_submissions (run_id, dataset, split, row_idx, text_id, reviewer, note, submitted_at) "
-                "SELECT ?, dataset, split, row_idx, text_id, ?, ?, ? FROM texts WHERE dataset = ? AND split = ? AND "
-                "row_idx = ? RETURNING id", [run_id, reviewer, note or "", now, dataset, split, int(row_idx)]
-            ).fetchall()[0][0])
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                [run_id, dataset, split, int(row_idx), text_id, reviewer, note or "", now]).fetchall()[0][0])
 
     def submissions(self, *, run_id: str, split: str, reviewer: str | None = None,
                     latest_only: bool = True) -> pd.DataFrame:
@@ -179,13 +200,13 @@ class ReviewStore(Database, ABC):
         dataset, label_names, num_rows = self.run_shape(run_id, split)
         review_values(dataset, label_names, num_rows, run_id=run_id, split=split, row_idx=row_idx, label=label,
                       decision="set", energy=energy, reviewer=adjudicator)
+        text_id = self._text_id(dataset, split, row_idx)
         with self.transaction() as con:
             return int(con.execute(
                 "INSERT INTO adjudications (run_id, dataset, split, row_idx, text_id, label, energy, note, adjudicator, "
-                "decided_at) SELECT ?, dataset, split, row_idx, text_id, ?, ?, ?, ?, ? FROM texts WHERE dataset = ? "
-                "AND split = ? AND row_idx = ? RETURNING id",
-                [run_id, label, float(energy), note or "", adjudicator.strip(), utc_now(), dataset, split,
-                 int(row_idx)]).fetchall()[0][0])
+                "decided_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                [run_id, dataset, split, int(row_idx), text_id, label, float(energy), note or "", adjudicator.strip(),
+                 utc_now()]).fetchall()[0][0])
 
     def adjudications(self, *, run_id: str, split: str, latest_only: bool = True) -> pd.DataFrame:
         """id, row_idx, text_id, label, energy, note, adjudicator, decided_at (latest per text and label)."""
@@ -224,8 +245,9 @@ class ReviewStore(Database, ABC):
         """Store the review mode of a run and split (appended, attributed; the latest counts)."""
         if not isinstance(changed_by, str) or not changed_by.strip():
             raise ValueError("Changing the review mode needs the admin's name.")
-        splits = self.energy_splits(run_id)
-        if split not in splits:
+        if text_set_of_review_split(split) is not None:
+            self.run_shape(run_id, split)  # KeyError / ValueError unless the run finished annotating the set
+        elif split not in (splits := self.energy_splits(run_id)):
             raise ValueError(f"Run {run_id!r} has no energies of split {split!r} to review; its splits: {splits}.")
         with self.transaction() as con:
             con.execute("INSERT INTO review_settings (run_id, split, blind, changed_by, changed_at) VALUES (?, ?, ?, ?, ?)",

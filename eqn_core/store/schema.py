@@ -223,7 +223,8 @@ RUN_STATUSES = ("queued", "running", "finished", "failed", "stopped")
 REVIEW_DECISIONS = ("accept", "reject", "set")
 SIGN_IN_OUTCOMES = ("success", "failure", "locked", "sign-out")
 REVIEW_BATCH_SCHEMA = pa.schema([("run_id", pa.string()), ("dataset", pa.string()), ("split", pa.string()),
-                                  ("row_idx", pa.int32()), ("label", pa.string()), ("decision", pa.string()),
+                                  ("row_idx", pa.int32()), ("text_id", pa.string()), ("label", pa.string()),
+                                  ("decision", pa.string()),
                                   ("energy", pa.float64()), ("note", pa.string()), ("reviewer", pa.string()),
                                   ("position", pa.int64())])
 

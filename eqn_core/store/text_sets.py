@@ -33,6 +33,39 @@ from eqn_core.store.text_set_folders import (
     texts_path,
 )
 
+REVIEW_SPLIT_PREFIX = "textset:"
+REVIEW_TABLES = ("reviews", "review_submissions", "review_assignments", "adjudications", "review_settings")
+
+
+def review_split(name: str) -> str:
+    """The split key under which text set `name` is reviewed (store.text_set_reviews); no data set split can take
+    it, as a safe name has no colon."""
+    return REVIEW_SPLIT_PREFIX + name
+
+
+def text_set_of_review_split(split) -> str | None:
+    """The text set a review split key names, or None for a data set's split."""
+    if isinstance(split, str) and split.startswith(REVIEW_SPLIT_PREFIX):
+        return split[len(REVIEW_SPLIT_PREFIX):]
+    return None
+
+
+def _review_records(con, name: str, run_id: str | None = None) -> int:
+    """How many review records (decisions, submissions, adjudications) point at text set `name` (by `run_id`)."""
+    sql = " + ".join(f"(SELECT count(*) FROM {table} WHERE split = $split" + (" AND run_id = $run)" if run_id else ")")
+                     for table in ("reviews", "review_submissions", "adjudications"))
+    params = {"split": review_split(name), **({"run": run_id} if run_id else {})}
+    return int(con.execute(f"SELECT {sql}", params).fetchall()[0][0])
+
+
+def _refuse_with_reviews(con, name: str, run_id: str | None, what: str) -> None:
+    count = _review_records(con, name, run_id)
+    if count:
+        run = f" --run {run_id}" if run_id else " --run RUN"
+        raise ValueError(f"{what} has {count:,} review records; export them first (`eqn texts export {name}{run} "
+                         f"--content review-log -o FILE`), then remove it with its reviews (--with-reviews).")
+
+
 # ---------------------------------------------------------------------------------------------------------------------
 # Text sets
 
@@ -106,9 +139,9 @@ def text_set_info(workspace, name: str) -> dict:
     return info
 
 
-def remove_text_set(workspace, name: str) -> None:
+def remove_text_set(workspace, name: str, *, delete_reviews: bool = False) -> None:
     """Remove a text set: its rows, its annotations' rows and its folder (texts and every annotation's shards).
-    ValueError while one of its annotations runs (stop it first)."""
+    ValueError while one of its annotations runs (stop it first), or when it has reviews and not delete_reviews."""
     text_set_row(workspace, name)
     folder = text_set_folder(workspace, name)
     running = [path.name for path in sorted((folder / "annotations").glob("*"))
@@ -118,6 +151,10 @@ def remove_text_set(workspace, name: str) -> None:
                          f"(`eqn texts stop {name} --run {running[0]}`), then remove it.")
     trash = text_sets_root(workspace) / f".removing-{name}-{uuid.uuid4().hex[:8]}"
     with workspace.transaction() as con:
+        if not delete_reviews:
+            _refuse_with_reviews(con, name, None, f"Text set {name!r}")
+        for table in REVIEW_TABLES:
+            con.execute(f"DELETE FROM {table} WHERE split = ?", [review_split(name)])
         con.execute("DELETE FROM text_set_annotations WHERE text_set = ?", [name])
         con.execute("DELETE FROM text_sets WHERE name = ?", [name])
         if folder.exists():
@@ -183,11 +220,16 @@ def list_annotations(workspace, name: str | None = None) -> pd.DataFrame:
     return frame
 
 
-def forget_annotation(workspace, name: str, run_id: str) -> None:
-    """Delete an annotation's row and folder (the caller made sure no job writes into it)."""
+def forget_annotation(workspace, name: str, run_id: str, *, delete_reviews: bool = False) -> None:
+    """Delete an annotation's row and folder (the caller made sure no job writes into it); ValueError when the
+    annotation has reviews and not delete_reviews."""
     folder = annotation_path(workspace, name, run_id)
     trash = folder.with_name(f".removing-{run_id}-{uuid.uuid4().hex[:8]}")
     with workspace.transaction() as con:
+        if not delete_reviews:
+            _refuse_with_reviews(con, name, run_id, f"The annotation of {name!r} by {run_id!r}")
+        for table in REVIEW_TABLES:
+            con.execute(f"DELETE FROM {table} WHERE split = ? AND run_id = ?", [review_split(name), run_id])
         con.execute("DELETE FROM text_set_annotations WHERE text_set = ? AND run_id = ?", [name, run_id])
         if folder.exists():
             os.replace(folder, trash)

@@ -34,6 +34,8 @@ from eqn_core.store.schema import (
     utc_now,
 )
 from eqn_core.store.shipped import install_shipped_runs
+from eqn_core.store.text_set_reviews import review_shape, text_set_energies, text_set_ids, text_set_label_names
+from eqn_core.store.text_sets import text_set_of_review_split
 
 
 class Workspace(ReviewStore):
@@ -147,7 +149,9 @@ class Workspace(ReviewStore):
         return list(label_names), list(splits), bool(multi_label), source
 
     def label_names(self, name: str) -> list[str]:
-        return self._dataset_row(name)[0]
+        """The label names of a data set (or of a text set's annotations, for its review key)."""
+        text_set = text_set_of_review_split(name)
+        return self._dataset_row(name)[0] if text_set is None else text_set_label_names(self, text_set)
 
     def split_names(self, name: str) -> list[str]:
         return self._dataset_row(name)[1]
@@ -321,7 +325,10 @@ class Workspace(ReviewStore):
                     con.execute(f"DELETE FROM {table} WHERE run_id = ?", [run_id])
 
     def run_shape(self, run_id: str, split: str) -> tuple[str, list[str], int]:
-        """(data set, label names, number of rows) of a run's split; KeyError for an unknown run or split."""
+        """(data set, label names, number of rows) of a run's split; KeyError for an unknown run or split. A text
+        set's review key (store.text_set_reviews) gives (the key, the run's labels, the set's texts)."""
+        if (text_set := text_set_of_review_split(split)) is not None:
+            return review_shape(self, text_set, run_id)
         dataset = self.get_run(run_id)["dataset"]
         label_names = self._check_split(dataset, split)
         return dataset, label_names, self.split_size(dataset, split)
@@ -355,8 +362,18 @@ class Workspace(ReviewStore):
             con.execute("DELETE FROM energies WHERE run_id = ? AND split = ?", [run_id, split])
             self.insert_arrow(con, "energies", rows)
 
+    def text_ids(self, dataset: str, split: str, rows) -> dict[int, str]:
+        if (text_set := text_set_of_review_split(split)) is not None:
+            return text_set_ids(self, text_set, rows)
+        found = self.fetch_all("SELECT row_idx, text_id FROM texts WHERE dataset = ? AND split = ? AND "
+                               "list_contains(?, row_idx)", [dataset, split, sorted({int(row) for row in rows})])
+        return {int(row): str(text_id) for row, text_id in found}
+
     def load_energies(self, run_id: str, split: str) -> np.ndarray:
-        """(N, C) float32 energies in the split's row order; KeyError if none stored."""
+        """(N, C) float32 energies in the split's row order (a text set's review key: its annotation's Parquet
+        energies); KeyError if none stored."""
+        if (text_set := text_set_of_review_split(split)) is not None:
+            return text_set_energies(self, text_set, run_id)
         rows = in_row_order(self.fetch_arrow("SELECT row_idx, energies FROM energies WHERE run_id = ? AND split = ?",
                                          [run_id, split]))
         if rows.num_rows == 0:

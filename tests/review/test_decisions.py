@@ -288,7 +288,20 @@ def test_non_emotion_labels_are_never_suggested_and_queue_orders():
                        exclude_mask=neutral).tolist() == [2, 0, 1, 3]
     shuffled = queue_order(QUEUE_ENERGIES, QUEUE_HUMAN, 3.0, order="random", seed=1)
     assert sorted(shuffled.tolist()) == [0, 1, 2, 3]
-    assert set(QUEUE_ORDERS) == {"missed", "disagreement", "random", "row"}
+    assert set(QUEUE_ORDERS) == {"missed", "disagreement", "uncertain", "strongest", "random", "row"}
+
+
+def test_queue_orders_without_human_labels():
+    neutral = label_mask(QUEUE_LABELS, ["neutral"])
+    # nearest h = 3 over joy and anger: row 2 (anger 4: gap 1), row 1 (joy 2: gap 1), row 0 (anger 0: 3), row 3 (3)
+    assert queue_order(QUEUE_ENERGIES, None, 3.0, order="uncertain", exclude_mask=neutral).tolist() == [1, 2, 0, 3]
+    assert queue_order(QUEUE_ENERGIES, None, [8.5, 3.0, 3.0], order="uncertain",
+                       exclude_mask=neutral).tolist() == [0, 2, 1, 3]  # per-label h: joy 9 is 0.5 from 8.5
+    assert queue_order(QUEUE_ENERGIES, None, 3.0, order="strongest", exclude_mask=neutral).tolist() == [0, 1, 2, 3]
+    assert queue_order(QUEUE_ENERGIES, None, 3.0, order="strongest").tolist() == [0, 2, 3, 1]  # neutral counts
+    assert sorted(queue_order(QUEUE_ENERGIES, None, 3.0, order="random").tolist()) == [0, 1, 2, 3]
+    with pytest.raises(ValueError, match="needs human labels"):
+        queue_order(QUEUE_ENERGIES, None, 3.0, order="missed")
 
 
 def test_record_decisions_accept_reject_add_and_revise():

@@ -28,6 +28,7 @@ from eqn_core.review.decisions import (
 from eqn_core.review.suggestions import (
     QUEUE_ORDERS,
     QUEUE_STATUSES,
+    UNLABELLED_QUEUE_ORDERS,
     filter_queue,
     label_mask,
     next_in_queue,
@@ -38,6 +39,16 @@ from eqn_core.store.workspace import Workspace
 from ui.display import escape_markdown, flash
 from ui.session import data_version, load_energies, load_human_labels, load_label_names, load_texts
 from ui.views.review_team import MODES, team
+from ui.views.text_set_reads import TextSetChoice
+from ui.views.text_set_review import (
+    METADATA_ORDER,
+    metadata_filter,
+    metadata_order,
+    review_energies,
+    show_metadata,
+    text_rows,
+    text_set_context_parts,
+)
 
 REVIEW, MINE, TEAM = "Review texts", "My reviewed texts", "Team: assign, agree, adjudicate"
 KEYS = {"submit": "Ctrl+Enter", "accept": "Alt+A", "next": "Alt+N", "previous": "Alt+P"}
@@ -57,8 +68,8 @@ class ReviewContext:
     split: str
     label_names: list[str]
     energies: np.ndarray  # (N, C)
-    human_labels: np.ndarray  # (N, C) bool
-    texts: pd.DataFrame  # row_idx, text_id, text, label_ids
+    human_labels: np.ndarray  # (N, C) bool (all False for own texts)
+    texts: pd.DataFrame | None  # row_idx, text_id, text, label_ids; None for own texts (read by row)
     thresholds: np.ndarray  # (C,)
     non_emotion: list[str]
     exclude: np.ndarray  # (C,) bool: labels that are not emotions
@@ -66,11 +77,32 @@ class ReviewContext:
     submissions: pd.DataFrame
     assignments: pd.DataFrame
     blind: bool
+    text_set: TextSetChoice | None = None  # own texts: the annotation reviewed; None for a labelled split
+
+    @property
+    def labelled(self) -> bool:
+        return self.text_set is None
+
+    @property
+    def queue_orders(self) -> list[str]:
+        return list(QUEUE_ORDERS) if self.labelled else list(UNLABELLED_QUEUE_ORDERS)
+
+    def text_rows(self, rows) -> pd.DataFrame:
+        """row_idx, text_id, text (and, for own texts, source_file, source_row and the metadata) of the given rows,
+        in the order given."""
+        if self.labelled:
+            return self.texts.iloc[[int(row) for row in rows]]
+        return text_rows(self.text_set, rows)
 
     @property
     def mine_rows(self) -> np.ndarray:
         """(K,) the rows the signed-in user reviewed."""
         return reviewed_rows(self.decisions, self.submissions, reviewer=self.user.name)
+
+
+def text_set_review_context(workspace: Workspace, choice: TextSetChoice, user: User,
+                            thresholds: np.ndarray) -> ReviewContext:
+    return ReviewContext(**text_set_context_parts(workspace, choice, user), thresholds=thresholds)
 
 
 def review_context(workspace: Workspace, run: dict, split: str, user: User, thresholds: np.ndarray) -> ReviewContext:
@@ -114,6 +146,24 @@ def _ordered_rows(run_id: str, dataset: str, split: str, thresholds: tuple, orde
                        order=order, exclude_mask=np.asarray(excluded, dtype=bool), seed=seed)
 
 
+@st.cache_data(show_spinner=False, max_entries=32)
+def _ordered_text_set_rows(choice: TextSetChoice, thresholds: tuple, order: str, excluded: tuple, seed: int,
+                           version: int) -> np.ndarray:
+    return queue_order(review_energies(choice), None, np.asarray(thresholds), order=order,
+                       exclude_mask=np.asarray(excluded, dtype=bool), seed=seed)
+
+
+def ordered_rows(context: ReviewContext, order: str, metadata_column: str | None) -> np.ndarray:
+    """(N,) the texts in the queue's order (cached: a submit or a filter change reorders nothing)."""
+    thresholds, excluded = tuple(context.thresholds.tolist()), tuple(context.exclude.tolist())
+    if context.labelled:
+        return _ordered_rows(context.run_id, context.dataset, context.split, thresholds, order, excluded, 0,
+                             data_version())
+    if order == METADATA_ORDER:
+        return metadata_order(context.text_set, metadata_column)
+    return _ordered_text_set_rows(context.text_set, thresholds, order, excluded, 0, data_version())
+
+
 @st.cache_resource
 def _submit_lock() -> threading.Lock:
     return threading.Lock()
@@ -132,7 +182,12 @@ def queue_filters(context: ReviewContext, assigned_to_me: np.ndarray) -> list[in
     label_names = context.label_names
     with st.expander("Queue: order and filters", expanded=False):
         left, middle, right = st.columns(3)
-        order = left.selectbox("Order", list(QUEUE_ORDERS), format_func=QUEUE_ORDERS.get, key="review_order")
+        metadata_column, metadata_within = (None, []) if context.labelled else metadata_filter(context.text_set, left)
+        orders = context.queue_orders + ([METADATA_ORDER] if metadata_column else [])
+        if st.session_state.get("review_order") not in orders:
+            st.session_state["review_order"] = orders[0]
+        order = left.selectbox("Order", orders, key="review_order",
+                               format_func=lambda name: QUEUE_ORDERS.get(name) or f"by {metadata_column}")
         status = middle.selectbox("Texts", list(QUEUE_STATUSES), format_func=QUEUE_STATUSES.get, key="review_status")
         emotion = right.selectbox("Emotion", [None, *label_names], key="review_emotion",
                                   format_func=lambda name: "any emotion" if name is None else name)
@@ -149,9 +204,8 @@ def queue_filters(context: ReviewContext, assigned_to_me: np.ndarray) -> list[in
                                     help="An admin assigns texts on the Team section.")
         st.caption(f"Left out of suggestions and agreement (not emotions): {', '.join(context.non_emotion) or 'none'}.")
 
-    rows = _ordered_rows(context.run_id, context.dataset, context.split, tuple(context.thresholds.tolist()), order,
-                         tuple(context.exclude.tolist()), 0, data_version())
-    within = []
+    rows = ordered_rows(context, order, metadata_column)
+    within = list(metadata_within)
     if by_reviewer is not None:
         within.append(reviewed_rows(context.decisions, context.submissions, reviewer=by_reviewer))
     if only_assigned:
@@ -212,18 +266,22 @@ def review_form(context: ReviewContext, row: int, queue: list[int], *, reviewed_
     version = state.get("review_version", 0)
     tag = f"{row}_{version}"
 
+    shown_text = context.text_rows([row]).iloc[0]
     head_left, head_right = st.columns([3, 2])
-    head_left.markdown(f"**Row {row}** · id {escape_markdown(context.texts['text_id'].iloc[row])} · {position}"
+    head_left.markdown(f"**Row {row}** · id {escape_markdown(shown_text['text_id'])} · {position}"
                        + (" · :green-badge[reviewed by you]" if reviewed_by_me else ""))
     nav = head_right.columns(2)
     nav[0].button("Previous", key="review_previous", on_click=go_previous, shortcut=KEYS["previous"],
                   icon=":material/arrow_back:", disabled=not state.get("review_history"), width="stretch")
     nav[1].button("Skip to next", key="review_next", on_click=go_next, shortcut=KEYS["next"],
                   icon=":material/arrow_forward:", width="stretch")
-    st.markdown(f"<div class='eqn-review-text'>{html.escape(context.texts['text'].iloc[row])}</div>",
-                unsafe_allow_html=True)
-    given = [label_names[j] for j in np.flatnonzero(human)]
-    st.markdown("Human labels: " + (" ".join(f":blue-badge[{escape_markdown(label)}]" for label in given) or "*none*"))
+    st.markdown(f"<div class='eqn-review-text'>{html.escape(shown_text['text'])}</div>", unsafe_allow_html=True)
+    if context.labelled:
+        given = [label_names[j] for j in np.flatnonzero(human)]
+        st.markdown("Human labels: " + (" ".join(f":blue-badge[{escape_markdown(label)}]" for label in given)
+                                        or "*none*"))
+    else:
+        show_metadata(context, shown_text)
 
     def submit(as_suggested: bool) -> None:
         """Store the text's decisions (a callback: it runs before the page, so one run shows the next text)."""
@@ -252,8 +310,8 @@ def review_form(context: ReviewContext, row: int, queue: list[int], *, reviewed_
 
     with st.form(f"review_form_{tag}", border=True):
         if suggested.any():
-            st.markdown("**Suggested micro-emotions**: the model's energy reaches the threshold and no person gave "
-                        "the label. Untick to reject.")
+            st.markdown("**Suggested micro-emotions**: the model's energy reaches the threshold"
+                        + (" and no person gave the label" if context.labelled else "") + ". Untick to reject.")
             boxes = st.columns(4)
             for n, j in enumerate(np.flatnonzero(suggested)):
                 boxes[n % 4].checkbox(f":orange-background[**{escape_markdown(label_names[j])}** {model[j]:.1f}]",
@@ -262,7 +320,8 @@ def review_form(context: ReviewContext, row: int, queue: list[int], *, reviewed_
             st.markdown("**No suggested micro-emotion** at this threshold. Add an emotion the model missed by "
                         "giving it an energy.")
         st.markdown("**Every emotion's energy** (0-10; from the model, or your earlier decision). "
-                    ":orange-background[orange]: suggested · :blue-background[blue]: human label")
+                    ":orange-background[orange]: suggested" + (" · :blue-background[blue]: human label"
+                                                               if context.labelled else ""))
         for start in range(0, len(label_names), 4):
             cells = st.columns(4)
             for offset, j in enumerate(range(start, min(start + 4, len(label_names)))):
@@ -310,7 +369,9 @@ def others_on_text(context: ReviewContext, row: int, *, reviewed_by_me: bool) ->
 # ------------------------------------------------------------------------------------------------ my reviewed texts
 def my_texts(context: ReviewContext) -> None:
     state, user = st.session_state, context.user
-    table = reviewed_texts(context.decisions, context.submissions, context.texts["text"].to_numpy(),
+    mine = context.mine_rows
+    texts_by_row = dict(zip(mine.tolist(), context.text_rows(mine)["text"].tolist()))
+    table = reviewed_texts(context.decisions, context.submissions, texts_by_row,
                            context.human_labels, context.label_names, reviewer=user.name)
     if table.empty:
         st.info("You have not reviewed a text of this run and split yet.")
@@ -325,7 +386,6 @@ def my_texts(context: ReviewContext) -> None:
         state["review_reopen_pick"] = int(table.iloc[picked[0]]["row"])
     if state.get("review_reopen_pick") not in options:
         state["review_reopen_pick"] = options[0]
-    texts_by_row = context.texts["text"].to_numpy()
     left, right = st.columns([4, 1])
     chosen = left.selectbox("Text to reopen", options, key="review_reopen_pick",
                             format_func=lambda row: f"row {row}: {texts_by_row[row][:100]}")

@@ -82,7 +82,8 @@ def assign_texts(context: ReviewContext) -> None:
         per_text = right.number_input("Reviewers per text (2 or more: overlap for agreement)", min_value=1,
                                       max_value=max(1, len(accounts)), value=min(2, len(accounts)),
                                       key="review_assign_per_text")
-        order = middle.selectbox("Which texts", list(QUEUE_ORDERS), format_func=QUEUE_ORDERS.get, index=2,
+        orders = context.queue_orders
+        order = middle.selectbox("Which texts", orders, format_func=QUEUE_ORDERS.get, index=orders.index("random"),
                                  key="review_assign_order")
         assign = st.form_submit_button("Assign", type="primary", key="review_assign_go")
     if not assign:
@@ -148,7 +149,7 @@ def adjudicate(context: ReviewContext) -> None:
     pending = found["adjudicated"].isna()
     st.caption(f"{len(found):,} disagreements, {int(pending.sum()):,} not yet adjudicated. The adjudicated value is "
                "the final one in the reviewed export.")
-    shown = found.assign(text=context.texts["text"].to_numpy()[found["row_idx"].to_numpy()])
+    shown = found.assign(text=context.text_rows(found["row_idx"].to_numpy())["text"].to_numpy())
     st.dataframe(shown[["row_idx", "label", "text", "values", "model_energy", "adjudicated"]], hide_index=True,
                  key="review_disagreements", column_config={"text": st.column_config.TextColumn(width="large")})
     keys = disagreement_keys(found)
