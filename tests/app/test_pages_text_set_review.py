@@ -137,3 +137,27 @@ def test_team_assigns_own_texts_and_adjudicates_a_disagreement(diary):
     with Workspace(diary) as workspace:
         assigned = workspace.assignments(run_id="tiny-run", split=KEY)
     assert len(assigned) == 8 and sorted(set(assigned["reviewer"])) == ["ana", "ben"]
+
+
+def test_export_page_writes_the_reviewed_texts_and_the_review_log(diary):
+    with Workspace(diary) as workspace:
+        workspace.submit_text_review(run_id="tiny-run", split=KEY, row_idx=3, reviewer="local",
+                                     decisions=[{"label": "anger", "decision": "reject"},
+                                                {"label": "fear", "decision": "set", "energy": 7.0}])
+    at = AppTest.from_file(str(APP), default_timeout=60)
+    at.run()
+    at.switch_page("app_pages/7_Export.py").run()
+    at.radio(key="export_source").set_value("Your texts (no labels)").run()
+    at.radio(key="ts_export_content").set_value("reviewed").run()
+    at.button(key="ts_export_go").click().run()
+    assert_ok(at)
+    written = pd.read_csv(diary / "exports" / "diary_tiny-run_reviewed.csv")
+    assert written["review_count"].tolist() == [0, 0, 0, 1] + [0] * 8
+    assert written.loc[3, LABELS].tolist() == [0.0, 0.0, 7.0, 0.0]  # anger rejected, fear added
+    assert written.loc[0, "joy"] == pytest.approx(9.9) and written["speaker"].tolist()[:3] == SPEAKERS
+    at.radio(key="ts_export_content").set_value("review-log").run()
+    at.button(key="ts_export_go").click().run()
+    assert_ok(at)
+    log = pd.read_csv(diary / "exports" / "diary_tiny-run_review-log.csv")
+    assert log[["text_id", "label", "decision", "reviewer_energy"]].values.tolist() == [
+        ["d3", "anger", "reject", 0.0], ["d3", "fear", "set", 7.0]]

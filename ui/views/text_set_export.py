@@ -1,5 +1,5 @@
-"""The Export page on a text set's annotation: raw, thresholded or binary energies with the set's metadata, to CSV,
-Parquet or JSONL in the workspace's exports folder (eqn_core.export.text_exports, one DuckDB COPY), offered for
+"""The Export page on a text set's annotation: raw, thresholded, binary or reviewed energies with the set's metadata,
+or the review log, to CSV, Parquet or JSONL in the workspace's exports folder (eqn_core.export.text_exports, one DuckDB COPY), offered for
 download when small. Thresholds are the session's setting of the annotating run (ui.threshold_state)."""
 from __future__ import annotations
 
@@ -20,7 +20,10 @@ from ui.views import text_set_reads as reads
 
 DOWNLOAD_LIMIT_BYTES = 200 * 1024 * 1024  # larger files stay in the exports folder: a download would sit in memory
 CONTENTS = {"energies": "Raw energies (0-10)", "thresholded": "Thresholded energies (below h → 0, eq. 8)",
-            "binary": "Binary labels (1 where energy ≥ h)"}
+            "binary": "Binary labels (1 where energy ≥ h)",
+            "reviewed": "Reviewed energies (thresholded, the reviewers' values on reviewed texts)",
+            "review-log": "Review log (every decision, one row each)"}
+REVIEW_CONTENTS = ("reviewed", "review-log")
 MIME = {"csv": "text/csv", "parquet": "application/vnd.apache.parquet", "jsonl": "application/jsonl"}
 
 
@@ -35,9 +38,18 @@ def text_set_export(workspace, choice: reads.TextSetChoice) -> None:
     content = left.radio("Content", list(CONTENTS), format_func=CONTENTS.get, key="ts_export_content")
     fmt = right.radio("Format", list(FORMAT_NAMES), format_func=FORMAT_NAMES.get, horizontal=True,
                       key="ts_export_format")
-    metadata = right.checkbox("Keep the metadata columns", value=True, key="ts_export_metadata")
+    metadata = right.checkbox("Keep the metadata columns", value=True, key="ts_export_metadata",
+                              disabled=content == "review-log")
     rows = None
-    if not choice.complete:
+    if content in REVIEW_CONTENTS:
+        st.caption("Reviewed: every text, with the reviewers' values where they reviewed it (the adjudicated value, "
+                   "else their common value or their mean) and review_count, reviewers and review_sources columns. "
+                   "Review log: every decision ever made, oldest first, with the text id, the model's and the "
+                   "reviewer's energy.")
+        if not choice.complete:
+            st.warning("Only a finished annotation can be reviewed; finish it on the Data page.")
+            return
+    elif not choice.complete:
         rows = reads.annotated_rows(choice)
         st.info(f"The annotation is {choice.status}: the {len(rows):,} texts annotated so far are exported (of "
                 f"{choice.total_rows:,}). Finish it on the Data page to export them all.")
@@ -46,13 +58,15 @@ def text_set_export(workspace, choice: reads.TextSetChoice) -> None:
     name, problem = export_file_name(default_name, fmt, key="ts_export")
     overwrite, neutralize = export_file_options(fmt, key="ts_export")
     count = len(rows) if rows is not None else choice.total_rows
-    if st.button(f"Export {count:,} rows", type="primary", disabled=problem is not None, key="ts_export_go"):
+    what = "the review log" if content == "review-log" else f"{count:,} rows"
+    if st.button(f"Export {what}", type="primary", disabled=problem is not None, key="ts_export_go"):
         started = time.perf_counter()
         try:
             with st.spinner("Writing through DuckDB ..."):
                 result = export_text_annotation(
                     workspace, choice.text_set, run_id=choice.run_id, path=workspace.exports_dir / name, fmt=fmt,
-                    content=content, thresholds=None if content == "energies" else thresholds, rows=rows,
+                    content=content, thresholds=None if content in ("energies", "review-log") else thresholds,
+                    rows=rows,
                     metadata=metadata, overwrite=overwrite, neutralize_formulas=neutralize)
         except (ValueError, KeyError, OSError) as error:
             st.error(f"Export failed: {escape_markdown(error)}")
@@ -68,7 +82,7 @@ def _show_last() -> None:
     last = st.session_state.get("ts_export_last")
     if not last:
         return
-    at = "" if last["content"] == "energies" else f" at {last['thresholds']}"
+    at = "" if last["content"] in ("energies", "review-log") else f" at {last['thresholds']}"
     st.success(f"Saved {last['rows']:,} rows ({CONTENTS[last['content']].lower()}{at}) to "
                f"{escape_markdown(last['path'])} in {last['seconds']:.1f} s.")
     saved = Path(last["path"])
