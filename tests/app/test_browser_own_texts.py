@@ -1,6 +1,7 @@
 """Own texts in a real headless Chromium, as a new user does it: upload a 300-text CSV without labels on the Data page,
-annotate it with the shipped goemotions-eqn model (a background job the page follows), browse it on Samples, and
-export it as CSV; the file holds every text with its metadata and energies on the 0-10 scale."""
+annotate it with the shipped goemotions-eqn model (a background job the page follows), browse it on Samples, review
+two texts on Review, and export the energies and the reviewed energies as CSV; the files hold every text with its
+metadata, energies on the 0-10 scale and the two reviewed texts with the reviewer's values."""
 from __future__ import annotations
 
 import pandas as pd
@@ -56,12 +57,36 @@ def test_upload_annotate_browse_and_export_own_texts(shipped_server, browser, tm
     page.get_by_text("of 300").first.wait_for()
     page.screenshot(path=str(tmp_path / "samples_own_texts.png"), full_page=True)
 
+    # Review: no labelled data is loaded, so the page opens on the own texts; accept one text as suggested, then
+    # give the next text's first emotion (admiration) 7.5 and submit
+    page.get_by_test_id("stSidebarNav").get_by_role("link", name="Review").click()
+    page.get_by_text("text 1 of 300 in this queue").wait_for()
+    page.get_by_role("button", name="Accept as suggested").click()
+    page.get_by_text("text 1 of 299 in this queue").wait_for()
+    number = page.locator('[data-testid="stNumberInput"] input').first
+    number.fill("7.5")
+    number.press("Tab")
+    page.get_by_role("button", name="Submit").click()
+    page.get_by_text("admiration set to 7.5").wait_for()
+    idle(page)
+    page.get_by_text("text 1 of 298 in this queue").wait_for()
+    page.screenshot(path=str(tmp_path / "review_own_texts.png"), full_page=True)
+
     page.get_by_test_id("stSidebarNav").get_by_role("link", name="Export").click()
     page.get_by_text("Your texts (no labels)").click()
     idle(page)
     page.get_by_role("button", name="Export 300 rows").click()
     page.get_by_role("button", name="Download", exact=False).first.wait_for()
-    exported = sorted((root / "exports").glob("*.csv"))
+    page.get_by_text("Reviewed energies", exact=False).click()
+    idle(page)
+    page.get_by_role("button", name="Export 300 rows").click()
+    page.get_by_text("Saved 300 rows (reviewed energies").wait_for()
+    page.screenshot(path=str(tmp_path / "export_reviewed_own_texts.png"), full_page=True)
+    reviewed = pd.read_csv(next((root / "exports").glob("*_reviewed.csv")), keep_default_na=False)
+    assert len(reviewed) == 300 and int((reviewed["review_count"] == 1).sum()) == 2
+    assert (reviewed.loc[reviewed["review_count"] == 1, "admiration"] == 7.5).sum() == 1
+    assert reviewed["speaker"].tolist() == texts["speaker"].tolist()
+    exported = sorted((root / "exports").glob("*_energies.csv"))
     assert len(exported) == 1
     frame = pd.read_csv(exported[0], keep_default_na=False)
     assert len(frame) == 300 and frame["speaker"].tolist() == texts["speaker"].tolist()
