@@ -176,12 +176,70 @@ def phase_queries(workspace, csv_path: Path, args) -> dict:
     return {"queries": timings, "energies_max_abs_difference_vs_eqn_annotate": float(np.abs(ours - theirs).max())}
 
 
+def phase_review(workspace, csv_path: Path, args) -> dict:
+    """What the Review page asks of an annotated set: the energies once (then cached by the app), a queue order
+    (numpy over every text), one text by row, a metadata filter, a submitted text, and the reviewed export."""
+    import numpy as np
+
+    from eqn_core.export.text_exports import export_text_annotation
+    from eqn_core.review.suggestions import label_mask, queue_order
+    from eqn_core.scale.text_queries import fetch_rows, query_cursor, run_query
+    from eqn_core.store.text_sets import annotation_source, review_split
+
+    key = review_split(NAME)
+    timings: dict = {}
+
+    def timed(name: str, call, repeats: int = 3):
+        started = time.perf_counter()
+        value = call()
+        cold = time.perf_counter() - started
+        warm = []
+        for _ in range(repeats):
+            started = time.perf_counter()
+            call()
+            warm.append(time.perf_counter() - started)
+        timings[name] = {"first_ms": cold * 1000, "median_ms": statistics.median(warm) * 1000 if warm else None}
+        return value
+
+    energies = timed("load_energies", lambda: workspace.load_energies(RUN_ID, key), repeats=1)  # (N, C)
+    labels = list(annotation_source(workspace, NAME, RUN_ID).label_names)
+    exclude = label_mask(labels, ["neutral"])
+    h = np.full(len(labels), 3.0)
+    for order in ("uncertain", "strongest", "random"):
+        queue = timed(f"queue_{order}", lambda order=order: queue_order(energies, None, h, order=order,
+                                                                        exclude_mask=exclude))
+    src = annotation_source(workspace, NAME)
+    timed("one_text_by_row", lambda: fetch_rows(src, [int(queue[0])]))
+
+    def speaker_rows():
+        with query_cursor() as con:
+            return run_query(con, "SELECT row_idx FROM read_parquet($texts) WHERE speaker = $value",
+                             {"texts": src.texts, "value": "S07"}).fetchnumpy()["row_idx"]
+
+    timed("metadata_filter_rows", speaker_rows)
+    submits = []
+    for row in queue[:20]:
+        started = time.perf_counter()
+        workspace.submit_text_review(run_id=RUN_ID, split=key, row_idx=int(row), reviewer="bench",
+                                     decisions=[{"label": labels[0], "decision": "set", "energy": 5.0}])
+        workspace.reviews(run_id=RUN_ID, split=key)  # the page reads the decisions again for the next text
+        workspace.submissions(run_id=RUN_ID, split=key)
+        submits.append(time.perf_counter() - started)
+    timings["submit_and_reread_ms"] = {"median": statistics.median(submits) * 1000, "max": max(submits) * 1000}
+    started = time.perf_counter()
+    result = export_text_annotation(workspace, NAME, run_id=RUN_ID, path=OUT / "reviewed.csv", content="reviewed",
+                                    thresholds=3.0, overwrite=True)
+    timings["export_reviewed_csv"] = {"seconds": time.perf_counter() - started, "rows": result["rows"]}
+    return {"review": timings}
+
+
 PHASES = {"add": phase_add, "annotate": phase_annotate, "eqn_annotate": phase_eqn_annotate,
-          "synthetic": phase_synthetic, "queries": phase_queries, "export": phase_export}
+          "synthetic": phase_synthetic, "queries": phase_queries, "review": phase_review, "export": phase_export}
 
 
 def phases(synthetic: bool) -> list[str]:
-    return ["add", "synthetic", "queries", "export"] if synthetic else ["add", "annotate", "eqn_annotate", "queries"]
+    return (["add", "synthetic", "queries", "review", "export"] if synthetic
+            else ["add", "annotate", "eqn_annotate", "queries", "review"])
 
 
 def run_phase(args) -> None:
