@@ -9,7 +9,9 @@ The browser's network and drawing time is not included.
 
     python benchmarks/review_latency.py --decisions 60
     python benchmarks/review_latency.py --decisions 60 --shipped   # the shipped goemotions-eqn model's real energies
-Writes benchmarks/results/review_latency.{md,json}.
+    python benchmarks/review_latency.py --decisions 30 --text-set benchmarks/out/own_texts/ws   # own texts, e.g. the
+        # 1,000,000-text set that `python benchmarks/own_texts.py --texts 1000000 --synthetic` leaves there
+Writes benchmarks/results/review_latency.{md,json} (review_latency_text_set.* with --text-set).
 """
 from __future__ import annotations
 
@@ -44,6 +46,8 @@ def main() -> int:
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--shipped", action="store_true",
                         help="review the shipped goemotions-eqn model's real energies instead of synthetic ones")
+    parser.add_argument("--text-set", help="a workspace whose only reviewable texts are a text set's finished "
+                                           "annotation (no labelled energies): review those, most uncertain first")
     parser.add_argument("--out", default=str(REPO / "benchmarks" / "results"))
     args = parser.parse_args()
 
@@ -51,7 +55,18 @@ def main() -> int:
     from streamlit.testing.v1 import AppTest
 
     root = Path(tempfile.mkdtemp(prefix="eqn-review-bench-")) / "ws"
-    if args.shipped:
+    if args.text_set:
+        from eqn_core.store.text_sets import list_annotations
+
+        root, run_id = Path(args.text_set).resolve(), None
+        os.environ["EQN_SHIPPED_MODELS"] = "1"
+        from eqn_core.store.workspace import Workspace
+        with Workspace(root) as workspace:
+            found = list_annotations(workspace)
+        finished = found[found["status"] == "finished"].iloc[0]
+        energies_kind = (f"own texts: text set {finished['text_set']} ({int(finished['total_rows']):,} texts x "
+                         f"{int(finished['labels'])} labels) annotated by {finished['run_id']}")
+    elif args.shipped:
         os.environ["EQN_SHIPPED_MODELS"] = "1"
         from eqn_core.store.workspace import Workspace
         with Workspace(root) as workspace:  # loading GoEmotions stores the shipped model's dev/test energies
@@ -63,8 +78,9 @@ def main() -> int:
     os.environ["EQN_WORKSPACE"] = str(root)
     st.cache_data.clear()
     st.cache_resource.clear()
-    at = AppTest.from_file(str(REPO / "app_pages" / "6_Review.py"), default_timeout=120)
-    at.session_state["run"] = run_id
+    at = AppTest.from_file(str(REPO / "app_pages" / "6_Review.py"), default_timeout=300)
+    if run_id is not None:
+        at.session_state["run"] = run_id
     started = time.perf_counter()
     at.run()
     first_load = time.perf_counter() - started
@@ -90,15 +106,18 @@ def main() -> int:
             seconds.append(elapsed)
     result = {"benchmark": "review_latency", "date": datetime.now(timezone.utc).date().isoformat(),
               "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPU cores",
-              "split": f"goemotions test (5,427 texts x 28 labels), {energies_kind}", "queue": "most likely missed",
+              "split": energies_kind if args.text_set else f"goemotions test (5,427 texts x 28 labels), {energies_kind}",
+              "queue": "most uncertain" if args.text_set else "most likely missed",
               "first_load_s": first_load, "decision_to_next_text": stats(seconds), "texts_decided": len(rows),
               "command": f"python benchmarks/review_latency.py --decisions {args.decisions}"
-                         + (" --shipped" if args.shipped else "")}
+                         + (" --shipped" if args.shipped else "") + (f" --text-set {args.text_set}" if args.text_set
+                                                                     else "")}
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "review_latency.json").write_text(json.dumps(result, indent=2))
+    name = "review_latency_text_set" if args.text_set else "review_latency"
+    (out / f"{name}.json").write_text(json.dumps(result, indent=2))
     s = result["decision_to_next_text"]
-    (out / "review_latency.md").write_text(
+    (out / f"{name}.md").write_text(
         f"# Review latency ({result['date']})\n\n{result['split']}; {result['machine']}.\n\n"
         f"Server time from submit to the next text rendered (AppTest rerun), {s['n']} decisions: "
         f"median {s['median_ms']:.0f} ms, p95 {s['p95_ms']:.0f} ms, max {s['max_ms']:.0f} ms "

@@ -69,17 +69,19 @@ def text_set_energies(workspace, name: str, run_id: str, rows=None) -> np.ndarra
             return np.zeros((0, len(label_names)), dtype=np.float32)
         params.update(rows=sorted(set(wanted)), low=min(wanted), high=max(wanted))
         where = " WHERE row_idx BETWEEN $low AND $high AND list_contains($rows, row_idx)"
-    with duckdb.connect() as con:
-        found = con.execute(f"SELECT row_idx, {columns} FROM read_parquet($shards){where} ORDER BY row_idx",
-                            params).fetchnumpy()
+    with duckdb.connect() as con:  # shards listed by number hold the rows in order: no sort unless they do not
+        found = con.execute(f"SELECT row_idx, {columns} FROM read_parquet($shards){where}", params).fetchnumpy()
     row_ids = np.asarray(found.pop("row_idx"), dtype=np.int64)
+    order = None if row_ids.size < 2 or bool(np.all(row_ids[1:] > row_ids[:-1])) else np.argsort(row_ids)
+    if order is not None:
+        row_ids = row_ids[order]
     expected = num_rows if rows is None else len(params["rows"])
     if len(row_ids) != expected:
         raise ValueError(f"The annotation of {name!r} by {run_id!r} holds {len(row_ids):,} of the {expected:,} rows "
                          f"asked for; annotate it again (`eqn texts annotate {name} --run {run_id}`).")
     energies = np.empty((len(row_ids), len(label_names)), dtype=np.float32)  # (N, C)
     for j, column in enumerate(found.values()):
-        energies[:, j] = column
+        energies[:, j] = column if order is None else np.asarray(column)[order]
     if rows is not None:
         energies = energies[np.searchsorted(row_ids, wanted)]  # (K, C) in the order asked
     return energies

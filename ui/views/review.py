@@ -33,6 +33,7 @@ from eqn_core.review.suggestions import (
     label_mask,
     next_in_queue,
     queue_order,
+    queue_position,
     record_suggestions,
 )
 from eqn_core.store.workspace import Workspace
@@ -177,8 +178,8 @@ def reopen(row: int) -> None:
 
 
 # ------------------------------------------------------------------------------------------------ review texts
-def queue_filters(context: ReviewContext, assigned_to_me: np.ndarray) -> list[int]:
-    """The queue's order and filters (an expander); the rows of the queue, in order."""
+def queue_filters(context: ReviewContext, assigned_to_me: np.ndarray) -> np.ndarray:
+    """The queue's order and filters (an expander); (K,) the rows of the queue, in order."""
     label_names = context.label_names
     with st.expander("Queue: order and filters", expanded=False):
         left, middle, right = st.columns(3)
@@ -212,7 +213,7 @@ def queue_filters(context: ReviewContext, assigned_to_me: np.ndarray) -> list[in
         within.append(assigned_to_me)
     return filter_queue(rows, context.energies, reviewed=context.mine_rows, status=status,
                         label_id=None if emotion is None else label_names.index(emotion), energy_range=energy_range,
-                        within=within).tolist()
+                        within=within)
 
 
 def review_screen(context: ReviewContext) -> None:
@@ -224,8 +225,8 @@ def review_screen(context: ReviewContext) -> None:
     mode_caption(context)
 
     row = state.get("review_row")
-    if row is None or (row not in queue and not state.get("review_pinned")):
-        row = queue[0] if queue else None
+    if row is None or (queue_position(queue, row) is None and not state.get("review_pinned")):
+        row = int(queue[0]) if queue.size else None
     done = int(np.isin(assigned_to_me, mine_rows).sum())
     mine_text = f"{len(mine_rows):,} texts reviewed by you"
     if assigned_to_me.size:
@@ -240,7 +241,7 @@ def review_screen(context: ReviewContext) -> None:
     review_form(context, row, queue, reviewed_by_me=row in set(mine_rows.tolist()))
 
 
-def review_form(context: ReviewContext, row: int, queue: list[int], *, reviewed_by_me: bool) -> None:
+def review_form(context: ReviewContext, row: int, queue: np.ndarray, *, reviewed_by_me: bool) -> None:
     """One text: its header and navigation, the text, the form of every emotion's energy, the others' decisions."""
     state, user, label_names = st.session_state, context.user, context.label_names
     energies, decisions, submissions = context.energies, context.decisions, context.submissions
@@ -254,8 +255,8 @@ def review_form(context: ReviewContext, row: int, queue: list[int], *, reviewed_
         if history:
             reopen(history.pop())
 
-    position = f"text {queue.index(row) + 1:,} of {len(queue):,} in this queue" if row in queue else \
-        "a text outside this queue (reopened)"
+    at = queue_position(queue, row)
+    position = "a text outside this queue (reopened)" if at is None else f"text {at + 1:,} of {len(queue):,} in this queue"
     model = energies[row].astype(np.float64)  # (C,)
     human = context.human_labels[row]  # (C,)
     suggested = record_suggestions(energies[[row]], context.human_labels[[row]], context.thresholds,
