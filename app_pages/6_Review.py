@@ -6,6 +6,7 @@ import streamlit as st
 
 from ui.auth import require_login
 from ui.display import escape_markdown, show_flash
+from ui.energy_note import about_energies
 from ui.pickers import pick_run, pick_split
 from ui.session import get_workspace, load_label_names
 from ui.threshold_state import pick_thresholds
@@ -32,6 +33,8 @@ if text_set is None:
     _, thresholds = pick_thresholds(run, load_label_names(run["dataset"]))  # the session's setting, as a (C,) array
     context = review_context(workspace, run, split, user, thresholds)
 else:
-    _, thresholds = pick_thresholds(session_run(workspace, text_set)[0], list(text_set.label_names))
+    run = session_run(workspace, text_set)[0]
+    _, thresholds = pick_thresholds(run, list(text_set.label_names))
     context = text_set_review_context(workspace, text_set, user, thresholds)
+about_energies(run)
 show_section(pick_section(user), context)

@@ -8,6 +8,7 @@ from eqn_core.method.thresholds import DEFAULT_THRESHOLD, ENERGY_MAX, ENERGY_MIN
 from eqn_core.store.run_folders import parent_run
 from ui.auth import require_login
 from ui.display import escape_markdown, plot_text
+from ui.energy_note import about_energies
 from ui.pickers import pick_run
 from ui.session import get_workspace, load_run_model_cached
 
@@ -59,3 +60,4 @@ given = ", ".join(f"{name} {value:.1f}" for name, value, counts in zip(names, va
 st.markdown(f"**Labels at h = {threshold:.1f}:** {escape_markdown(given or 'none')}")
 with st.expander("All energies"):
     st.dataframe({"label": names, "energy": np.round(values, 3)}, hide_index=True, key="try_table")
+about_energies(run)

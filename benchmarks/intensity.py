@@ -13,7 +13,6 @@ Writes benchmarks/results/intensity.{json,md}.
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import os
 import sys
@@ -25,36 +24,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 DATA = REPO.parent / "shared" / "data" / "emoint-dev"
-EMOTIONS = ("anger", "fear", "joy", "sadness")  # EmoInt's four, all GoEmotions labels too
 RESULTS = REPO / "benchmarks" / "results"
-
-
-def read_emoint(folder: Path) -> dict[str, tuple[list[str], np.ndarray]]:
-    """emotion -> (tweets, rated intensities (N,)) from the <emotion>-gold.txt files (id, tweet, emotion, score)."""
-    found = {}
-    for emotion in EMOTIONS:
-        with (folder / f"{emotion}-gold.txt").open(encoding="utf-8", newline="") as f:
-            rows = list(csv.reader(f, delimiter="\t", quoting=csv.QUOTE_NONE))
-        found[emotion] = ([row[1] for row in rows], np.array([float(row[3]) for row in rows]))
-    return found
-
-
-def score_run(run_dir: str, data: dict) -> dict[str, dict[str, np.ndarray]]:
-    """view ("energy", "raw output") -> emotion -> the run's (N,) scores for that emotion on its tweets."""
-    import torch
-
-    from eqn_core.method.inference import outputs_to_energies, predict_outputs
-    from eqn_core.runs.lifecycle import load_run_model
-
-    model, config, label_names = load_run_model(run_dir, device=torch.device("cpu"))
-    views: dict[str, dict[str, np.ndarray]] = {"energy": {}, "raw output": {}}
-    for emotion, (tweets, _) in data.items():
-        outputs = predict_outputs(model, model.featurize(tweets), batch_size=64, device=torch.device("cpu"),
-                                  amp=False)  # (N, C)
-        column = label_names.index(emotion)
-        views["energy"][emotion] = outputs_to_energies(outputs, mode=config.mode)[:, column]
-        views["raw output"][emotion] = outputs[:, column]
-    return views
 
 
 def main() -> int:
@@ -66,7 +36,9 @@ def main() -> int:
     args = parser.parse_args()
 
     os.environ.setdefault("EQN_SHIPPED_MODELS", "1")
-    from eqn_core.method.metrics import intensity_correlations
+    from eqn_core.io.intensity_sets import EMOINT_EMOTIONS as EMOTIONS
+    from eqn_core.io.intensity_sets import read_emoint
+    from eqn_core.runs.intensity import EMOINT_DATA, intensity_summary, run_scores
     from eqn_core.store.workspace import Workspace
 
     data = read_emoint(Path(args.data))
@@ -74,17 +46,13 @@ def main() -> int:
     with Workspace(args.workspace) as workspace:
         runs = [workspace.get_run(run_id) for run_id in args.runs.split(",")]
     for run in runs:
-        views = score_run(run["run_dir"], data)
+        views = run_scores(run["run_dir"], data)
         for view, scores in views.items():
-            per_emotion = {emotion: intensity_correlations(scores[emotion], data[emotion][1],
-                                                           resamples=args.resamples, seed=i)
-                           for i, emotion in enumerate(EMOTIONS)}
-            results.append({"run_id": run["run_id"], "mode": run["mode"], "view": view, "emotions": per_emotion,
-                            "mean_spearman": float(np.mean([r["spearman"] for r in per_emotion.values()])),
-                            "mean_pearson": float(np.mean([r["pearson"] for r in per_emotion.values()])),
+            results.append({"run_id": run["run_id"], "mode": run["mode"], "view": view,
+                            **intensity_summary(scores, data, resamples=args.resamples),
                             "ceiling_ties": {e: int(np.sum(views["energy"][e] >= 10.0)) for e in EMOTIONS}})
     report = {"benchmark": "intensity", "when": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-              "data": "EmoInt 2017 dev (anger 84, fear 110, joy 79, sadness 74 tweets)", "resamples": args.resamples,
+              "data": EMOINT_DATA, "resamples": args.resamples,
               "command": "python benchmarks/intensity.py --runs " + args.runs, "results": results}
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "intensity.json").write_text(json.dumps(report, indent=2) + "\n")

@@ -1,17 +1,23 @@
 """Package a finished run as a model that ships with EQN Studio (eqn_core/store/assets/<name>/), with its model card.
 
     python scripts/package_model.py --workspace WS --run RUN_ID [--name goemotions-eqn] [--command "..."]
+    python scripts/package_model.py --refresh goemotions-eqn --intensity-baseline benchmarks/results/intensity.json \
+        --baseline-run bce-s13      # a shipped model's intensity figures and card, from its own folder
 
 What ships: the trained weights only (a partial run's top layers and head; fp16 when that keeps every dev/test
 energy within --fp16-tolerance of the fp32 model, else fp32), the run's config, the dev and test energies of the
 shipped weights, the metrics computed from them (per-label thresholds tuned on dev), fingerprints of the texts
 they belong to, and MODEL_CARD.md. The energies are recomputed from the shipped weights, so re-evaluating the
-shipped run in any workspace gives the card's figures exactly.
+shipped run in any workspace gives the card's figures exactly. What an energy means is measured too: the shipped
+weights' energies against crowd-rated intensity on EmoInt 2017 dev (eqn_core.runs.intensity, zero-shot), beside a
+baseline's row of benchmarks/intensity.py's results when --intensity-baseline names one; the app's "About energies"
+notes read it from metrics.json.
 """
 from __future__ import annotations
 
 import argparse
 import datetime as dt
+import json
 import shutil
 import sys
 import time
@@ -23,7 +29,9 @@ import torch
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from eqn_core.method.config import TrainConfig
 from eqn_core.method.inference import annotate, device_name, pick_device
+from eqn_core.runs.intensity import run_intensity
 from eqn_core.runs.lifecycle import load_run_model
 from eqn_core.runs.process import run_metrics
 from eqn_core.store.run_folders import RunFolder, save_energies, write_json_atomic
@@ -37,12 +45,22 @@ EXAMPLES = ["Interview in ten minutes, hands shaking.",
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--workspace", required=True)
-    parser.add_argument("--run", required=True)
+    parser.add_argument("--workspace")
+    parser.add_argument("--run")
+    parser.add_argument("--refresh", metavar="NAME",
+                        help="only measure intensity again and rewrite the card of the shipped model NAME")
+    parser.add_argument("--emoint", default=str(REPO.parent / "shared" / "data" / "emoint-dev"),
+                        help="the EmoInt dev folder (intensity-rated tweets, never trained on)")
+    parser.add_argument("--intensity-baseline", help="benchmarks/intensity.py's results (JSON) holding the baseline")
+    parser.add_argument("--baseline-run", default="bce-s13", help="the baseline's run id in those results")
     parser.add_argument("--name", default="goemotions-eqn")
     parser.add_argument("--command", default="", help="the exact command that trained the run (for the card)")
     parser.add_argument("--fp16-tolerance", type=float, default=0.05)
     args = parser.parse_args(argv)
+    if args.refresh:
+        return refresh(ASSETS_DIR / args.refresh, args)
+    if not (args.workspace and args.run):
+        parser.error("give --workspace and --run (or --refresh NAME)")
 
     with Workspace(args.workspace) as workspace:
         run = workspace.get_run(args.run)
@@ -90,11 +108,83 @@ def main(argv=None) -> int:
             "examples": [{"text": text, "energies": {n: round(float(e), 4) for n, e in zip(label_names, row)}}
                          for text, row in zip(EXAMPLES, examples)]}
     write_json_atomic(folder / "shipped.json", card)
+    add_intensity(folder, metrics, args)
     (folder / "MODEL_CARD.md").write_text(model_card(card, config, metrics, label_names))
     size = sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
     print(f"packaged {args.run} as {folder} ({size / 1e6:.1f} MB; weights {card['weights_dtype']}, fp16 max energy "
           f"difference {fp16_diff:.4f}; dev+test annotated twice in {annotate_seconds:.0f} s)")
     return 0
+
+
+def add_intensity(folder: Path, metrics: dict, args) -> None:
+    """Measure the shipped weights' energies against rated intensity (zero-shot) and store it, with the baseline's
+    figures when given, as metrics["intensity"] in the folder's metrics.json."""
+    intensity = run_intensity(folder, args.emoint)
+    if args.intensity_baseline:
+        rows = json.loads(Path(args.intensity_baseline).read_text())["results"]
+        found = [row for row in rows if row["run_id"] == args.baseline_run and row["view"] == "energy"]
+        if not found:
+            raise SystemExit(f"{args.intensity_baseline} has no energy row of run {args.baseline_run!r}")
+        row = found[0]
+        intensity["baseline"] = {"run": args.baseline_run, "mode": row["mode"], "emotions": row["emotions"],
+                                 "mean_spearman": row["mean_spearman"], "mean_pearson": row["mean_pearson"],
+                                 "source": str(args.intensity_baseline)}
+    metrics["intensity"] = intensity
+    write_json_atomic(folder / "metrics.json", metrics)
+
+
+def refresh(folder: Path, args) -> int:
+    """Intensity figures and card of an existing shipped model, from its own folder (weights, config, metrics)."""
+    card = json.loads((folder / "shipped.json").read_text())
+    metrics = json.loads((folder / "metrics.json").read_text())
+    config = TrainConfig.from_dict(json.loads((folder / "config.json").read_text()))
+    label_names = json.loads((folder / "data" / "labels.json").read_text())["label_names"]
+    add_intensity(folder, metrics, args)
+    (folder / "MODEL_CARD.md").write_text(model_card(card, config, metrics, label_names))
+    print(f"{folder.name}: mean Spearman against rated intensity {metrics['intensity']['mean_spearman']:.3f}; "
+          f"card rewritten")
+    return 0
+
+
+def intensity_card(metrics: dict) -> list[str]:
+    """The card's section on what an energy means (metrics["intensity"]), none when it was not measured."""
+    intensity = metrics.get("intensity")
+    if not intensity:
+        return []
+    emotions = list(intensity["emotions"])
+    rows = [("this model (energy)", intensity)]
+    baseline = intensity.get("baseline")
+    if baseline:
+        rows.append((f"BCE baseline `{baseline['run']}` (10 x sigmoid)", baseline))
+    lines = ["## What an energy means: intensity", "",
+             f"Zero-shot on {intensity['data']}, tweets with crowd-rated intensity that no model here trained on: "
+             "Spearman of the emotion's score against the rated intensity [95% bootstrap interval].", "",
+             "| model | " + " | ".join(emotions) + " | mean |", "|---|" + "---|" * (len(emotions) + 1)]
+    for name, row in rows:
+        cells = [f"{row['emotions'][e]['spearman']:.3f} [{row['emotions'][e]['spearman_ci'][0]:.2f}, "
+                 f"{row['emotions'][e]['spearman_ci'][1]:.2f}]" for e in emotions]
+        lines.append(f"| {name} | " + " | ".join(cells) + f" | {row['mean_spearman']:.3f} |")
+    lines.append("")
+    if baseline and baseline["mean_spearman"] > intensity["mean_spearman"]:
+        lines.append("The BCE baseline trained with the same budget orders intensity better than this model's energy "
+                     "(one seed each; the intervals overlap). This model ships for its label quality (the test "
+                     "figures above) and its graded 0-10 values; read an energy as how clearly an emotion is present "
+                     "rather than how strong it is.")
+    elif baseline:
+        lines.append("The energy orders intensity at least as well as the BCE baseline's probability.")
+    return [*lines, ""]
+
+
+def reviews_used(reviews: dict | None, used: dict | None) -> list[str]:
+    """The model card's line on the reviews a run trained on (eqn train --reviews), none for a run without."""
+    if not reviews:
+        return []
+    reviews = {**reviews, **(used or {})}
+    people = ", ".join(reviews["reviewers"] + reviews["adjudicators"]) or "-"
+    return [f"- Reviews: the training targets took {reviews['values']:,} reviewed values on {reviews['texts']:,} "
+            f"texts of run `{reviews['run_id']}`'s train split (reviewers {people}; decided "
+            f"{reviews['first_decided_at']} to {reviews['last_decided_at']}; review rows sha256 {reviews['sha256']}); "
+            f"{reviews['human_labels_changed']:,} of them changed a human label."]
 
 
 def model_card(card: dict, config, metrics: dict, label_names: list[str]) -> str:
@@ -116,6 +206,7 @@ def model_card(card: dict, config, metrics: dict, label_names: list[str]) -> str
         f"{config.head_lr_scale:g}), max length {config.max_length}, dropout {config.dropout}, seed {config.seed}.",
         "- Data: GoEmotions (Demszky et al., 2020), the official train / dev / test files: 43,410 / 5,426 / 5,427 "
         "texts.",
+        *reviews_used(config.extra.get("reviews"), metrics.get("reviews")),
         f"- Trained on: {card['machine']}; the run took {card['training_seconds'] or float('nan'):.0f} s of wall time "
         "(the machine's load at the time is in benchmarks/RESULTS.md, section 7).",
         f"- Packaged: {card['packaged_at']} from run `{card['source_run']}`. fp16 weights move no dev/test energy "
@@ -142,6 +233,7 @@ def model_card(card: dict, config, metrics: dict, label_names: list[str]) -> str
           f" | {test['per_label_tuned'][agg]['f1']:.2f} |" for agg in ("macro", "std")],
         "", "Paper anchors (BERT-base, fine-tuned): macro-F1 0.46 (literature) / 0.50 (CoEQN) / 0.52 (EQN); total "
         "hit rate 0.4849 / 0.5399; Top-1/2/3 0.5264 / 0.6922 / 0.7795.", "",
+        *intensity_card(metrics),
         "## Examples (energies of the shipped weights)", "",
     ]
     for example in card["examples"]:
