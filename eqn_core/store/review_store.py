@@ -1,6 +1,7 @@
 """Review records in the workspace database: decisions, submissions, assignments, adjudications, non-emotion labels."""
 from __future__ import annotations
 
+import datetime as dt
 from abc import ABC, abstractmethod
 from typing import Any
 
@@ -86,17 +87,18 @@ class ReviewStore(Database, ABC):
 
     @staticmethod
     def _insert_reviews(con: duckdb.DuckDBPyConnection, rows: list[dict], decided_at) -> list[int]:
-        """Insert checked decisions inside the caller's transaction; returns their ids in list order."""
-        batch = pa.Table.from_pylist([{**row, "position": position} for position, row in enumerate(rows)],
-                                     schema=REVIEW_BATCH_SCHEMA)
+        """Insert checked decisions inside the caller's transaction; returns their ids in list order. decided_at:
+        the time of every row that does not carry its own."""
+        batch = pa.Table.from_pylist([{"decided_at": decided_at, **row, "position": position}
+                                      for position, row in enumerate(rows)], schema=REVIEW_BATCH_SCHEMA)
         view = "eqn_review_batch"
         con.register(view, batch)
         try:  # ids follow the list order, so a later decision in the batch supersedes an earlier one
             ids = con.execute(
                 "INSERT INTO reviews (run_id, dataset, split, row_idx, text_id, label, decision, energy, note, "
                 "reviewer, decided_at) SELECT b.run_id, b.dataset, b.split, b.row_idx, b.text_id, b.label, "
-                f"b.decision, b.energy, b.note, b.reviewer, ? FROM {view} b ORDER BY b.position RETURNING id",
-                [decided_at]).fetchall()
+                f"b.decision, b.energy, b.note, b.reviewer, b.decided_at FROM {view} b ORDER BY b.position "
+                "RETURNING id").fetchall()
         finally:
             con.unregister(view)
         if len(ids) != len(rows):
@@ -125,6 +127,48 @@ class ReviewStore(Database, ABC):
                 "INSERT INTO review_submissions (run_id, dataset, split, row_idx, text_id, reviewer, note, submitted_at) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
                 [run_id, dataset, split, int(row_idx), text_id, reviewer, note or "", now]).fetchall()[0][0])
+
+    def store_review_batch(self, *, run_id: str, split: str, items: list[dict]) -> dict:
+        """Store many texts' reviews at once (an import), all checked first and written in ONE transaction: all or
+        nothing, whatever fails. items, in order: {"row_idx", "reviewer", "decisions": [{label, decision,
+        energy}], "note"} (one reviewer's submitted text, as submit_text_review) or {"row_idx", "adjudicator",
+        "label", "energy", "note"} (an adjudication, as record_adjudication). Returns the counts stored."""
+        dataset, label_names, num_rows = self.run_shape(run_id, split)
+        text_ids = self.text_ids(dataset, split, [item["row_idx"] for item in items])
+        reviews, submissions, adjudications = [], [], []
+        start = utc_now()
+        for position, item in enumerate(items):
+            row = int(item["row_idx"])
+            if row not in text_ids:
+                review_values(dataset, label_names, num_rows, run_id=run_id, split=split, row_idx=row,
+                              label=label_names[0], decision="accept", reviewer="check")  # says it is outside
+                raise RuntimeError(f"Row {row} of {dataset!r} / {split!r} has no text id.")
+            note = item.get("note") or ""
+            when = start + dt.timedelta(microseconds=position)  # the batch's order survives in the times
+            if "adjudicator" in item:
+                checked = review_values(dataset, label_names, num_rows, run_id=run_id, split=split, row_idx=row,
+                                        label=item["label"], decision="set", energy=item["energy"],
+                                        reviewer=item["adjudicator"])
+                adjudications.append([run_id, dataset, split, row, text_ids[row], checked["label"],
+                                      checked["energy"], note, checked["reviewer"], when])
+                continue
+            reviewer = item["reviewer"].strip() if isinstance(item.get("reviewer"), str) else item.get("reviewer")
+            for decision in item.get("decisions") or [{"label": label_names[0], "decision": "accept"}]:
+                checked = review_values(dataset, label_names, num_rows, run_id=run_id, split=split, row_idx=row,
+                                        reviewer=reviewer, note=note, **decision)
+                if item.get("decisions"):
+                    reviews.append({**checked, "text_id": text_ids[row], "decided_at": when})
+            submissions.append([run_id, dataset, split, row, text_ids[row], reviewer, note, when])
+        with self.transaction() as con:
+            if reviews:
+                self._insert_reviews(con, reviews, start)
+            if submissions:
+                con.executemany("INSERT INTO review_submissions (run_id, dataset, split, row_idx, text_id, reviewer, "
+                                "note, submitted_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", submissions)
+            if adjudications:
+                con.executemany("INSERT INTO adjudications (run_id, dataset, split, row_idx, text_id, label, energy, "
+                                "note, adjudicator, decided_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", adjudications)
+        return {"decisions": len(reviews), "submissions": len(submissions), "adjudications": len(adjudications)}
 
     def submissions(self, *, run_id: str, split: str, reviewer: str | None = None,
                     latest_only: bool = True) -> pd.DataFrame:

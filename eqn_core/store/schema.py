@@ -226,7 +226,7 @@ REVIEW_BATCH_SCHEMA = pa.schema([("run_id", pa.string()), ("dataset", pa.string(
                                   ("row_idx", pa.int32()), ("text_id", pa.string()), ("label", pa.string()),
                                   ("decision", pa.string()),
                                   ("energy", pa.float64()), ("note", pa.string()), ("reviewer", pa.string()),
-                                  ("position", pa.int64())])
+                                  ("decided_at", pa.timestamp("us")), ("position", pa.int64())])
 
 
 # -------------------------------------------------------------------- row values: checks and conversions

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import duckdb
 import numpy as np
+import pandas as pd
 
 from eqn_core.store.database import quote_identifier
 from eqn_core.store.text_sets import (
@@ -53,6 +54,14 @@ def text_set_ids(workspace, name: str, rows) -> dict[int, str]:
                             "AND list_contains($rows, row_idx)",
                             {"texts": src.texts, "low": wanted[0], "high": wanted[-1], "rows": wanted}).fetchall()
     return {int(row): str(text_id) for row, text_id in found}
+
+
+def text_set_id_frame(workspace, name: str) -> pd.DataFrame:
+    """text_id and row_idx of every text of text set `name`, in row order (an import maps ids to rows with it)."""
+    src = annotation_source(workspace, name)
+    with duckdb.connect() as con:
+        return con.execute("SELECT text_id, row_idx FROM read_parquet($texts) ORDER BY row_idx",
+                           {"texts": src.texts}).df()
 
 
 def text_set_energies(workspace, name: str, run_id: str, rows=None) -> np.ndarray:

@@ -74,3 +74,23 @@ def test_removing_a_reviewed_set_or_annotation_needs_the_reviews_dropped_on_purp
     assert len(diary.reviews(run_id="r", split=KEY)) == 1
     remove_text_set(diary, "diary", delete_reviews=True)
     assert diary.reviews().empty and diary.submissions(run_id="r", split=KEY).empty
+
+
+def test_a_batch_of_reviews_is_stored_whole_or_not_at_all_and_imports_by_text_id(diary, tmp_path):
+    from eqn_core.review.imports import import_review_file
+
+    good = {"row_idx": 0, "reviewer": "ana", "decisions": [{"label": "joy", "decision": "reject"}]}
+    bad = {"row_idx": 1, "reviewer": "ana", "decisions": [{"label": "awe", "decision": "reject"}]}
+    with pytest.raises(ValueError, match="Unknown label 'awe'"):
+        diary.store_review_batch(run_id="r", split=KEY, items=[good, bad])
+    assert diary.reviews().empty and diary.submissions(run_id="r", split=KEY).empty
+    stored = diary.store_review_batch(run_id="r", split=KEY, items=[
+        good, {"row_idx": 2, "adjudicator": "boss", "label": "fear", "energy": 3.5}])
+    assert stored == {"decisions": 1, "submissions": 1, "adjudications": 1}
+    pd.DataFrame({"text_id": ["d3", "d2"], "label": ["fear", "anger"], "decision": ["set", "accept"],
+                  "energy": [6.0, None], "reviewer": ["ben", "ben"]}).to_csv(tmp_path / "bulk.csv", index=False)
+    summary = import_review_file(diary, tmp_path / "bulk.csv", run_id="r", split=KEY)
+    assert summary["texts"] == 2 and summary["stored"]
+    ben = diary.reviews(run_id="r", split=KEY, reviewer="ben")
+    assert ben[["row_idx", "text_id", "label", "decision"]].values.tolist() == [[2, "d3", "fear", "set"],
+                                                                                [1, "d2", "anger", "accept"]]
