@@ -59,6 +59,8 @@ def cmd_annotate(args) -> int:
     if parent_run(run["config"]):
         raise ValueError(f"run {args.run} is Model 1 of EQN run {parent_run(run['config'])}: it has energies but "
                          "no weights of its own; annotate with a run you trained")
+    if args.engine == "ray" and getattr(args, "backend", "torch") != "torch":
+        raise ValueError("--backend onnx runs with --engine local; the Ray engine annotates with PyTorch")
     if args.engine == "ray":  # a corpus: Ray Data actors write Parquet shards (eqn_core.scale.ray_annotate)
         from eqn_core.cli.annotate_commands import annotate_with_ray_cli
 
@@ -73,8 +75,13 @@ def cmd_annotate(args) -> int:
         from eqn_core.export.files import resolve_export_path
 
         resolve_export_path(args.output, None, overwrite=args.force, workspace_root=workspace_path(args))
-    model, config, label_names = load_run_model(run["run_dir"], device=args.device)
-    energies = annotate(model, texts, mode=config.mode, batch_size=args.batch_size, cpu_bf16=not args.fp32)
+    if getattr(args, "backend", "torch") != "torch":  # the run's ONNX graph on onnxruntime (cli/model_commands.py)
+        from eqn_core.cli.model_commands import annotate_with_onnx
+
+        energies, label_names = annotate_with_onnx(args, run, texts)
+    else:
+        model, config, label_names = load_run_model(run["run_dir"], device=args.device)
+        energies = annotate(model, texts, mode=config.mode, batch_size=args.batch_size, cpu_bf16=not args.fp32)
     frame = pd.DataFrame(energies.round(4), columns=label_names)
     frame.insert(0, "text", texts)
     frame.insert(0, "text_id", ids)
