@@ -20,6 +20,7 @@ def config_from_args(args):
                   epochs=args.epochs, model2_epochs=args.model2_epochs, batch_size=args.batch_size, learning_rate=args.lr, seed=args.seed,
                   device=args.device, dropout=args.dropout, max_length=args.max_length,
                   continue_from_model1=not args.fresh_model2, regression_targets=args.regression_targets,
+                  label_targets=getattr(args, "label_targets", None),
                   folds=args.folds, rounds=args.rounds, select_by=args.select_by, max_train_rows=args.max_train_rows,
                   patience=args.patience)
     return TrainConfig(**{k: v for k, v in values.items() if v is not None}).check()
@@ -33,11 +34,14 @@ def cmd_train(args) -> int:
     if args.processes > 1:  # data-parallel (eqn_core.method.parallel); the run record says how many processes
         config.extra = {**config.extra, "processes": args.processes}
     with open_workspace(args) as workspace:
-        folder = prepare_run(workspace, config, run_id=args.run_id)
+        folder = prepare_run(workspace, config, run_id=args.run_id, reviews_from=getattr(args, "reviews", None))
         cache_dir = workspace.cache_dir
+        config = folder.config()
     # the workspace is closed while training, so the app (or another command) can use it meanwhile
     print(f"run {folder.path.name}: {config.mode} on {config.dataset}, encoder {config.encoder} ({config.encoder_mode})",
           file=sys.stderr)
+    if config.extra.get("reviews"):
+        print(describe_reviews(config.extra["reviews"]), file=sys.stderr)
     if args.prepare_only:  # started later, e.g. on several GPUs: accelerate launch ... -m eqn_core.scale.launch DIR
         print(f"prepared {folder.path}; start it with: accelerate launch --multi_gpu --num_processes N "
               f"-m eqn_core.scale.launch {folder.path}   (then `eqn runs` records the result)")
@@ -66,6 +70,14 @@ def cmd_train(args) -> int:
     return 0
 
 
+def describe_reviews(reviews: dict) -> str:
+    """The reviews a run trains on, in one line (runs.review_training's summary)."""
+    return (f"  with reviews of run {reviews['run_id']} ({reviews['split']} split only): {reviews['values']:,} values "
+            f"on {reviews['texts']:,} texts by {', '.join(reviews['reviewers'] + reviews['adjudicators']) or '-'}, "
+            f"{reviews['first_decided_at']} to {reviews['last_decided_at']}; human labels changed by a review: "
+            f"{reviews['human_labels_changed']:,}; review rows sha256 {reviews['sha256'][:16]}...")
+
+
 def print_run_summary(run: dict) -> None:
     metrics = run.get("metrics") or {}
     print(f"run {run['run_id']} finished")
@@ -81,6 +93,8 @@ def print_run_summary(run: dict) -> None:
         if "single_label" in report:
             line += f", accuracy {report['single_label']['accuracy']:.4f}"
         print(line)
+    if metrics.get("reviews"):
+        print(describe_reviews(metrics["reviews"]))
 
 
 def cmd_runs(args) -> int:

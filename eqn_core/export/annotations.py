@@ -112,7 +112,7 @@ def export_review_log(workspace: Workspace, *, run_id: str, split: str, path: st
     log.insert(0, "dataset", run["dataset"])
     log.insert(0, "run_id", run_id)
     if neutralize_formulas and fmt == "csv":  # notes, ids and names are typed by people
-        for column in log.columns[log.dtypes == object]:
+        for column in [name for name in log.columns if pd.api.types.is_string_dtype(log[name])]:
             log[column] = log[column].map(neutralize_cell)
     with written_atomically(path) as temporary, duckdb.connect() as con:
         con.register("review_log_frame", log)
@@ -141,6 +141,9 @@ def provenance(workspace: Workspace, run: dict, *, split: str, content: str, fmt
     }
     if content == "reviewed":
         metadata["reviewed_rules"] = REVIEWED_RULES
+    trained_with = (config.get("extra") or {}).get("reviews")
+    if trained_with:  # the reviews this run trained on (runs.review_training), with the human labels they changed
+        metadata["trained_with_reviews"] = {**trained_with, **((run.get("metrics") or {}).get("reviews") or {})}
     return metadata
 
 

@@ -12,6 +12,8 @@ __all__ = [
     "ENERGY_MAX",
     "initial_targets",
     "regress_targets",
+    "apply_review_targets",
+    "human_labels_changed",
     "apply_threshold",
     "binarize",
     "labels_from_ids",
@@ -64,18 +66,49 @@ def initial_targets(human_labels, *, high: float = ENERGY_MAX) -> np.ndarray:
     return np.where(labels, np.float32(high), np.float32(0.0)).astype(np.float32, copy=False)
 
 
-def regress_targets(energies, human_labels, *, high: float = ENERGY_MAX) -> np.ndarray:
+def regress_targets(energies, human_labels, *, high: float = ENERGY_MAX, label_floor: float | None = None) -> np.ndarray:
     """Label regression (eq. 3): human labels put back to `high`, other entries = model energies.
 
     The model's energies are clipped to [0, high] first (a linear head may leave the scale).
     NaN energies become 0.0.
+    label_floor: instead of `high`, a human label keeps the model's own energy raised to at least this value (the
+    labels stay at or above the threshold, but not all tied at the ceiling; an intensity option, not the paper's).
     energies: (N, C) float; human_labels: (N, C) bool.  Returns (N, C) float32.
     """
     e = as_energies(energies)
     labels = as_human_labels(human_labels)
     check_same_shape(e, labels)
     clipped = np.clip(np.nan_to_num(e, nan=0.0), 0.0, high)
-    return np.where(labels, high, clipped).astype(np.float32)
+    labelled = high if label_floor is None else np.maximum(clipped, min(label_floor, high))
+    return np.where(labels, labelled, clipped).astype(np.float32)
+
+
+def apply_review_targets(targets, override, mask, *, high: float = ENERGY_MAX) -> np.ndarray:
+    """Reviewed values replace targets (a run trained with reviews): where `mask`, the reviewed value (a rejected
+    suggestion 0, a confirmed or set energy, an added emotion the reviewer's energy), clipped to [0, high]; every
+    other entry keeps `targets` (the paper's rule: label regression's, or eq. 1-2 for CoEQN). Reviewed values also
+    replace human labels: count those with human_labels_changed, so no human label is overwritten silently.
+
+    targets, override: (N, C) float; mask: (N, C) bool.  Returns (N, C) float32.
+    """
+    t = as_energies(targets)
+    values = as_energies(override)
+    chosen = as_human_labels(mask)
+    check_same_shape(t, chosen)
+    check_same_shape(values, chosen)
+    reviewed = np.clip(np.nan_to_num(values, nan=0.0), 0.0, high)
+    return np.where(chosen, reviewed, t).astype(np.float32)
+
+
+def human_labels_changed(override, mask, human_labels, *, high: float = ENERGY_MAX) -> int:
+    """How many reviewed values change a human label: a label a person gave (target `high`) reviewed to anything
+    else. override: (N, C) float; mask, human_labels: (N, C) bool."""
+    values = np.clip(np.nan_to_num(as_energies(override), nan=0.0), 0.0, high).astype(np.float32)
+    chosen = as_human_labels(mask)
+    labels = as_human_labels(human_labels)
+    check_same_shape(values, labels)
+    check_same_shape(chosen, labels)
+    return int(np.count_nonzero(chosen & labels & (values != np.float32(high))))
 
 
 # --------------------------------------------------------------------------- thresholds

@@ -19,8 +19,9 @@ from eqn_core.method.inference import (
     token_states,
     token_states_bytes,
 )
-from eqn_core.method.labels import initial_targets, regress_targets
+from eqn_core.method.labels import apply_review_targets, initial_targets, regress_targets
 from eqn_core.method.models import EnergyModel, build_model
+from eqn_core.method.thresholds import DEFAULT_THRESHOLD, ENERGY_MAX
 from eqn_core.method.training import (
     ProgressCallback,
     batch_reporter,
@@ -82,6 +83,7 @@ class MethodResult:
     phases: list[dict] = field(default_factory=list)  # one per trained model: name, best_epoch, best_score, history
     regressed_targets: np.ndarray | None = None  # (N_train, C): the training set EQN trained on (human labels = 10.0)
     train_rows: np.ndarray | None = None  # which training rows were used (all unless max_train_rows)
+    targets: np.ndarray | None = None  # (N_train, C): the targets the final model trained on (coeqn and eqn)
 
 
 @dataclass
@@ -110,12 +112,16 @@ def fold_assignment(num_rows: int, folds: int, seed: int) -> np.ndarray:
 
 def run_method(config: TrainConfig, dataset: LabeledDataset, *, device: torch.device, cache_dir=None,
                on_progress: ProgressCallback | None = None, should_stop: Callable[[], bool] | None = None,
-               on_model1: Callable[[EnergyModel, FeatureSource], None] | None = None) -> MethodResult:
+               on_model1: Callable[[EnergyModel, FeatureSource], None] | None = None,
+               review_targets: tuple[np.ndarray, np.ndarray] | None = None) -> MethodResult:
     """Train the run's model(s) for config.mode; returns the final model (the one that annotates).
 
     cache_dir: the workspace's cache folder (embeddings and token states are cached below it).
     on_model1: called with the trained CoEQN model of an EQN run before label regression, so callers can keep
     its annotations (the CoEQN side of a CoEQN-vs-EQN comparison) without training it twice.
+    review_targets: (override, mask), each (N_train, C) in the training split's row order: reviewed values that
+    replace the targets where mask (labels.apply_review_targets) after every label regression of an EQN run, or
+    in a CoEQN run's initial targets (EQN's Model 1 trains on the paper's targets). MSE modes only.
     """
     config = config.resolved()
     seed_everything(config.seed)
@@ -145,8 +151,19 @@ def run_method(config: TrainConfig, dataset: LabeledDataset, *, device: torch.de
 
     kind = loss_for(config.mode)
     targets = initial_targets(data.train_labels, high=scale)  # eq. 1-2
+    reviewed = None
+    if review_targets is not None:
+        if kind != "mse":
+            raise ValueError(f"Reviews become energy targets: train with them in mode coeqn or eqn, not {config.mode}.")
+        if any(np.shape(values) != (num_train, len(dataset.label_names)) for values in review_targets):
+            raise ValueError(f"Review targets must be ({num_train}, {len(dataset.label_names)}), one row per training "
+                             f"text, not {[np.shape(values) for values in review_targets]}.")
+        reviewed = tuple(np.asarray(values)[train_rows] for values in review_targets)
+        if config.mode != "eqn":
+            targets = apply_review_targets(targets, *reviewed, high=scale)
     fit("model 1" if config.mode == "eqn" else "train", data.train, data.train_labels, targets, kind)
     if config.mode != "eqn":
+        result.targets = targets if kind == "mse" else None
         return result
     if on_model1 is not None:
         on_model1(model, source)
@@ -160,11 +177,14 @@ def run_method(config: TrainConfig, dataset: LabeledDataset, *, device: torch.de
         else:
             energies = out_of_fold_energies(model, initial_state, config, data, targets, round_number, fit, device,
                                             should_stop)
-        targets = regress_targets(energies, data.train_labels, high=scale)  # eq. 3
+        floor = DEFAULT_THRESHOLD * scale / ENERGY_MAX if config.label_targets == "model_floored" else None
+        targets = regress_targets(energies, data.train_labels, high=scale, label_floor=floor)  # eq. 3
+        if reviewed is not None:  # reviewed values replace the model's (and count where they change a human label)
+            targets = apply_review_targets(targets, *reviewed, high=scale)
         if not config.continue_from_model1:
             model.load_state_dict(initial_state)
         fit(f"model {round_number + 1}", data.train, data.train_labels, targets, "mse", epochs=config.model2_epochs)
-    result.regressed_targets = targets
+    result.regressed_targets = result.targets = targets
     return result
 
 

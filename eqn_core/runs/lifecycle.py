@@ -6,6 +6,7 @@ folder (store.run_folders), runs.process executes it in its own process (start_r
 the results back."""
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import secrets
 import shutil
@@ -17,6 +18,7 @@ import numpy as np
 
 from eqn_core.io.names import check_safe_name, safe_name_from
 from eqn_core.method.config import TrainConfig
+from eqn_core.runs.review_training import collect_review_targets, write_review_targets
 from eqn_core.store.run_folders import (
     PARENT_KEY,
     RunFolder,
@@ -56,16 +58,26 @@ def run_folder_for(workspace, run_id: str) -> Path:
 # Prepare, execute, ingest
 
 
-def prepare_run(workspace, config: TrainConfig, *, run_id: str | None = None) -> RunFolder:
+def prepare_run(workspace, config: TrainConfig, *, run_id: str | None = None,
+                reviews_from: str | None = None) -> RunFolder:
     """Register a queued run in the workspace and write its folder (config + data splits). ValueError when a value
-    breaks TrainConfig.check's rules, the data set lacks a train or dev split, or the run id is taken."""
+    breaks TrainConfig.check's rules, the data set lacks a train or dev split, or the run id is taken.
+
+    reviews_from: a run whose review decisions on its train split become training targets
+    (runs.review_training); the config's extra["reviews"] names them."""
     config.check()
+    if reviews_from is not None and config.mode not in ("coeqn", "eqn"):
+        raise ValueError(f"Reviews become energy targets: train with them in mode coeqn or eqn, not {config.mode}.")
     if run_id is not None:
         check_safe_name(run_id, "run id")
     dataset = workspace.load_dataset(config.dataset)
     for needed in ("train", "dev"):
         if needed not in dataset.splits:
             raise ValueError(f"data set {config.dataset!r} has no {needed!r} split (it has {sorted(dataset.splits)})")
+    reviews = None
+    if reviews_from is not None:
+        reviews = collect_review_targets(workspace, reviews_from, dataset)
+        config = dataclasses.replace(config, extra={**config.extra, "reviews": reviews.summary})
     run_id = run_id or new_run_id(config)
     folder = RunFolder(run_folder_for(workspace, run_id))
     if run_id in set(workspace.list_runs()["run_id"]):
@@ -76,6 +88,8 @@ def prepare_run(workspace, config: TrainConfig, *, run_id: str | None = None) ->
     folder.path.mkdir(parents=True)
     try:
         save_dataset_to_folder(dataset, folder.data_dir)
+        if reviews is not None:
+            write_review_targets(folder, reviews)
         write_json_atomic(folder.config_file, config.resolved().to_dict())
         write_json_atomic(folder.status_file, {"status": "queued", "run_id": run_id, "created_at": now_iso()})
         workspace.create_run(run_id, dataset=config.dataset, mode=config.mode, encoder=config.encoder,
@@ -122,6 +136,8 @@ def ingest_model1(workspace, run: dict, folder: RunFolder) -> None:
     if metrics is None or child_id in set(workspace.list_runs()["run_id"]):
         return
     config = {**run["config"], "mode": "coeqn", PARENT_KEY: run["run_id"]}
+    if "reviews" in (config.get("extra") or {}):  # Model 1 trained on the paper's targets, not on the reviews
+        config["extra"] = {key: value for key, value in config["extra"].items() if key != "reviews"}
     workspace.create_run(child_id, dataset=run["dataset"], mode="coeqn", encoder=run["encoder"], config=config,
                          run_dir=folder.path)
     for split_name in ("dev", "test"):

@@ -26,9 +26,11 @@ from eqn_core.method.thresholds import DEFAULT_THRESHOLD, tune_thresholds
 from eqn_core.store.run_folders import (
     RunFolder,
     load_dataset_from_folder,
+    load_review_targets,
     now_iso,
     read_json,
     save_energies,
+    save_training_targets,
     write_json_atomic,
 )
 
@@ -85,9 +87,12 @@ def _train_and_annotate(folder: RunFolder, config: TrainConfig, *, cache_dir: st
             save_energies(folder.model1_energies_file(split_name), values, dataset.label_names)
         write_json_atomic(folder.model1_metrics_file, run_metrics(dataset, model1, []))
 
+    review_targets = load_review_targets(folder.review_targets_file)  # (override, mask): a run trained with reviews
     result = run_method(config, dataset, device=device, cache_dir=cache_dir, on_progress=on_progress,
-                        should_stop=should_stop, on_model1=keep_model1)
+                        should_stop=should_stop, on_model1=keep_model1, review_targets=review_targets)
     train_seconds = time.monotonic() - started
+    if result.targets is not None:  # what the final model trained on, for people and checks to read back
+        save_training_targets(folder.training_targets_file, result.targets, result.train_rows, dataset.label_names)
     model = result.model
     save_file(model.trainable_state_dict(), str(folder.weights_file) + ".tmp")
     os.replace(str(folder.weights_file) + ".tmp", folder.weights_file)
@@ -103,6 +108,12 @@ def _train_and_annotate(folder: RunFolder, config: TrainConfig, *, cache_dir: st
     for split_name, values in energies.items():
         save_energies(folder.energies_file(split_name), values, dataset.label_names)
     metrics = run_metrics(dataset, energies, result.phases)
+    if review_targets is not None:
+        from eqn_core.runs.review_training import used_review_summary
+
+        rows = result.train_rows
+        metrics["reviews"] = used_review_summary(config.extra.get("reviews") or {}, review_targets[1][rows],
+                                                 review_targets[0][rows], dataset.splits["train"].human_labels[rows])
     metrics["timing"] = {"train_seconds": train_seconds, "total_seconds": time.monotonic() - started,
                          "device": device_name(device), "torch_threads": torch.get_num_threads()}
     return metrics

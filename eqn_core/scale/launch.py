@@ -40,6 +40,8 @@ def run_process(run_dir: str | Path, *, show_progress: bool = False) -> dict:
         scratch = Path(tempfile.mkdtemp(prefix=f"eqn-rank{group.rank}-"))
         shutil.copy(folder.config_file, scratch / "config.json")
         shutil.copytree(folder.data_dir, scratch / "data")
+        if folder.review_targets_file.exists():  # a run trained with reviews: every process trains on them
+            shutil.copy(folder.review_targets_file, scratch / folder.review_targets_file.name)
         (scratch / "status.json").write_text('{"status": "queued"}')
         target = scratch
     set_active_group(group)

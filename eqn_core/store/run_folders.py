@@ -76,6 +76,32 @@ def load_energies_file(path: Path) -> np.ndarray:
     return pd.read_parquet(path).to_numpy(dtype=np.float32)
 
 
+def save_review_targets(path: Path, override: np.ndarray, mask: np.ndarray) -> None:
+    """A run's review targets (runs.review_training): override (N, C) float32 and mask (N, C) bool, one row per
+    training text."""
+    partial = path.with_name(path.name + ".tmp.npz")
+    np.savez_compressed(partial, override=np.asarray(override, dtype=np.float32), mask=np.asarray(mask, dtype=bool))
+    os.replace(partial, path)
+
+
+def load_review_targets(path: Path) -> tuple[np.ndarray, np.ndarray] | None:
+    """(override (N, C) float32, mask (N, C) bool) of a run trained with reviews; None for a run without."""
+    if not path.exists():
+        return None
+    with np.load(path) as stored:
+        return stored["override"].astype(np.float32), stored["mask"].astype(bool)
+
+
+def save_training_targets(path: Path, targets: np.ndarray, rows: np.ndarray, label_names: list[str]) -> None:
+    """The targets a run's final model trained on: row_idx (the training split's rows used) and one column per
+    label."""
+    frame = pd.DataFrame(np.asarray(targets, dtype=np.float32), columns=label_names)
+    frame.insert(0, "row_idx", np.asarray(rows, dtype=np.int64))
+    partial = path.with_name(path.name + ".tmp")
+    frame.to_parquet(partial, index=False)
+    os.replace(partial, path)
+
+
 class RunFolder:
     """Paths and small readers for one run folder."""
 
@@ -93,6 +119,9 @@ class RunFolder:
     log_file = property(lambda self: self.path / "log.txt")
 
     model1_metrics_file = property(lambda self: self.path / "model1_metrics.json")
+    review_targets_file = property(lambda self: self.path / "review_targets.npz")  # a run trained with reviews
+    review_provenance_file = property(lambda self: self.path / "review_provenance.json")
+    training_targets_file = property(lambda self: self.path / "training_targets.parquet")  # coeqn / eqn runs
 
     def energies_file(self, split: str) -> Path:
         return self.path / f"energies_{split}.parquet"

@@ -54,6 +54,15 @@ def test_regression_clips_unlabelled_energies_and_nan():
     np.testing.assert_array_equal(regress_targets(energies, human), [[0.0, 10.0, 0.0, 10.0]])
 
 
+def test_regression_with_a_label_floor_keeps_the_models_order_above_h():
+    # model_floored: a human label keeps Model 1's energy (clipped to 10), raised to the floor; others as eq. 3
+    targets = regress_targets(TABLE1_MODEL_ENERGIES, TABLE1_ONE_HOT, label_floor=8.0)
+    expected = np.array([[9.1, 8.0, 5.2], [0.4, 8.8, 4.0], [8.5, 6.1, 10.0]], dtype=np.float32)
+    np.testing.assert_array_equal(targets, expected)
+    # a floor above the scale cannot lift a label past it
+    assert regress_targets([[4.0]], [[True]], label_floor=12.0)[0, 0] == 10.0
+
+
 def test_targets_custom_high():
     human = np.array([[1, 0], [0, 1]])  # 0/1 ints are accepted
     np.testing.assert_array_equal(initial_targets(human, high=1.0), [[1, 0], [0, 1]])

@@ -30,6 +30,18 @@ def test_eqn_regressed_training_set_keeps_every_human_label_at_ten(tiny_dataset,
     assert all(p["best_epoch"] >= 1 for p in result.phases)
 
 
+def test_model_floored_label_targets_keep_labels_at_or_above_h_but_not_all_at_ten(tiny_dataset, tiny_encoder_dir,
+                                                                                   tmp_path):
+    config = config_for(tiny_encoder_dir, mode="eqn", epochs=1, label_targets="model_floored")
+    result = run_method(config, tiny_dataset, device=torch.device("cpu"), cache_dir=tmp_path)
+    targets = result.regressed_targets
+    labels = tiny_dataset.splits["train"].human_labels
+    assert np.all((targets[labels] >= 3.0) & (targets[labels] <= 10.0))
+    assert np.any(targets[labels] < 10.0), "after one epoch Model 1 leaves some labels below the ceiling"
+    with pytest.raises(ValueError, match="label_targets"):
+        TrainConfig(label_targets="soft")
+
+
 def test_coeqn_learns_the_cues_and_energies_stay_in_range(tiny_dataset, tiny_encoder_dir, tmp_path):
     config = config_for("ann", mode="coeqn", epochs=25, learning_rate=0.01, batch_size=8)
     result = run_method(config, tiny_dataset, device=torch.device("cpu"))

@@ -2,11 +2,14 @@
 followed live (or its outcome once it ended), and the table of all runs."""
 from __future__ import annotations
 
+import dataclasses
+
 import plotly.graph_objects as go
 import streamlit as st
 import torch
 
-from eqn_core.method.config import BUNDLED_ENCODER, SCRATCH_BACKBONES, TrainConfig
+from eqn_core.method.base_encoder import base_encoder_problem
+from eqn_core.method.config import BUNDLED_ENCODER, BUNDLED_MPNET_ENCODER, SCRATCH_BACKBONES, TrainConfig
 from eqn_core.method.inference import device_name, pick_device
 from eqn_core.runs.lifecycle import (
     ACTIVE_STATUSES,
@@ -16,6 +19,7 @@ from eqn_core.runs.lifecycle import (
     refresh_runs,
     start_run_process,
 )
+from eqn_core.runs.review_training import TRAIN_SPLIT
 from eqn_core.runs.summary import describe_step, progress_state, run_key_metrics, runs_table
 from eqn_core.store.run_folders import RunFolder, parent_run
 from eqn_core.store.shipped import is_shipped
@@ -26,11 +30,13 @@ MODES = {"eqn": "EQN: CoEQN, label regression, train again (the paper's method)"
          "coeqn": "CoEQN: 0/10 targets and MSE (Model 1 only)",
          "bce": "BCE baseline (M): sigmoid outputs, binary cross-entropy",
          "softmax": "Softmax baseline (S): single-label cross-entropy"}
-SOURCES = ["Bundled MiniLM (all-MiniLM-L6-v2, offline)", "Hugging Face model id", "Local folder",
-           "From scratch (ANN / CNN / LSTM / TextCNN)"]
-LOCAL_FOLDER = SOURCES[2]
+BUNDLED_SOURCES = {"Bundled MiniLM (all-MiniLM-L6-v2, offline)": BUNDLED_ENCODER,
+                   "Bundled MPNet (all-mpnet-base-v2, base size, offline)": BUNDLED_MPNET_ENCODER}
+SOURCES = [*BUNDLED_SOURCES, "Hugging Face model id", "Local folder", "From scratch (ANN / CNN / LSTM / TextCNN)"]
+HF_ID, LOCAL_FOLDER = SOURCES[2], SOURCES[3]
 ENCODER_MODES = {"partial": "top layers (lower layers cached once)", "frozen": "frozen (head only, fastest)",
                  "finetune": "fine-tune end to end"}
+TRAIN_FIELDS = {field.name for field in dataclasses.fields(TrainConfig)}
 
 
 def pick_mode() -> str:
@@ -40,9 +46,15 @@ def pick_mode() -> str:
 def pick_encoder() -> tuple[str, str]:
     """The encoder's source (one of SOURCES) and the encoder as typed or chosen (bundled name, id, folder, backbone)."""
     source = st.radio("Encoder", SOURCES, key="train_source")
-    if source == SOURCES[0]:
-        encoder = BUNDLED_ENCODER
-    elif source == SOURCES[1]:
+    if source in BUNDLED_SOURCES:
+        encoder = BUNDLED_SOURCES[source]
+        if encoder == BUNDLED_MPNET_ENCODER:
+            problem = base_encoder_problem()
+            if problem:
+                st.warning(escape_markdown(problem))
+            st.caption("12 layers and 768 dims (MiniLM: 6 and 384), so several times slower on a CPU (README, \"A "
+                       "base-size encoder\"); assembled once into the cache on first use (438 MB).")
+    elif source == HF_ID:
         encoder = st.text_input("Model id", placeholder="bert-base-cased", key="train_hf_id").strip()
     elif source == LOCAL_FOLDER:
         encoder = st.text_input("Folder with a transformers model", key="train_folder").strip()
@@ -141,6 +153,7 @@ def run_outcome(workspace, run: dict, folder: RunFolder) -> None:
         cells[0].metric(f"Macro F1, thresholds tuned on dev ({key['metrics_split']})", f"{key['macro_f1_tuned']:.4f}")
         cells[1].metric("Top-k F1", f"{key['topk_f1']:.4f}")
         cells[2].metric("Total hit rate (Table 4)", f"{key['hit_rate']:.4f}")
+        reviews_section(workspace, run)
     elif run["status"] == "stopped":
         st.warning(f"Run stopped: {escape_markdown(run['error'] or 'stopped by the user')}. Its curves show how far it got.")
     elif run["error"]:
@@ -155,6 +168,56 @@ def run_outcome(workspace, run: dict, folder: RunFolder) -> None:
                    f"`{folder.path / 'MODEL_CARD.md'}`.")
     else:
         delete_section(workspace, run)
+
+
+def reviews_section(workspace, run: dict) -> None:
+    """The reviews a finished run trained on, and "Retrain with reviews" when its train split has review decisions
+    (runs.review_training: reviews of dev and test never train a model)."""
+    used = (run.get("metrics") or {}).get("reviews") or (run.get("config") or {}).get("extra", {}).get("reviews")
+    if used:
+        st.caption(f"Trained with reviews of run {escape_markdown(used['run_id'])} (train split): "
+                   f"{used['values']:,} values on {used['texts']:,} texts by "
+                   f"{escape_markdown(', '.join(used['reviewers'] + used['adjudicators']) or '-')}; "
+                   f"{used['human_labels_changed']:,} human labels changed by a review; review rows sha256 "
+                   f"`{used['sha256'][:16]}`.")
+    decisions = workspace.reviews(run_id=run["run_id"], split=TRAIN_SPLIT)
+    adjudications = workspace.adjudications(run_id=run["run_id"], split=TRAIN_SPLIT)
+    if not len(decisions) and not len(adjudications):
+        return
+    texts = len(set(decisions["row_idx"]) | set(adjudications["row_idx"]))
+    with st.expander(f"Retrain with reviews ({len(decisions):,} decisions on {texts:,} training texts)"):
+        st.caption("A new run with this run's settings, whose training targets take the reviewed values of the "
+                   "train split: a rejected suggestion 0, a confirmed or set energy its value, an added emotion the "
+                   "reviewer's energy; several reviewers: the adjudication, else the rule Export uses. Unreviewed "
+                   "values follow the paper. Reviews of dev and test are never used for training. The run records "
+                   "how many human labels a review changed.")
+        if run["mode"] not in ("coeqn", "eqn"):
+            st.caption("Reviews become energy targets: retrain in mode coeqn or eqn (`eqn train --reviews RUN`).")
+            return
+        problem = st.session_state.pop("train_retrain_problem", None)
+        if problem:
+            st.error(f"Could not start the run: {escape_markdown(problem)}")
+        st.button("Retrain with reviews", key="train_retrain_reviews", on_click=retrain, args=(workspace, run))
+
+
+def retrain(workspace, run: dict) -> None:
+    """The button's callback (it runs before the run picker exists, so the page can follow the new run)."""
+    try:
+        folder = prepare_run(workspace, retrain_config(run), reviews_from=run["run_id"])
+        start_run_process(folder.path, cache_dir=workspace.cache_dir)
+    except (ValueError, KeyError, OSError) as error:
+        st.session_state["train_retrain_problem"] = str(error)
+        return
+    st.session_state["train_watch"] = folder.path.name
+    bump_data_version()
+    flash(f"Started run {folder.path.name} with the reviews of {run['run_id']}'s training texts.")
+
+
+def retrain_config(run: dict) -> TrainConfig:
+    """The run's own settings for a new run (the reviews it may have trained on are named anew)."""
+    values = {key: value for key, value in (run.get("config") or {}).items() if key in TRAIN_FIELDS}
+    values["extra"] = {key: value for key, value in (values.get("extra") or {}).items() if key != "reviews"}
+    return TrainConfig.from_dict(values)
 
 
 def curves(epochs) -> None:
