@@ -105,8 +105,7 @@ def phase_synthetic(workspace, csv_path: Path, args) -> dict:
     import numpy as np
 
     from eqn_core.io.datasets import GOEMOTIONS_LABELS
-    from eqn_core.runs.text_annotation import write_shard
-    from eqn_core.runs.text_annotation import SHARD_ROWS
+    from eqn_core.runs.text_annotation import SHARD_ROWS, write_shard
     from eqn_core.store.text_set_folders import AnnotationFolder, annotation_path
     from eqn_core.store.text_sets import record_annotation, update_annotation
 

