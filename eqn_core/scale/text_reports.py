@@ -4,6 +4,10 @@ set of emotions changes between two thresholds. No labels are needed: these desc
 
 Thresholds h are one number or one per label ((C,)); a label counts where energy >= h with both in float32
 (method.thresholds.reaches), as `$h::FLOAT` in SQL.
+
+A finished annotation's energies can also be held in memory ((N, C) float32, 112 MB for a million texts; the app
+reads them once per process for Review): the *_of functions then give the same figures from numpy in blocks, which
+is what keeps a move of h under a second at a million texts (benchmarks/RESULTS.md, 11).
 """
 from __future__ import annotations
 
@@ -73,6 +77,25 @@ def emotion_counts(workspace, name: str, run_id: str, thresholds) -> dict:
             "labels_per_text": {k: int(n) for k, n in enumerate(per_text) if n}}
 
 
+def emotion_counts_of(energies: np.ndarray, label_names: list[str], thresholds) -> dict:
+    """emotion_counts from the energies in memory ((N, C) float32, row order); the same dict, the same counts."""
+    energies = np.asarray(energies)
+    labels = list(label_names)
+    h = check_thresholds(thresholds, len(labels))  # (C,)
+    h32 = h.astype(np.float32)
+    cooccurrence = np.zeros((len(labels), len(labels)), dtype=np.int64)
+    per_text = np.zeros(len(labels) + 1, dtype=np.int64)
+    for first in range(0, len(energies), CHUNK):
+        bits = energies[first:first + CHUNK] >= h32  # (m, C), the reaches rule
+        block = bits.astype(np.float32)  # sums of at most CHUNK < 2**24 ones: exact in float32
+        cooccurrence += np.rint(block.T @ block).astype(np.int64)
+        per_text += np.bincount(bits.sum(axis=1), minlength=len(labels) + 1)
+    rows = len(energies)
+    return {"rows": rows, "label_names": labels, "thresholds": h, "counts": np.diag(cooccurrence).copy(),
+            "shares": np.diag(cooccurrence) / rows if rows else np.zeros(len(h)), "cooccurrence": cooccurrence,
+            "labels_per_text": {k: int(n) for k, n in enumerate(per_text) if n}}
+
+
 def energy_histograms(workspace, name: str, run_id: str, *, bins: int = 10) -> dict:
     """Each emotion's energies in `bins` equal bins over [0, 10], as numpy.histogram counts them (left-closed bins,
     the last one closed; values outside [0, 10] left out). One scan: the label columns unpivoted, each energy's bin
@@ -106,9 +129,29 @@ def threshold_report(workspace, name: str, run_id: str, thresholds, *, bins: int
     return {**report, "edges": histograms["edges"], "histograms": histograms["counts"]}
 
 
-def changed_texts(workspace, name: str, run_id: str, before, after, *, limit: int = 100) -> tuple[pd.DataFrame, int]:
+def changed_rows_of(energies: np.ndarray, before, after, *, limit: int = 100) -> tuple[np.ndarray, int]:
+    """From the energies in memory ((N, C), row order): the first `limit` rows whose set of emotions differs
+    between thresholds `before` and `after`, and how many there are in all."""
+    energies = np.asarray(energies)
+    low = check_thresholds(before, energies.shape[1]).astype(np.float32)  # (C,)
+    high = check_thresholds(after, energies.shape[1]).astype(np.float32)
+    moved = np.flatnonzero(low != high)  # only these labels can change
+    limit = max(int(limit), 0)
+    total, rows = 0, []
+    for first in range(0, len(energies) if len(moved) else 0, CHUNK):
+        part = energies[first:first + CHUNK, moved]
+        found = np.flatnonzero(((part >= low[moved]) != (part >= high[moved])).any(axis=1))
+        total += len(found)
+        if len(rows) < limit:
+            rows.extend((found[:limit - len(rows)] + first).tolist())
+    return np.asarray(rows, dtype=np.int64), total
+
+
+def changed_texts(workspace, name: str, run_id: str, before, after, *, limit: int = 100,
+                  energies: np.ndarray | None = None) -> tuple[pd.DataFrame, int]:
     """The texts whose set of emotions differs between thresholds `before` and `after` (each one number or (C,)):
-    the first `limit` in row order, and how many there are in all.
+    the first `limit` in row order, and how many there are in all. energies: the finished annotation's (N, C) in
+    memory (changed_rows_of finds the rows), else one DuckDB scan of the shards.
 
     Returns (DataFrame: the page columns of text_queries.text_page plus labels_before, labels_after, added,
     removed (lists of label names), total).
@@ -117,16 +160,21 @@ def changed_texts(workspace, name: str, run_id: str, before, after, *, limit: in
     labels = src.label_names
     low = check_thresholds(before, len(labels))  # (C,)
     high = check_thresholds(after, len(labels))  # (C,)
-    differs = " OR ".join(f"{_reaches(label, f'a_{i}')} <> {_reaches(label, f'b_{i}')}"
-                          for i, label in enumerate(labels) if low[i] != high[i]) or "false"
-    params = {"shards": src.shards, "limit": int(max(limit, 0)),
-              **{f"a_{i}": float(v) for i, v in enumerate(low)}, **{f"b_{i}": float(v) for i, v in enumerate(high)}}
     with query_cursor() as con:
-        keys = run_query(con, f"SELECT row_idx, count(*) OVER () FROM read_parquet($shards) WHERE {differs} "
-                         "ORDER BY row_idx LIMIT $limit", params).fetchall()
-        total = int(keys[0][1]) if keys else int(run_query(
-            con, f"SELECT count(*) FROM read_parquet($shards) WHERE {differs}", params).fetchall()[0][0])
-        frame = fetch_rows(src, [int(key[0]) for key in keys], con=con)
+        if energies is not None:
+            rows, total = changed_rows_of(energies, low, high, limit=limit)
+        else:
+            differs = " OR ".join(f"{_reaches(label, f'a_{i}')} <> {_reaches(label, f'b_{i}')}"
+                                  for i, label in enumerate(labels) if low[i] != high[i]) or "false"
+            params = {"shards": src.shards, "limit": int(max(limit, 0)),
+                      **{f"a_{i}": float(v) for i, v in enumerate(low)},
+                      **{f"b_{i}": float(v) for i, v in enumerate(high)}}
+            keys = run_query(con, f"SELECT row_idx, count(*) OVER () FROM read_parquet($shards) WHERE {differs} "
+                             "ORDER BY row_idx LIMIT $limit", params).fetchall()
+            total = int(keys[0][1]) if keys else int(run_query(
+                con, f"SELECT count(*) FROM read_parquet($shards) WHERE {differs}", params).fetchall()[0][0])
+            rows = [int(key[0]) for key in keys]
+        frame = fetch_rows(src, [int(row) for row in rows], con=con)
     energies = frame[labels].to_numpy(dtype=np.float32) if len(frame) else np.zeros((0, len(labels)), np.float32)
     at_low = energies >= low.astype(np.float32)  # (n, C), the reaches rule
     at_high = energies >= high.astype(np.float32)

@@ -87,3 +87,28 @@ def test_texts_whose_emotions_change_between_two_thresholds(annotated):
         assert row["text"] == f"text {i}"
     assert changed_texts(workspace, "set", "r", 3.0, 3.0)[1] == 0
     assert changed_texts(workspace, "set", "r", 1.0, 8.0, limit=0)[1] > 0
+
+
+@pytest.mark.parametrize("thresholds", [3.0, [0.3, 3.0, 9.9999, 10.0], 0.0])
+def test_counts_from_energies_in_memory_equal_the_duckdb_scan(annotated, thresholds, monkeypatch):
+    workspace, energies = annotated
+    monkeypatch.setattr(text_reports, "CHUNK", 7)  # blocks that do not divide N
+    ours = text_reports.emotion_counts_of(energies, LABELS, thresholds)
+    theirs = emotion_counts(workspace, "set", "r", thresholds)
+    assert ours.keys() == theirs.keys() and ours["labels_per_text"] == theirs["labels_per_text"]
+    for key in ("counts", "shares", "cooccurrence", "thresholds"):
+        np.testing.assert_array_equal(ours[key], theirs[key])
+    assert ours["cooccurrence"].dtype == np.int64
+
+
+@pytest.mark.parametrize("limit", [0, 3, 15, 500])
+def test_changed_texts_from_energies_in_memory_equal_the_duckdb_scan(annotated, limit, monkeypatch):
+    workspace, energies = annotated
+    monkeypatch.setattr(text_reports, "CHUNK", 7)
+    before, after = 2.0, np.array([3.0, 3.0, 2.0, 5.0])
+    ours, ours_total = changed_texts(workspace, "set", "r", before, after, limit=limit, energies=energies)
+    theirs, theirs_total = changed_texts(workspace, "set", "r", before, after, limit=limit)
+    assert ours_total == theirs_total > 0
+    assert ours.equals(theirs)
+    rows, total = text_reports.changed_rows_of(energies, 3.0, 3.0)  # nothing moved: nothing scanned
+    assert total == 0 and rows.tolist() == []

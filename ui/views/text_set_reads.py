@@ -3,7 +3,9 @@ Export, and the cached reads those pages make of it.
 
 Every read is one DuckDB query over the set's Parquet files (eqn_core.scale.text_queries, text_reports), cached on
 the workspace folder, the names, the filters, the annotation's progress (status, rows done: a running job grows)
-and ui.session.data_version(), so a rerun or a slider move that asks again reads nothing.
+and ui.session.data_version(), so a rerun or a slider move that asks again reads nothing. A finished annotation's
+energies are also read once per app process into memory (annotation_energies, shared by Review and Thresholds):
+a move of h then counts in numpy instead of scanning the shards again.
 """
 from __future__ import annotations
 
@@ -18,7 +20,7 @@ from eqn_core.runs.text_jobs import refresh_annotations
 from eqn_core.scale import text_reports
 from eqn_core.scale.text_queries import count_texts, query_cursor, run_query, text_page
 from eqn_core.store.database import quote_identifier
-from eqn_core.store.text_sets import annotation_source
+from eqn_core.store.text_sets import annotation_source, review_split
 from ui.display import escape_markdown
 from ui.session import data_version, open_workspace, workspace_root
 
@@ -139,15 +141,32 @@ def page(choice: TextSetChoice, filters: tuple, sort_by: str, descending: bool, 
     return _page(*_key(choice), filters, sort_by, descending, number)
 
 
+@st.cache_resource(show_spinner="Reading the annotation's energies…", max_entries=4)
+def _energies(root: str, name: str, run_id: str, version: tuple, data: int) -> np.ndarray:
+    """(N, C) float32, shared by every session (read-only): 112 MB for a million texts of 28 emotions."""
+    energies = open_workspace(root).load_energies(run_id, review_split(name))
+    energies.setflags(write=False)
+    return energies
+
+
+def annotation_energies(choice: TextSetChoice) -> np.ndarray:
+    """The finished annotation's energies, (N, C) float32 in row order, read-only (one copy per app process)."""
+    return _energies(*_key(choice))
+
+
 # ------------------------------------------------------------------------------------------------------ Thresholds
 @st.cache_data(show_spinner=False, max_entries=64)
-def _emotion_counts(root: str, name: str, run_id: str, version: tuple, data: int, h: tuple) -> dict:
+def _emotion_counts(root: str, name: str, run_id: str, version: tuple, data: int, h: tuple, labels: tuple,
+                    in_memory: bool) -> dict:
+    if in_memory:
+        return text_reports.emotion_counts_of(_energies(root, name, run_id, version, data), list(labels), np.asarray(h))
     return text_reports.emotion_counts(open_workspace(root), name, run_id, np.asarray(h))
 
 
 def emotion_counts(choice: TextSetChoice, thresholds: np.ndarray) -> dict:
-    """text_reports.emotion_counts at thresholds (C,)."""
-    return _emotion_counts(*_key(choice), tuple(float(v) for v in thresholds))
+    """text_reports.emotion_counts at thresholds (C,): from the energies in memory once the annotation is finished
+    (numpy, no scan), else one DuckDB scan of the shards written so far."""
+    return _emotion_counts(*_key(choice), tuple(float(v) for v in thresholds), choice.label_names, choice.complete)
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
@@ -161,14 +180,16 @@ def energy_histograms(choice: TextSetChoice, bins: int = 20) -> dict:
 
 @st.cache_data(show_spinner=False, max_entries=32)
 def _changed(root: str, name: str, run_id: str, version: tuple, data: int, before: tuple, after: tuple,
-             limit: int) -> tuple[pd.DataFrame, int]:
+             limit: int, in_memory: bool) -> tuple[pd.DataFrame, int]:
+    energies = _energies(root, name, run_id, version, data) if in_memory else None
     return text_reports.changed_texts(open_workspace(root), name, run_id, np.asarray(before), np.asarray(after),
-                                      limit=limit)
+                                      limit=limit, energies=energies)
 
 
 def changed_texts(choice: TextSetChoice, before: np.ndarray, after: np.ndarray, limit: int):
-    """(the first `limit` texts whose emotions differ between thresholds before and after (C,), how many in all)."""
-    return _changed(*_key(choice), tuple(map(float, before)), tuple(map(float, after)), limit)
+    """(the first `limit` texts whose emotions differ between thresholds before and after (C,), how many in all);
+    found in the energies in memory once the annotation is finished."""
+    return _changed(*_key(choice), tuple(map(float, before)), tuple(map(float, after)), limit, choice.complete)
 
 
 # ---------------------------------------------------------------------------------------------------------- Export

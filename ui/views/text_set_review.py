@@ -44,16 +44,8 @@ def pick_review_source(workspace) -> reads.TextSetChoice | None:
     return choices[title]
 
 
-@st.cache_resource(show_spinner="Reading the annotation's energies…", max_entries=4)
-def _energies(root: str, name: str, run_id: str, version: tuple, data: int) -> np.ndarray:
-    """(N, C) float32, shared by every session (read-only): 112 MB for a million texts of 28 emotions."""
-    energies = open_workspace(root).load_energies(run_id, review_split(name))
-    energies.setflags(write=False)
-    return energies
-
-
 def review_energies(choice: reads.TextSetChoice) -> np.ndarray:
-    return _energies(*reads._key(choice))
+    return reads.annotation_energies(choice)
 
 
 def default_non_emotion(workspace, key: str, label_names: list[str]) -> list[str]:
