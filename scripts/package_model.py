@@ -181,10 +181,16 @@ def reviews_used(reviews: dict | None, used: dict | None) -> list[str]:
         return []
     reviews = {**reviews, **(used or {})}
     people = ", ".join(reviews["reviewers"] + reviews["adjudicators"]) or "-"
-    return [f"- Reviews: the training targets took {reviews['values']:,} reviewed values on {reviews['texts']:,} "
-            f"texts of run `{reviews['run_id']}`'s train split (reviewers {people}; decided "
-            f"{reviews['first_decided_at']} to {reviews['last_decided_at']}; review rows sha256 {reviews['sha256']}); "
-            f"{reviews['human_labels_changed']:,} of them changed a human label."]
+    lines = [f"- Reviews: the training targets took {reviews['values']:,} reviewed values on {reviews['texts']:,} "
+             f"texts of run `{reviews['run_id']}`'s train split (reviewers {people}; decided "
+             f"{reviews['first_decided_at']} to {reviews['last_decided_at']}; review rows sha256 {reviews['sha256']}); "
+             f"{reviews['human_labels_changed']:,} of them changed a human label."]
+    for own in reviews.get("text_sets", []):
+        lines.append(f"- Reviewed own texts: {own['texts']:,} texts of text set `{own['text_set']}` joined the training "
+                     f"data with {own['values']:,} reviewed values as targets (reviewers "
+                     f"{', '.join(own['reviewers'] + own['adjudicators']) or '-'}; decided {own['first_decided_at']} "
+                     f"to {own['last_decided_at']}; review rows sha256 {own['sha256']}).")
+    return lines
 
 
 def model_card(card: dict, config, metrics: dict, label_names: list[str]) -> str:

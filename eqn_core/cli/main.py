@@ -116,6 +116,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "(reject -> 0, set -> the reviewer's energy, accept -> max(energy, h); several reviewers: "
                         "the adjudication, else the rule Export uses); only the train split's reviews are used, never "
                         "dev's or test's; modes coeqn and eqn")
+    p.add_argument("--reviewed-texts", metavar="TEXT_SET", action="append", default=[],
+                   help="with --reviews RUN: the texts people reviewed in RUN's annotation of this text set join the "
+                        "training data, their reviewed values as targets (no human labels); repeat for several sets")
     p.add_argument("--run-id")
     p.add_argument("--processes", type=int, default=1,
                    help="data-parallel processes (DDP through Accelerate): one per GPU, or CPU processes with gloo")

@@ -34,7 +34,8 @@ def cmd_train(args) -> int:
     if args.processes > 1:  # data-parallel (eqn_core.method.parallel); the run record says how many processes
         config.extra = {**config.extra, "processes": args.processes}
     with open_workspace(args) as workspace:
-        folder = prepare_run(workspace, config, run_id=args.run_id, reviews_from=getattr(args, "reviews", None))
+        folder = prepare_run(workspace, config, run_id=args.run_id, reviews_from=getattr(args, "reviews", None),
+                             reviewed_text_sets=getattr(args, "reviewed_texts", None) or ())
         cache_dir = workspace.cache_dir
         config = folder.config()
     # the workspace is closed while training, so the app (or another command) can use it meanwhile
@@ -71,11 +72,20 @@ def cmd_train(args) -> int:
 
 
 def describe_reviews(reviews: dict) -> str:
-    """The reviews a run trains on, in one line (runs.review_training's summary)."""
-    return (f"  with reviews of run {reviews['run_id']} ({reviews['split']} split only): {reviews['values']:,} values "
-            f"on {reviews['texts']:,} texts by {', '.join(reviews['reviewers'] + reviews['adjudicators']) or '-'}, "
-            f"{reviews['first_decided_at']} to {reviews['last_decided_at']}; human labels changed by a review: "
-            f"{reviews['human_labels_changed']:,}; review rows sha256 {reviews['sha256'][:16]}...")
+    """The reviews a run trains on, a line per source (runs.review_training's summary)."""
+    lines = [f"  with reviews of run {reviews['run_id']} ({reviews['split']} split only): {reviews['values']:,} values "
+             f"on {reviews['texts']:,} texts by {', '.join(reviews['reviewers'] + reviews['adjudicators']) or '-'}, "
+             f"{reviews['first_decided_at']} to {reviews['last_decided_at']}; human labels changed by a review: "
+             f"{reviews['human_labels_changed']:,}; review rows sha256 {(reviews['sha256'] or '-')[:16]}..."]
+    if not reviews["values"] and reviews.get("text_sets"):  # only reviewed own texts
+        lines = [f"  with reviews of run {reviews['run_id']}'s annotations of your texts (none of its "
+                 f"{reviews['split']} split)"]
+    for own in reviews.get("text_sets", []):
+        lines.append(f"  and {own['texts']:,} reviewed texts of text set {own['text_set']} as extra training texts: "
+                     f"{own['values']:,} values by {', '.join(own['reviewers'] + own['adjudicators']) or '-'}, "
+                     f"{own['first_decided_at']} to {own['last_decided_at']}; review rows sha256 "
+                     f"{own['sha256'][:16]}...")
+    return "\n".join(lines)
 
 
 def print_run_summary(run: dict) -> None:

@@ -12,13 +12,19 @@ import secrets
 import shutil
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
 from eqn_core.io.names import check_safe_name, safe_name_from
 from eqn_core.method.config import TrainConfig
-from eqn_core.runs.review_training import collect_review_targets, write_review_targets
+from eqn_core.runs.review_training import (
+    collect_review_targets,
+    collect_text_set_reviews,
+    with_reviewed_texts,
+    write_review_targets,
+)
 from eqn_core.store.run_folders import (
     PARENT_KEY,
     RunFolder,
@@ -59,15 +65,20 @@ def run_folder_for(workspace, run_id: str) -> Path:
 
 
 def prepare_run(workspace, config: TrainConfig, *, run_id: str | None = None,
-                reviews_from: str | None = None) -> RunFolder:
+                reviews_from: str | None = None, reviewed_text_sets: Sequence[str] = ()) -> RunFolder:
     """Register a queued run in the workspace and write its folder (config + data splits). ValueError when a value
     breaks TrainConfig.check's rules, the data set lacks a train or dev split, or the run id is taken.
 
     reviews_from: a run whose review decisions on its train split become training targets
-    (runs.review_training); the config's extra["reviews"] names them."""
+    (runs.review_training); the config's extra["reviews"] names them. reviewed_text_sets: text sets that run
+    annotated and people reviewed: their reviewed texts join the training data (its train-split reviews are then
+    optional)."""
     config.check()
-    if reviews_from is not None and config.mode not in ("coeqn", "eqn"):
+    if (reviews_from is not None or reviewed_text_sets) and config.mode not in ("coeqn", "eqn"):
         raise ValueError(f"Reviews become energy targets: train with them in mode coeqn or eqn, not {config.mode}.")
+    if reviewed_text_sets and reviews_from is None:
+        raise ValueError("Name the run whose reviews of these texts to use (--reviews RUN): reviews of own texts "
+                         "are kept per annotating run.")
     if run_id is not None:
         check_safe_name(run_id, "run id")
     dataset = workspace.load_dataset(config.dataset)
@@ -76,7 +87,10 @@ def prepare_run(workspace, config: TrainConfig, *, run_id: str | None = None,
             raise ValueError(f"data set {config.dataset!r} has no {needed!r} split (it has {sorted(dataset.splits)})")
     reviews = None
     if reviews_from is not None:
-        reviews = collect_review_targets(workspace, reviews_from, dataset)
+        reviews = collect_review_targets(workspace, reviews_from, dataset, allow_none=bool(reviewed_text_sets))
+        own = [collect_text_set_reviews(workspace, reviews_from, name, dataset.label_names)
+               for name in dict.fromkeys(reviewed_text_sets)]
+        dataset, reviews = with_reviewed_texts(dataset, reviews, own)
         config = dataclasses.replace(config, extra={**config.extra, "reviews": reviews.summary})
     run_id = run_id or new_run_id(config)
     folder = RunFolder(run_folder_for(workspace, run_id))

@@ -92,7 +92,8 @@ def _train_and_annotate(folder: RunFolder, config: TrainConfig, *, cache_dir: st
                         should_stop=should_stop, on_model1=keep_model1, review_targets=review_targets)
     train_seconds = time.monotonic() - started
     if result.targets is not None:  # what the final model trained on, for people and checks to read back
-        save_training_targets(folder.training_targets_file, result.targets, result.train_rows, dataset.label_names)
+        save_training_targets(folder.training_targets_file, result.targets, result.train_rows, dataset.label_names,
+                              text_ids=dataset.splits["train"].text_ids)
     model = result.model
     save_file(model.trainable_state_dict(), str(folder.weights_file) + ".tmp")
     os.replace(str(folder.weights_file) + ".tmp", folder.weights_file)
@@ -105,6 +106,9 @@ def _train_and_annotate(folder: RunFolder, config: TrainConfig, *, cache_dir: st
                                                  if s != "train" or (annotates_train(config) and regressed is None)])
     if regressed is not None and annotates_train(config):
         energies["train"] = regressed
+    own_rows = (config.extra.get("reviews") or {}).get("train_rows")
+    if own_rows is not None and "train" in energies:  # reviewed own texts were appended: keep the data set's rows
+        energies["train"] = energies["train"][:own_rows]
     for split_name, values in energies.items():
         save_energies(folder.energies_file(split_name), values, dataset.label_names)
     metrics = run_metrics(dataset, energies, result.phases)

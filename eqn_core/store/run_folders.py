@@ -92,11 +92,14 @@ def load_review_targets(path: Path) -> tuple[np.ndarray, np.ndarray] | None:
         return stored["override"].astype(np.float32), stored["mask"].astype(bool)
 
 
-def save_training_targets(path: Path, targets: np.ndarray, rows: np.ndarray, label_names: list[str]) -> None:
-    """The targets a run's final model trained on: row_idx (the training split's rows used) and one column per
-    label."""
+def save_training_targets(path: Path, targets: np.ndarray, rows: np.ndarray, label_names: list[str],
+                          text_ids: list[str] | None = None) -> None:
+    """The targets a run's final model trained on: row_idx (the training split's rows used), text_id (when given:
+    the training split's ids of those rows) and one column per label."""
     frame = pd.DataFrame(np.asarray(targets, dtype=np.float32), columns=label_names)
     frame.insert(0, "row_idx", np.asarray(rows, dtype=np.int64))
+    if text_ids is not None:
+        frame.insert(1, "text_id", [text_ids[int(row)] for row in rows])
     partial = path.with_name(path.name + ".tmp")
     frame.to_parquet(partial, index=False)
     os.replace(partial, path)

@@ -56,6 +56,19 @@ def text_set_ids(workspace, name: str, rows) -> dict[int, str]:
     return {int(row): str(text_id) for row, text_id in found}
 
 
+def text_set_texts(workspace, name: str, rows) -> dict[int, str]:
+    """{row_idx: text} of the given rows of text set `name` (rows outside the set are left out)."""
+    wanted = sorted({int(row) for row in rows})
+    if not wanted:
+        return {}
+    src = annotation_source(workspace, name)
+    with duckdb.connect() as con:
+        found = con.execute("SELECT row_idx, text FROM read_parquet($texts) WHERE row_idx BETWEEN $low AND $high "
+                            "AND list_contains($rows, row_idx)",
+                            {"texts": src.texts, "low": wanted[0], "high": wanted[-1], "rows": wanted}).fetchall()
+    return {int(row): str(text) for row, text in found}
+
+
 def text_set_id_frame(workspace, name: str) -> pd.DataFrame:
     """text_id and row_idx of every text of text set `name`, in row order (an import maps ids to rows with it)."""
     src = annotation_source(workspace, name)

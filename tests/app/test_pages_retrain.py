@@ -55,3 +55,48 @@ def test_retrain_with_reviews_starts_a_run_that_names_them(reviewed_workspace):
     at.run()
     assert any("Trained with reviews of run base (train split): 1 values on 1 texts by ana" in c.value
                for c in at.caption)
+
+
+def test_retrain_with_reviewed_own_texts_only(workspace_root, tiny_dataset, tiny_encoder_dir, tmp_path):
+    """A run with no reviewed training text but reviewed own texts: the page offers the text set and the new run
+    trains on those texts too."""
+    import numpy as np
+    from streamlit.testing.v1 import AppTest
+
+    from eqn_core.store.text_sets import add_text_set, review_split
+    from text_set_support import write_annotation
+
+    with Workspace(workspace_root) as workspace:
+        workspace.add_dataset(tiny_dataset)
+        folder = prepare_run(workspace, tiny_config(tiny_encoder_dir, epochs=1), run_id="base")
+        assert execute_run(folder.path, cache_dir=workspace.cache_dir)["status"] == "finished"
+        ingest_run(workspace, "base")
+        (tmp_path / "notes.txt").write_text("a calm morning\na loud quarrel\n")
+        add_text_set(workspace, "notes", [tmp_path / "notes.txt"])
+        write_annotation(workspace, "notes", "base", np.array([[6, 1, 1, 1], [1, 6, 1, 1]], dtype=np.float32))
+        workspace.submit_text_review(run_id="base", split=review_split("notes"), row_idx=1, reviewer="ana",
+                                     decisions=[{"label": "anger", "decision": "set", "energy": 9.0}])
+    try:
+        at = AppTest.from_file(str(APP), default_timeout=60)
+        at.run()
+        at.switch_page("app_pages/2_Train.py").run()
+        assert not at.exception, [e.message for e in at.exception]
+        assert any("0 decisions on 0 training texts; 1 reviewed texts of your own" in e.label for e in at.expander)
+        assert at.multiselect(key="train_retrain_sets").value == ["notes"]
+        at.button(key="train_retrain_reviews").click().run()
+        assert not at.exception and not at.error, [e.value for e in at.error]
+        new_id = at.selectbox(key="train_watch").value
+        deadline = time.monotonic() + 90
+        with Workspace(workspace_root) as workspace:
+            while workspace.get_run(new_id)["status"] in ("queued", "running") and time.monotonic() < deadline:
+                time.sleep(1.0)
+                ingest_run(workspace, new_id)
+            run = workspace.get_run(new_id)
+        assert run["status"] == "finished", run["error"]
+        own = run["config"]["extra"]["reviews"]["text_sets"]
+        assert [(s["text_set"], s["texts"], s["values"]) for s in own] == [("notes", 1, 1)]
+        at.run()
+        assert any("Also 1 reviewed texts of text set **notes**" in c.value for c in at.caption)
+    finally:
+        for run_dir in (workspace_root / "runs").glob("*"):
+            RunFolder(run_dir).request_stop()

@@ -44,6 +44,12 @@ def test_train_with_reviews_refuses_a_run_without_train_reviews(workspace_with_t
     capsys.readouterr()
     assert eqn(["-w", ws, "train", "--encoder", tiny_encoder_dir, *TINY, "--reviews", "first"]) == 2
     assert "no review decisions on its train split" in capsys.readouterr().err
+    # reviewed own texts need the run whose annotation was reviewed, and a text set it annotated
+    assert eqn(["-w", ws, "train", "--encoder", tiny_encoder_dir, *TINY, "--reviewed-texts", "diary"]) == 2
+    assert "Name the run whose reviews of these texts to use" in capsys.readouterr().err
+    assert eqn(["-w", ws, "train", "--encoder", tiny_encoder_dir, *TINY, "--reviews", "first",
+                "--reviewed-texts", "diary"]) == 2
+    assert "diary" in capsys.readouterr().err
 
 
 def test_train_help_says_only_the_train_split_reviews_are_used(capsys):

@@ -173,3 +173,51 @@ def test_review_target_matrix_marks_only_touched_values():
     np.testing.assert_array_equal(mask, [[True, False], [True, False]])
     np.testing.assert_allclose(override, [[5.0, 0.0], [9.0, 0.0]])
     assert load_review_targets(RunFolder("/nonexistent").review_targets_file) is None
+
+
+def test_reviewed_own_texts_join_the_training_data_with_their_reviewed_values(workspace_with_tiny, tiny_encoder_dir,
+                                                                              tmp_path):
+    from eqn_core.store.text_sets import add_text_set, review_split
+    from text_set_support import write_annotation
+
+    with Workspace(workspace_with_tiny) as workspace:
+        reviewed_run(workspace)
+        train = workspace.load_dataset("tiny").splits["train"]
+        (tmp_path / "diary.csv").write_text("id,text\nd1,first entry\nd2,second entry\nd3,third entry\n")
+        add_text_set(workspace, "diary", [tmp_path / "diary.csv"])
+        own = np.array([[7.0, 1.0, 0.5, 0.0], [0.5, 5.0, 0.5, 1.0], [1.0, 1.0, 1.0, 9.0]], dtype=np.float32)
+        write_annotation(workspace, "diary", "rev", own)
+        key = review_split("diary")
+        # d1: joy accepted (its annotation energy 7.0), fear added at 8; d3: neutral rejected; d2 never reviewed
+        workspace.submit_text_review(run_id="rev", split=key, row_idx=0, reviewer="ana", decisions=[
+            {"label": "joy", "decision": "accept"}, {"label": "fear", "decision": "set", "energy": 8.0}])
+        workspace.submit_text_review(run_id="rev", split=key, row_idx=2, reviewer="ana",
+                                     decisions=[{"label": "neutral", "decision": "reject"}])
+        with pytest.raises(ValueError, match="Name the run"):
+            prepare_run(workspace, tiny_config(tiny_encoder_dir, mode="eqn"), reviewed_text_sets=["diary"])
+        folder = prepare_run(workspace, tiny_config(tiny_encoder_dir, mode="eqn"), run_id="own",
+                             reviews_from="rev", reviewed_text_sets=["diary"])  # no train-split reviews needed
+        assert execute_run(folder.path, cache_dir=workspace.cache_dir)["status"] == "finished"
+        ingest_run(workspace, "own")
+        frame = pd.read_parquet(folder.training_targets_file)
+        n = len(train.texts)
+        assert len(frame) == n + 2 and frame["text_id"].tolist()[n:] == ["diary:d1", "diary:d3"]
+        appended = frame[LABELS].to_numpy(np.float32)[n:]
+        assert appended[0, 0] == pytest.approx(7.0) and appended[0, 2] == pytest.approx(8.0)  # accept, added
+        assert appended[1, 3] == 0.0  # rejected
+        # the run's stored train energies are the data set's own training texts, nothing appended
+        assert workspace.load_energies("own", "train").shape == (n, len(LABELS))
+        used = workspace.get_run("own")["config"]["extra"]["reviews"]
+        assert used["values"] == 0 and used["train_rows"] == n and used["appended_texts"] == 2
+        diary = used["text_sets"][0]
+        assert diary["text_set"] == "diary" and diary["texts"] == 2 and diary["values"] == 3
+        assert diary["reviewers"] == ["ana"] and len(diary["sha256"]) == 64
+        assert workspace.get_run("own")["metrics"]["reviews"]["human_labels_changed"] == 0
+        # another run's annotation of the same texts has its own reviews: none yet
+        workspace.create_run("other", dataset="tiny", mode="eqn", encoder="x", config={},
+                             run_dir=workspace.runs_dir / "other")
+        workspace.update_run("other", status="finished", metrics={"global_threshold": H})
+        write_annotation(workspace, "diary", "other", own)
+        with pytest.raises(ValueError, match="Nobody has reviewed"):
+            prepare_run(workspace, tiny_config(tiny_encoder_dir, mode="eqn"), reviews_from="other",
+                        reviewed_text_sets=["diary"])

@@ -19,7 +19,7 @@ from eqn_core.runs.lifecycle import (
     refresh_runs,
     start_run_process,
 )
-from eqn_core.runs.review_training import TRAIN_SPLIT
+from eqn_core.runs.review_training import TRAIN_SPLIT, reviewed_text_sets
 from eqn_core.runs.summary import describe_step, progress_state, run_key_metrics, runs_table
 from eqn_core.store.run_folders import RunFolder, parent_run
 from eqn_core.store.shipped import is_shipped
@@ -171,21 +171,28 @@ def run_outcome(workspace, run: dict, folder: RunFolder) -> None:
 
 
 def reviews_section(workspace, run: dict) -> None:
-    """The reviews a finished run trained on, and "Retrain with reviews" when its train split has review decisions
-    (runs.review_training: reviews of dev and test never train a model)."""
+    """The reviews a finished run trained on, and "Retrain with reviews" when its train split or its annotations of
+    own texts have review decisions (runs.review_training: reviews of dev and test never train a model)."""
     used = (run.get("metrics") or {}).get("reviews") or (run.get("config") or {}).get("extra", {}).get("reviews")
     if used:
         st.caption(f"Trained with reviews of run {escape_markdown(used['run_id'])} (train split): "
                    f"{used['values']:,} values on {used['texts']:,} texts by "
                    f"{escape_markdown(', '.join(used['reviewers'] + used['adjudicators']) or '-')}; "
                    f"{used['human_labels_changed']:,} human labels changed by a review; review rows sha256 "
-                   f"`{used['sha256'][:16]}`.")
+                   f"`{(used['sha256'] or '-')[:16]}`."
+                   + "".join(f" Also {own['texts']:,} reviewed texts of text set "
+                             f"**{escape_markdown(own['text_set'])}** ({own['values']:,} values, review rows sha256 "
+                             f"`{own['sha256'][:16]}`)." for own in used.get("text_sets", [])))
     decisions = workspace.reviews(run_id=run["run_id"], split=TRAIN_SPLIT)
     adjudications = workspace.adjudications(run_id=run["run_id"], split=TRAIN_SPLIT)
-    if not len(decisions) and not len(adjudications):
+    own_sets = reviewed_text_sets(workspace, run["run_id"])  # {text set: reviewed texts}
+    if not len(decisions) and not len(adjudications) and not own_sets:
         return
     texts = len(set(decisions["row_idx"]) | set(adjudications["row_idx"]))
-    with st.expander(f"Retrain with reviews ({len(decisions):,} decisions on {texts:,} training texts)"):
+    title = f"{len(decisions):,} decisions on {texts:,} training texts"
+    if own_sets:
+        title += f"; {sum(own_sets.values()):,} reviewed texts of your own"
+    with st.expander(f"Retrain with reviews ({title})"):
         st.caption("A new run with this run's settings, whose training targets take the reviewed values of the "
                    "train split: a rejected suggestion 0, a confirmed or set energy its value, an added emotion the "
                    "reviewer's energy; several reviewers: the adjudication, else the rule Export uses. Unreviewed "
@@ -194,23 +201,33 @@ def reviews_section(workspace, run: dict) -> None:
         if run["mode"] not in ("coeqn", "eqn"):
             st.caption("Reviews become energy targets: retrain in mode coeqn or eqn (`eqn train --reviews RUN`).")
             return
+        chosen = []
+        if own_sets:
+            chosen = st.multiselect(
+                "Also train on your reviewed texts", list(own_sets), default=list(own_sets), key="train_retrain_sets",
+                format_func=lambda name: f"{name} ({own_sets[name]:,} reviewed texts)",
+                help="Text sets this run annotated and people reviewed: each reviewed text joins the training data "
+                     "with its reviewed values as targets (it has no human labels).")
         problem = st.session_state.pop("train_retrain_problem", None)
         if problem:
             st.error(f"Could not start the run: {escape_markdown(problem)}")
-        st.button("Retrain with reviews", key="train_retrain_reviews", on_click=retrain, args=(workspace, run))
+        st.button("Retrain with reviews", key="train_retrain_reviews", on_click=retrain, args=(workspace, run, chosen),
+                  disabled=not texts and not chosen)
 
 
-def retrain(workspace, run: dict) -> None:
+def retrain(workspace, run: dict, text_sets: list[str] = ()) -> None:
     """The button's callback (it runs before the run picker exists, so the page can follow the new run)."""
     try:
-        folder = prepare_run(workspace, retrain_config(run), reviews_from=run["run_id"])
+        folder = prepare_run(workspace, retrain_config(run), reviews_from=run["run_id"],
+                             reviewed_text_sets=list(text_sets))
         start_run_process(folder.path, cache_dir=workspace.cache_dir)
     except (ValueError, KeyError, OSError) as error:
         st.session_state["train_retrain_problem"] = str(error)
         return
     st.session_state["train_watch"] = folder.path.name
     bump_data_version()
-    flash(f"Started run {folder.path.name} with the reviews of {run['run_id']}'s training texts.")
+    own = f" and {len(text_sets)} reviewed text set(s)" if text_sets else ""
+    flash(f"Started run {folder.path.name} with the reviews of {run['run_id']}'s training texts{own}.")
 
 
 def retrain_config(run: dict) -> TrainConfig:
