@@ -4,8 +4,9 @@ network and drawing time is not included).
 
 Thresholds: the page opened on the text set (the energies read once per app process, shared with Review), then
 --moves moves of the global h; each rerun recounts texts per emotion and co-occurrence, redraws the three charts and
-lists the texts the move changed. Samples: the page opened, then a cycle of a sort by an emotion, an energy range, a
-text search and a metadata filter, each one rerun.
+lists the texts the move changed. Samples: the page opened, then --rounds rounds (after a warm-up round) of an energy
+filter on an emotion, an energy range, a sort by that emotion, a text search and a metadata filter, each one rerun
+and each round with other values, so the page's caches do not answer them.
 
     python benchmarks/own_texts.py --texts 1000000 --synthetic     # leaves benchmarks/out/own_texts/ws
     python benchmarks/text_set_pages.py --workspace benchmarks/out/own_texts/ws --moves 20
@@ -72,26 +73,35 @@ def thresholds_page(moves: int) -> dict:
     return {"first_open_s": first, "move_of_h": stats(seconds)}
 
 
-def samples_page(rounds: int, emotion: str, meta_column: str | None) -> dict:
+def samples_page(rounds: int, labels: list[str], meta_column: str | None) -> dict:
+    """Each round asks something new (another emotion, range and word), so no step is answered from the cache of
+    an earlier one; the first round is a warm-up."""
     at, first = open_page("app_pages/4_Samples.py", "samples")
-    steps = {"sort by an emotion": lambda: at.selectbox(key="ts_sort").set_value(emotion).run(),
-             "energy range": lambda: at.slider(key="ts_energy_range").set_value((3.0, 10.0)).run(),
-             "text search": lambda: at.text_input(key="ts_search").set_value("love").run(),
-             "clear search": lambda: at.text_input(key="ts_search").set_value("").run()}
-    at.selectbox(key="ts_emotion").set_value(emotion).run()
-    check(at)
-    if meta_column:
-        steps["metadata column"] = lambda: at.selectbox(key="ts_meta_column").set_value(meta_column).run()
-    seconds = {name: [] for name in steps}
-    for round_number in range(rounds):
+    words = ["love", "game", "thank", "sorry", "never", "good", "people", "time", "really", "think"]
+    seconds: dict[str, list[float]] = {}
+    for r in range(rounds + 1):
+        emotion = labels[r % len(labels)]
+        steps = {"energy filter on an emotion": lambda: at.selectbox(key="ts_emotion").set_value(emotion).run(),
+                 "energy range": lambda: at.slider(key="ts_energy_range").set_value((2.0 + 0.1 * r, 10.0)).run(),
+                 "sort by the emotion": lambda: at.selectbox(key="ts_sort").set_value(emotion).run(),
+                 "text search": lambda: at.text_input(key="ts_search").set_value(words[r % len(words)]).run(),
+                 "clear search": lambda: at.text_input(key="ts_search").set_value("").run()}
+        if meta_column:
+            steps["metadata column"] = lambda: at.selectbox(key="ts_meta_column").set_value(meta_column).run()
+            def pick_value(box=f"ts_meta_value_{meta_column}"):
+                options = len(at.selectbox(key=box).options)
+                return at.selectbox(key=box).select_index(1 + r % max(options - 1, 1)).run()
+
+            steps["metadata value"] = pick_value
         for name, step in steps.items():
             elapsed = timed(step)
             check(at)
-            if round_number:  # the first round fills the caches a user's first look fills
-                seconds[name].append(elapsed)
-        at.slider(key="ts_energy_range").set_value((0.0, 10.0)).run()  # back to the start: the next round repeats
-        at.selectbox(key="ts_sort").set_value("row_idx").run()
-        at.selectbox(key="ts_meta_column").set_value(None).run()
+            if r:
+                seconds.setdefault(name, []).append(elapsed)
+        for reset in (lambda: at.selectbox(key="ts_meta_column").set_value(None).run() if meta_column else None,
+                      lambda: at.selectbox(key="ts_sort").set_value("row_idx").run(),
+                      lambda: at.selectbox(key="ts_emotion").set_value(None).run()):
+            reset()
     every = [s for values in seconds.values() for s in values]
     return {"first_open_s": first, "all_steps": stats(every), **{name: stats(v) for name, v in seconds.items()}}
 
@@ -122,8 +132,7 @@ def main() -> int:
               "command": f"python benchmarks/text_set_pages.py --workspace {args.workspace} --moves {args.moves} "
                          f"--rounds {args.rounds}",
               "thresholds": thresholds_page(args.moves),
-              "samples": samples_page(args.rounds, "joy" if "joy" in labels else labels[0],
-                                      (metadata or [None])[0])}
+              "samples": samples_page(args.rounds, labels, (metadata or [None])[0])}
     result["load_average_at_end"] = os.getloadavg()[0]
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

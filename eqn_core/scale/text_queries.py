@@ -12,6 +12,7 @@ for missing}; the columns text_id, source_file and the metadata columns as pages
 """
 from __future__ import annotations
 
+import dataclasses
 import re
 import threading
 
@@ -84,6 +85,52 @@ def count_texts(workspace, name: str, *, run_id: str | None = None, search: str 
     with query_cursor() as con:
         return int(run_query(con, f"SELECT count(*) FROM {_from(src, needs)}{where_sql}",
                              {**params, **_paths(src, needs)}).fetchall()[0][0])
+
+
+def matching_rows(workspace, name: str, run_id: str, energies: np.ndarray, *, search: str | None = None,
+                  energy_ranges: dict | None = None, where: dict | None = None) -> np.ndarray:
+    """The row_idx (ascending) of the texts that match the filters, as count_texts counts them, for a finished
+    annotation whose energies ((N, C) float32, row order) are in memory: the energy ranges in numpy, the search
+    and metadata filters one DuckDB scan of texts.parquet alone (no join with the shards)."""
+    src = annotation_source(workspace, name, run_id)
+    energies = np.asarray(energies)
+    keep = np.ones(len(energies), dtype=bool)
+    for label, (low, high) in (energy_ranges or {}).items():
+        if label not in src.label_names:
+            raise ValueError(f"Unknown label {label!r}; the run's labels: {src.label_names}")
+        column = energies[:, src.label_names.index(label)]
+        if low is not None:
+            keep &= column >= np.float32(low)  # the SQL's `>= $low::FLOAT`
+        if high is not None:
+            keep &= column <= np.float32(high)
+    if search or where:
+        texts_only = dataclasses.replace(src, run_id=None)  # the filters on the texts' side only
+        where_sql, params, _ = _filters(texts_only, search=search, energy_ranges=None, where=where)
+        with query_cursor() as con:
+            found = run_query(con, f"SELECT row_idx FROM read_parquet($texts) AS t{where_sql}",
+                              {**params, "texts": src.texts}).fetchnumpy()["row_idx"]
+        wanted = np.zeros(len(energies), dtype=bool)
+        wanted[np.asarray(found, dtype=np.int64)] = True
+        keep &= wanted
+    return np.flatnonzero(keep)
+
+
+def page_of_rows(workspace, name: str, run_id: str, energies: np.ndarray, rows: np.ndarray, *,
+                 sort_by: str = "row_idx", descending: bool | None = None, limit: int = 50,
+                 offset: int = 0) -> pd.DataFrame:
+    """One page of `rows` (matching_rows) in text_page's order (an energy: highest first by default, ties in row
+    order), from the energies in memory; the page's columns as text_page gives them."""
+    src = annotation_source(workspace, name, run_id)
+    limit, offset = int(min(max(limit, 0), MAX_PAGE_ROWS)), int(max(offset, 0))
+    rows = np.asarray(rows, dtype=np.int64)
+    if sort_by == "row_idx":
+        ordered = rows[::-1] if descending else rows
+    elif sort_by in src.label_names:
+        values = np.asarray(energies)[rows, src.label_names.index(sort_by)]
+        ordered = rows[np.lexsort((rows, values if descending is False else -values))]
+    else:
+        raise ValueError(f"Cannot sort by {sort_by!r}: use 'row_idx' or a label of the run ({src.label_names}).")
+    return fetch_rows(src, ordered[offset:offset + limit].tolist())
 
 
 def fetch_rows(src: AnnotationSource, rows: list[int], *, con=None) -> pd.DataFrame:

@@ -98,3 +98,28 @@ def test_a_partial_annotation_shows_the_rows_annotated_so_far(workspace, tmp_pat
     assert count_texts(workspace, "part") == 20 and count_texts(workspace, "part", run_id="r") == 12
     assert count_texts(workspace, "part", run_id="r", search="text 1") == 3  # 1, 10, 11 (not 12..19)
     assert text_page(workspace, "part", run_id="r", offset=10)["row_idx"].tolist() == [10, 11]
+
+
+FILTER_CASES = [dict(), dict(search="happy"), dict(search="(50% OFF) 1"), dict(where={"speaker": "P1"}),
+                dict(where={"speaker": ["P0", "P2"], "city": "Oslo"}), dict(energy_ranges={"joy": (3.0, None)}),
+                dict(energy_ranges={"joy": (None, 2.9999), "fear": (1.0, 8.0)}),
+                dict(search="grey", where={"speaker": "P0"}, energy_ranges={"anger": (2.0, 9.0)}),
+                dict(search="nothing like this")]
+
+
+@pytest.mark.parametrize("filters", FILTER_CASES)
+@pytest.mark.parametrize("sort_by, descending", [("row_idx", None), ("row_idx", True), ("joy", None),
+                                                 ("fear", False)])
+def test_pages_from_energies_in_memory_equal_the_duckdb_join(annotated, filters, sort_by, descending):
+    from eqn_core.scale.text_queries import matching_rows, page_of_rows
+
+    workspace, expected = annotated
+    energies = expected[LABELS].to_numpy(np.float32)
+    rows = matching_rows(workspace, "set", "r", energies, **filters)
+    assert len(rows) == count_texts(workspace, "set", run_id="r", **filters)
+    for offset in (0, 7):
+        ours = page_of_rows(workspace, "set", "r", energies, rows, sort_by=sort_by, descending=descending, limit=9,
+                            offset=offset)
+        theirs = text_page(workspace, "set", run_id="r", sort_by=sort_by, descending=descending, limit=9,
+                           offset=offset, **filters)
+        pd.testing.assert_frame_equal(ours, theirs)

@@ -4,8 +4,9 @@ Export, and the cached reads those pages make of it.
 Every read is one DuckDB query over the set's Parquet files (eqn_core.scale.text_queries, text_reports), cached on
 the workspace folder, the names, the filters, the annotation's progress (status, rows done: a running job grows)
 and ui.session.data_version(), so a rerun or a slider move that asks again reads nothing. A finished annotation's
-energies are also read once per app process into memory (annotation_energies, shared by Review and Thresholds):
-a move of h then counts in numpy instead of scanning the shards again.
+energies are also read once per app process into memory (annotation_energies, shared by Review, Samples and
+Thresholds): a move of h then counts in numpy, and Samples filters and sorts energies in numpy, querying only
+texts.parquet for a search or a metadata filter and only the page's rows for display.
 """
 from __future__ import annotations
 
@@ -18,7 +19,14 @@ import streamlit as st
 
 from eqn_core.runs.text_jobs import refresh_annotations
 from eqn_core.scale import text_reports
-from eqn_core.scale.text_queries import count_texts, query_cursor, run_query, text_page
+from eqn_core.scale.text_queries import (
+    count_texts,
+    matching_rows,
+    page_of_rows,
+    query_cursor,
+    run_query,
+    text_page,
+)
 from eqn_core.store.database import quote_identifier
 from eqn_core.store.text_sets import annotation_source, review_split
 from ui.display import escape_markdown
@@ -120,25 +128,41 @@ def _count(root: str, name: str, run_id: str, version: tuple, data: int, filters
                        energy_ranges=args["energy_ranges"], where=args["where"])
 
 
+@st.cache_data(show_spinner=False, max_entries=16)
+def _matches(root: str, name: str, run_id: str, version: tuple, data: int, filters: tuple) -> np.ndarray:
+    """A finished annotation: the matching row_idx, energy filters in numpy on the energies in memory."""
+    args = _filter_args(filters)
+    return matching_rows(open_workspace(root), name, run_id, _energies(root, name, run_id, version, data),
+                         search=args.get("search"), energy_ranges=args["energy_ranges"], where=args["where"])
+
+
 def count(choice: TextSetChoice, filters: tuple) -> int:
     """How many annotated texts match filters: ((name, value), ...) of text_page's search, energy_ranges, where."""
+    if choice.complete:
+        return len(_matches(*_key(choice), filters))
     return _count(*_key(choice), filters)
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
 def _page(root: str, name: str, run_id: str, version: tuple, data: int, filters: tuple, sort_by: str,
-          descending: bool, page: int) -> tuple[pd.DataFrame, float]:
+          descending: bool, page: int, in_memory: bool) -> tuple[pd.DataFrame, float]:
     started = time.perf_counter()
     args = _filter_args(filters)
-    rows = text_page(open_workspace(root), name, run_id=run_id, search=args.get("search"),
-                     energy_ranges=args["energy_ranges"], where=args["where"], sort_by=sort_by,
-                     descending=descending, limit=PAGE_ROWS, offset=(page - 1) * PAGE_ROWS)
+    if in_memory:  # the matches (cached with the count) sorted in numpy; only the page's rows come from DuckDB
+        rows = page_of_rows(open_workspace(root), name, run_id, _energies(root, name, run_id, version, data),
+                            _matches(root, name, run_id, version, data, filters), sort_by=sort_by,
+                            descending=descending, limit=PAGE_ROWS, offset=(page - 1) * PAGE_ROWS)
+    else:
+        rows = text_page(open_workspace(root), name, run_id=run_id, search=args.get("search"),
+                         energy_ranges=args["energy_ranges"], where=args["where"], sort_by=sort_by,
+                         descending=descending, limit=PAGE_ROWS, offset=(page - 1) * PAGE_ROWS)
     return rows, time.perf_counter() - started
 
 
 def page(choice: TextSetChoice, filters: tuple, sort_by: str, descending: bool, number: int):
-    """(page `number` (1-based) of PAGE_ROWS matching texts, seconds the query took)."""
-    return _page(*_key(choice), filters, sort_by, descending, number)
+    """(page `number` (1-based) of PAGE_ROWS matching texts, seconds the query took); a finished annotation's
+    pages come from its energies in memory, a running one's from DuckDB over the shards written so far."""
+    return _page(*_key(choice), filters, sort_by, descending, number, choice.complete)
 
 
 @st.cache_resource(show_spinner="Reading the annotation's energies…", max_entries=4)
