@@ -43,30 +43,27 @@ def text_set_label_names(workspace, name: str) -> list[str]:
     return names
 
 
-def text_set_ids(workspace, name: str, rows) -> dict[int, str]:
-    """{row_idx: text_id} of the given rows of text set `name` (rows outside the set are left out)."""
+def _cells_of_rows(workspace, name: str, rows, column: str) -> dict[int, str]:
+    """{row_idx: the row's `column` of texts.parquet} of the given rows (rows outside the set are left out)."""
     wanted = sorted({int(row) for row in rows})
     if not wanted:
         return {}
     src = annotation_source(workspace, name)
     with duckdb.connect() as con:
-        found = con.execute("SELECT row_idx, text_id FROM read_parquet($texts) WHERE row_idx BETWEEN $low AND $high "
-                            "AND list_contains($rows, row_idx)",
+        found = con.execute(f"SELECT row_idx, {quote_identifier(column)} FROM read_parquet($texts) "
+                            "WHERE row_idx BETWEEN $low AND $high AND list_contains($rows, row_idx)",
                             {"texts": src.texts, "low": wanted[0], "high": wanted[-1], "rows": wanted}).fetchall()
-    return {int(row): str(text_id) for row, text_id in found}
+    return {int(row): str(value) for row, value in found}
+
+
+def text_set_ids(workspace, name: str, rows) -> dict[int, str]:
+    """{row_idx: text_id} of the given rows of text set `name` (rows outside the set are left out)."""
+    return _cells_of_rows(workspace, name, rows, "text_id")
 
 
 def text_set_texts(workspace, name: str, rows) -> dict[int, str]:
     """{row_idx: text} of the given rows of text set `name` (rows outside the set are left out)."""
-    wanted = sorted({int(row) for row in rows})
-    if not wanted:
-        return {}
-    src = annotation_source(workspace, name)
-    with duckdb.connect() as con:
-        found = con.execute("SELECT row_idx, text FROM read_parquet($texts) WHERE row_idx BETWEEN $low AND $high "
-                            "AND list_contains($rows, row_idx)",
-                            {"texts": src.texts, "low": wanted[0], "high": wanted[-1], "rows": wanted}).fetchall()
-    return {int(row): str(text) for row, text in found}
+    return _cells_of_rows(workspace, name, rows, "text")
 
 
 def text_set_id_frame(workspace, name: str) -> pd.DataFrame:
