@@ -30,6 +30,16 @@ def reviewed_workspace(workspace_root, tiny_dataset, tiny_encoder_dir):
         RunFolder(run_dir).request_stop()
 
 
+def wait_for_run(root, run_id: str, seconds: float = 90) -> dict:
+    """The run's record once its background process has ended (or the time is up)."""
+    deadline = time.monotonic() + seconds
+    with Workspace(root) as workspace:
+        while workspace.get_run(run_id)["status"] in ("queued", "running") and time.monotonic() < deadline:
+            time.sleep(1.0)
+            ingest_run(workspace, run_id)
+        return workspace.get_run(run_id)
+
+
 def test_retrain_with_reviews_starts_a_run_that_names_them(reviewed_workspace):
     from streamlit.testing.v1 import AppTest
 
@@ -42,12 +52,7 @@ def test_retrain_with_reviews_starts_a_run_that_names_them(reviewed_workspace):
     assert not at.exception and not at.error, [e.value for e in at.error]
     new_id = at.selectbox(key="train_watch").value
     assert new_id != "base"
-    deadline = time.monotonic() + 90
-    with Workspace(reviewed_workspace) as workspace:
-        while workspace.get_run(new_id)["status"] in ("queued", "running") and time.monotonic() < deadline:
-            time.sleep(1.0)
-            ingest_run(workspace, new_id)
-        run = workspace.get_run(new_id)
+    run = wait_for_run(reviewed_workspace, new_id)
     assert run["status"] == "finished"
     assert run["config"]["extra"]["reviews"]["run_id"] == "base"
     assert run["config"]["extra"]["reviews"]["decisions"] == 1  # the test-split review stays out of training
@@ -86,12 +91,7 @@ def test_retrain_with_reviewed_own_texts_only(workspace_root, tiny_dataset, tiny
         at.button(key="train_retrain_reviews").click().run()
         assert not at.exception and not at.error, [e.value for e in at.error]
         new_id = at.selectbox(key="train_watch").value
-        deadline = time.monotonic() + 90
-        with Workspace(workspace_root) as workspace:
-            while workspace.get_run(new_id)["status"] in ("queued", "running") and time.monotonic() < deadline:
-                time.sleep(1.0)
-                ingest_run(workspace, new_id)
-            run = workspace.get_run(new_id)
+        run = wait_for_run(workspace_root, new_id)
         assert run["status"] == "finished", run["error"]
         own = run["config"]["extra"]["reviews"]["text_sets"]
         assert [(s["text_set"], s["texts"], s["values"]) for s in own] == [("notes", 1, 1)]
