@@ -122,6 +122,18 @@ def energy_histograms(workspace, name: str, run_id: str, *, bins: int = 10) -> d
     return {"label_names": src.label_names, "edges": edges, "counts": counts}
 
 
+def energy_histograms_of(energies: np.ndarray, label_names: list[str], *, bins: int = 10) -> dict:
+    """energy_histograms from the energies in memory ((N, C), row order); the same dict, the same counts."""
+    if int(bins) < 1:
+        raise ValueError(f"bins must be at least 1, got {bins}.")
+    edges = np.linspace(ENERGY_MIN, ENERGY_MAX, int(bins) + 1)  # (B + 1,)
+    energies = np.asarray(energies)
+    counts = np.stack([np.histogram(energies[:, j].astype(np.float64), bins=edges)[0]
+                       for j in range(energies.shape[1])]).astype(np.int64) if energies.shape[1] else \
+        np.zeros((0, len(edges) - 1), dtype=np.int64)
+    return {"label_names": list(label_names), "edges": edges, "counts": counts}
+
+
 def threshold_report(workspace, name: str, run_id: str, thresholds, *, bins: int = 10) -> dict:
     """emotion_counts at thresholds h and energy_histograms in one dict ("edges", "histograms": (C, bins))."""
     report = emotion_counts(workspace, name, run_id, thresholds)

@@ -112,3 +112,13 @@ def test_changed_texts_from_energies_in_memory_equal_the_duckdb_scan(annotated, 
     assert ours.equals(theirs)
     rows, total = text_reports.changed_rows_of(energies, 3.0, 3.0)  # nothing moved: nothing scanned
     assert total == 0 and rows.tolist() == []
+
+
+@pytest.mark.parametrize("bins", [10, 7, 1])
+def test_histograms_from_energies_in_memory_equal_the_duckdb_scan(annotated, bins):
+    workspace, energies = annotated
+    ours = text_reports.energy_histograms_of(energies, LABELS, bins=bins)
+    theirs = energy_histograms(workspace, "set", "r", bins=bins)
+    assert ours["label_names"] == theirs["label_names"]
+    np.testing.assert_array_equal(ours["edges"], theirs["edges"])
+    np.testing.assert_array_equal(ours["counts"], theirs["counts"])

@@ -194,12 +194,16 @@ def emotion_counts(choice: TextSetChoice, thresholds: np.ndarray) -> dict:
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
-def _histograms(root: str, name: str, run_id: str, version: tuple, data: int, bins: int) -> dict:
+def _histograms(root: str, name: str, run_id: str, version: tuple, data: int, bins: int, labels: tuple,
+                in_memory: bool) -> dict:
+    if in_memory:
+        return text_reports.energy_histograms_of(_energies(root, name, run_id, version, data), list(labels),
+                                                 bins=bins)
     return text_reports.energy_histograms(open_workspace(root), name, run_id, bins=bins)
 
 
 def energy_histograms(choice: TextSetChoice, bins: int = 20) -> dict:
-    return _histograms(*_key(choice), bins)
+    return _histograms(*_key(choice), bins, choice.label_names, choice.complete)
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
