@@ -129,8 +129,9 @@ def run_method(config: TrainConfig, dataset: LabeledDataset, *, device: torch.de
     train_rows = np.arange(num_train)
     if config.max_train_rows is not None and config.max_train_rows < num_train:
         train_rows = np.sort(np.random.default_rng(config.seed).choice(num_train, config.max_train_rows, replace=False))
-        if review_targets is not None:  # a quick look still trains on every reviewed text
-            train_rows = np.union1d(train_rows, np.flatnonzero(np.asarray(review_targets[1]).any(axis=1)))
+        own_texts_from = (config.extra.get("reviews") or {}).get("train_rows")  # reviewed own texts appended
+        if own_texts_from is not None:  # a quick look still trains on every reviewed text of one's own
+            train_rows = np.union1d(train_rows, np.arange(int(own_texts_from), num_train))
     train_texts = [dataset.splits["train"].texts[i] for i in train_rows]
     model = build_model(config, len(dataset.label_names), train_texts=train_texts)
     initial_state = copy.deepcopy(model.state_dict())  # for fresh Model 2 and for out-of-fold models

@@ -213,6 +213,12 @@ def test_reviewed_own_texts_join_the_training_data_with_their_reviewed_values(wo
         assert diary["text_set"] == "diary" and diary["texts"] == 2 and diary["values"] == 3
         assert diary["reviewers"] == ["ana"] and len(diary["sha256"]) == 64
         assert workspace.get_run("own")["metrics"]["reviews"]["human_labels_changed"] == 0
+        # a quick look (a row limit) samples the data set's texts but keeps every reviewed text of one's own
+        quick = prepare_run(workspace, tiny_config(tiny_encoder_dir, mode="eqn", max_train_rows=5), run_id="quick",
+                            reviews_from="rev", reviewed_text_sets=["diary"])
+        assert execute_run(quick.path, cache_dir=workspace.cache_dir)["status"] == "finished"
+        rows = pd.read_parquet(quick.training_targets_file)["row_idx"].tolist()
+        assert len(rows) == 7 and rows[-2:] == [n, n + 1]
         # another run's annotation of the same texts has its own reviews: none yet
         workspace.create_run("other", dataset="tiny", mode="eqn", encoder="x", config={},
                              run_dir=workspace.runs_dir / "other")
