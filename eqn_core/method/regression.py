@@ -127,11 +127,11 @@ def run_method(config: TrainConfig, dataset: LabeledDataset, *, device: torch.de
     seed_everything(config.seed)
     num_train = len(dataset.splits["train"].texts)
     train_rows = np.arange(num_train)
-    if config.max_train_rows is not None and config.max_train_rows < num_train:
-        train_rows = np.sort(np.random.default_rng(config.seed).choice(num_train, config.max_train_rows, replace=False))
-        own_texts_from = (config.extra.get("reviews") or {}).get("train_rows")  # reviewed own texts appended
-        if own_texts_from is not None:  # a quick look still trains on every reviewed text of one's own
-            train_rows = np.union1d(train_rows, np.arange(int(own_texts_from), num_train))
+    own_rows = int((config.extra.get("reviews") or {}).get("train_rows") or num_train)  # then reviewed own texts
+    if config.max_train_rows is not None and config.max_train_rows < own_rows:
+        # a quick look samples the data set's texts and still trains on every reviewed text of one's own
+        sampled = np.random.default_rng(config.seed).choice(own_rows, config.max_train_rows, replace=False)
+        train_rows = np.concatenate([np.sort(sampled), np.arange(own_rows, num_train)])
     train_texts = [dataset.splits["train"].texts[i] for i in train_rows]
     model = build_model(config, len(dataset.label_names), train_texts=train_texts)
     initial_state = copy.deepcopy(model.state_dict())  # for fresh Model 2 and for out-of-fold models
