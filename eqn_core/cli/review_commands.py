@@ -46,7 +46,8 @@ def add_review_commands(sub) -> None:
 def add_target_options(p) -> None:
     p.add_argument("--run", required=True, help="the run whose annotations were reviewed")
     p.add_argument("--split", required=True, help="the split of the run's data set the texts are from")
-    p.add_argument("--dry-run", action="store_true", help="check everything and say what would be stored; store nothing")
+    p.add_argument("--dry-run", action="store_true",
+                   help="check everything and say what would be stored; store nothing")
 
 
 def describe(summary: dict, args) -> str:

@@ -66,7 +66,8 @@ def initial_targets(human_labels, *, high: float = ENERGY_MAX) -> np.ndarray:
     return np.where(labels, np.float32(high), np.float32(0.0)).astype(np.float32, copy=False)
 
 
-def regress_targets(energies, human_labels, *, high: float = ENERGY_MAX, label_floor: float | None = None) -> np.ndarray:
+def regress_targets(energies, human_labels, *, high: float = ENERGY_MAX,
+                    label_floor: float | None = None) -> np.ndarray:
     """Label regression (eq. 3): human labels put back to `high`, other entries = model energies.
 
     The model's energies are clipped to [0, high] first (a linear head may leave the scale).
