@@ -113,13 +113,12 @@ def collect_review_targets(workspace, run_id: str, dataset: LabeledDataset, *,
     adjudications = workspace.adjudications(run_id=run_id, split=TRAIN_SPLIT)
     if not len(decisions) and not len(adjudications):
         if allow_none:
-            human = dataset.splits[TRAIN_SPLIT].human_labels
-            empty = pd.DataFrame()
-            summary = review_summary(empty, empty, empty, np.zeros((0, 0), bool), empty, run_id=run_id,
-                                     split=TRAIN_SPLIT, threshold=reviewed_run_threshold(run), human_labels_changed=0,
+            shape = dataset.splits[TRAIN_SPLIT].human_labels.shape
+            empty, mask = pd.DataFrame(), np.zeros(shape, bool)
+            summary = review_summary(empty, empty, empty, mask, empty, run_id=run_id, split=TRAIN_SPLIT,
+                                     threshold=reviewed_run_threshold(run), human_labels_changed=0,
                                      rule=REVIEW_TARGET_RULE)
-            return ReviewTargets(override=np.zeros(human.shape, np.float32), mask=np.zeros(human.shape, bool),
-                                 summary=summary, decision_ids=[])
+            return ReviewTargets(override=np.zeros(shape, np.float32), mask=mask, summary=summary, decision_ids=[])
         elsewhere = len(workspace.reviews(run_id=run_id))
         raise ValueError(f"Run {run_id!r} has no review decisions on its train split"
                          + (f" ({elsewhere} on other splits)" if elsewhere else "")

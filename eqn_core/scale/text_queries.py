@@ -12,7 +12,6 @@ for missing}; the columns text_id, source_file and the metadata columns as pages
 """
 from __future__ import annotations
 
-import dataclasses
 import re
 import threading
 
@@ -104,8 +103,7 @@ def matching_rows(workspace, name: str, run_id: str, energies: np.ndarray, *, se
         if high is not None:
             keep &= column <= np.float32(high)
     if search or where:
-        texts_only = dataclasses.replace(src, run_id=None)  # the filters on the texts' side only
-        where_sql, params, _ = _filters(texts_only, search=search, energy_ranges=None, where=where)
+        where_sql, params, _ = _filters(src, search=search, energy_ranges=None, where=where)  # texts' side only
         with query_cursor() as con:
             found = run_query(con, f"SELECT row_idx FROM read_parquet($texts) AS t{where_sql}",
                               {**params, "texts": src.texts}).fetchnumpy()["row_idx"]

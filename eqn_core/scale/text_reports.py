@@ -70,8 +70,11 @@ def emotion_counts(workspace, name: str, run_id: str, thresholds) -> dict:
         cooccurrence += (bits * counts[part, None].astype(np.float64)).T @ bits
         per_text += np.bincount(bits.sum(axis=1).astype(np.int64), weights=counts[part],
                                 minlength=len(labels) + 1).astype(np.int64)
-    cooccurrence = np.rint(cooccurrence).astype(np.int64)
-    rows = int(counts.sum())
+    return _counts_report(int(counts.sum()), labels, h, np.rint(cooccurrence).astype(np.int64), per_text)
+
+
+def _counts_report(rows: int, labels: list[str], h: np.ndarray, cooccurrence: np.ndarray, per_text: np.ndarray) -> dict:
+    """emotion_counts' dict from the co-occurrence counts ((C, C) int64) and texts per number of emotions."""
     return {"rows": rows, "label_names": labels, "thresholds": h, "counts": np.diag(cooccurrence).copy(),
             "shares": np.diag(cooccurrence) / rows if rows else np.zeros(len(h)), "cooccurrence": cooccurrence,
             "labels_per_text": {k: int(n) for k, n in enumerate(per_text) if n}}
@@ -90,10 +93,7 @@ def emotion_counts_of(energies: np.ndarray, label_names: list[str], thresholds) 
         block = bits.astype(np.float32)  # sums of at most CHUNK < 2**24 ones: exact in float32
         cooccurrence += np.rint(block.T @ block).astype(np.int64)
         per_text += np.bincount(bits.sum(axis=1), minlength=len(labels) + 1)
-    rows = len(energies)
-    return {"rows": rows, "label_names": labels, "thresholds": h, "counts": np.diag(cooccurrence).copy(),
-            "shares": np.diag(cooccurrence) / rows if rows else np.zeros(len(h)), "cooccurrence": cooccurrence,
-            "labels_per_text": {k: int(n) for k, n in enumerate(per_text) if n}}
+    return _counts_report(len(energies), labels, h, cooccurrence, per_text)
 
 
 def energy_histograms(workspace, name: str, run_id: str, *, bins: int = 10) -> dict:

@@ -40,12 +40,11 @@ from eqn_core.store.workspace import Workspace
 from ui.display import escape_markdown, flash
 from ui.session import data_version, load_energies, load_human_labels, load_label_names, load_texts
 from ui.views.review_team import MODES, team
-from ui.views.text_set_reads import TextSetChoice
+from ui.views.text_set_reads import TextSetChoice, annotation_energies
 from ui.views.text_set_review import (
     METADATA_ORDER,
     metadata_filter,
     metadata_order,
-    review_energies,
     show_metadata,
     text_rows,
     text_set_context_parts,
@@ -150,7 +149,7 @@ def _ordered_rows(run_id: str, dataset: str, split: str, thresholds: tuple, orde
 @st.cache_data(show_spinner=False, max_entries=32)
 def _ordered_text_set_rows(choice: TextSetChoice, thresholds: tuple, order: str, excluded: tuple, seed: int,
                            version: int) -> np.ndarray:
-    return queue_order(review_energies(choice), None, np.asarray(thresholds), order=order,
+    return queue_order(annotation_energies(choice), None, np.asarray(thresholds), order=order,
                        exclude_mask=np.asarray(excluded, dtype=bool), seed=seed)
 
 

@@ -44,10 +44,6 @@ def pick_review_source(workspace) -> reads.TextSetChoice | None:
     return choices[title]
 
 
-def review_energies(choice: reads.TextSetChoice) -> np.ndarray:
-    return reads.annotation_energies(choice)
-
-
 def default_non_emotion(workspace, key: str, label_names: list[str]) -> list[str]:
     """The stored non-emotion labels of a text set's review key, else those named like "neutral"."""
     try:
@@ -122,7 +118,7 @@ def text_set_context_parts(workspace, choice: reads.TextSetChoice, user: User) -
     """The fields of a ReviewContext (ui.views.review) for a text set's annotation, thresholds left to the caller."""
     key = review_split(choice.text_set)
     label_names = list(choice.label_names)
-    energies = review_energies(choice)  # (N, C)
+    energies = reads.annotation_energies(choice)  # (N, C)
     non_emotion = default_non_emotion(workspace, key, label_names)
     return dict(workspace=workspace, user=user, run_id=choice.run_id, dataset=key, split=key,
                 label_names=label_names, energies=energies,
