@@ -18,6 +18,8 @@ from ui.views.train import (
     pick_encoder,
     pick_encoder_mode,
     pick_mode,
+    pick_rare_label_options,
+    pick_teacher,
     runs_section,
     start_training,
 )
@@ -73,11 +75,13 @@ with right:
             if eqn["regression_targets"] == "out_of_fold":
                 eqn["folds"] = int(st.number_input("Folds", 2, 20, TrainConfig.folds, key="train_folds"))
             eqn["rounds"] = int(st.number_input("Label-regression rounds", 1, 10, 1, key="train_rounds"))
+            eqn["teacher_run"] = pick_teacher(workspace, dataset)
     with st.expander("More options"):
         dropout = st.slider("Dropout", 0.0, 0.9, TrainConfig.dropout, 0.05, key="train_dropout")
         max_length = st.number_input("Max tokens per text", 8, 512, TrainConfig.max_length, key="train_max_length")
         patience = st.number_input("Stop after epochs without improvement (0 = never)", 0, 1000, 0,
                                    key="train_patience")
+        rare_label_options = pick_rare_label_options(scratch, encoder_mode)
 
 running = sorted(active_ids(workspace.list_runs()))
 if running:
@@ -89,7 +93,7 @@ if st.button("Start training", type="primary", key="train_start"):
             dataset=dataset, mode=mode, encoder=encoder, encoder_mode=encoder_mode, trained_layers=trained_layers,
             epochs=int(epochs), batch_size=int(batch_size), learning_rate=parse_learning_rate(learning_rate),
             seed=int(seed), max_train_rows=int(max_rows) or None, dropout=float(dropout), max_length=int(max_length),
-            patience=int(patience) or None, **eqn).check()
+            patience=int(patience) or None, **rare_label_options, **eqn).check()
     except ValueError as problem:
         st.error(escape_markdown(problem))
     else:

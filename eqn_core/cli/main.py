@@ -35,7 +35,9 @@ def build_parser() -> argparse.ArgumentParser:
     from eqn_core.method.config import (
         BUNDLED_ENCODER,
         ENCODER_MODES,
+        HEADS,
         LABEL_TARGETS,
+        LABEL_WEIGHTINGS,
         MODES,
         REGRESSION_TARGETS,
         SELECTION_METRICS,
@@ -104,6 +106,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--label-targets", choices=LABEL_TARGETS,
                    help="EQN label regression: a human label becomes 10.0 (ceiling, the paper) or Model 1's "
                         "energy raised to at least h (model_floored)")
+    p.add_argument("--teacher", metavar="RUN",
+                   help="EQN with a teacher: label regression starts from RUN's stored training-split energies (for "
+                        "example a base-encoder CoEQN run) instead of a Model 1 trained here; this run's model then "
+                        "trains once, for --epochs, on the regressed targets")
+    p.add_argument("--head", choices=HEADS,
+                   help="linear (default, the paper): a linear head on the mean-pooled text; label_attention: each "
+                        "emotion's name attends over the text's tokens (partial or finetune mode)")
+    p.add_argument("--label-weighting", choices=LABEL_WEIGHTINGS,
+                   help="inverse_frequency: a human label of a rare emotion counts more in the loss (mean label "
+                        "count over the label's count, capped by --label-weight-cap); none (default): all count "
+                        "the same")
+    p.add_argument("--label-weight-cap", type=float,
+                   help=f"largest weight of --label-weighting inverse_frequency "
+                        f"(default {defaults.label_weight_cap:g})")
+    p.add_argument("--ranking-weight", type=float,
+                   help="coeqn/eqn: add this times a pairwise ranking loss (a text with the human label above one "
+                        "without it, per emotion, within each batch) to the MSE; default 0, the paper's loss")
     p.add_argument("--folds", type=int)
     p.add_argument("--rounds", type=int)
     p.add_argument("--select-by", choices=SELECTION_METRICS)

@@ -20,7 +20,10 @@ def config_from_args(args):
                   epochs=args.epochs, model2_epochs=args.model2_epochs, batch_size=args.batch_size, learning_rate=args.lr, seed=args.seed,
                   device=args.device, dropout=args.dropout, max_length=args.max_length,
                   continue_from_model1=not args.fresh_model2, regression_targets=args.regression_targets,
-                  label_targets=getattr(args, "label_targets", None),
+                  label_targets=getattr(args, "label_targets", None), teacher_run=getattr(args, "teacher", None),
+                  head=getattr(args, "head", None), label_weighting=getattr(args, "label_weighting", None),
+                  label_weight_cap=getattr(args, "label_weight_cap", None),
+                  ranking_weight=getattr(args, "ranking_weight", None),
                   folds=args.folds, rounds=args.rounds, select_by=args.select_by, max_train_rows=args.max_train_rows,
                   patience=args.patience)
     return TrainConfig(**{k: v for k, v in values.items() if v is not None}).check()

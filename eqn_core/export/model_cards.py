@@ -109,14 +109,23 @@ def weakest_labels(split: Mapping, count: int = 4) -> list[tuple[str, float]]:
     return sorted(((row["label"], float(row["f1"])) for row in rows), key=lambda item: item[1])[:count]
 
 
-def loading_section(run_id: str, fmt: str, precision: str, mode: str) -> list[str]:
+def loading_section(run_id: str, fmt: str, precision: str, mode: str, head: str = "linear") -> list[str]:
     """How to load the folder with the plain library and turn outputs into 0-10 energies and labels."""
     thresholds = ["thresholds = json.load(open(\"DIR/thresholds.json\"))",
                   "h = np.array([thresholds[\"per_label\"][name] for name in thresholds[\"label_names\"]])  "
                   "# or thresholds[\"global_threshold\"]",
                   "labels = [[name for name, on in zip(thresholds[\"label_names\"], row) if on] "
                   "for row in energies.astype(np.float32) >= h.astype(np.float32)]"]
-    if fmt == "transformers":
+    if fmt == "transformers" and head == "label_attention":
+        code = ["import json", "import numpy as np", "from sentence_transformers import SentenceTransformer", "",
+                "# the label-attention head is the module in DIR/label_attention.py (read it: a few lines of torch)",
+                "model = SentenceTransformer(\"DIR\", device=\"cpu\", trust_remote_code=True)",
+                "outputs = model.encode([\"I can't believe you remembered my birthday!\"])  # (N, C) raw outputs",
+                ENERGY_CODE[mode], *thresholds]
+        plain = ["With transformers alone: `AutoModel.from_pretrained(\"DIR\")` gives the token states; "
+                 "`label_attention.py` shows the head's few lines (each emotion's query attends over them), with its "
+                 "weights in `1_LabelAttention/model.safetensors`."]
+    elif fmt == "transformers":
         code = ["import json", "import numpy as np", "from sentence_transformers import SentenceTransformer", "",
                 "model = SentenceTransformer(\"DIR\", device=\"cpu\")",
                 "outputs = model.encode([\"I can't believe you remembered my birthday!\"])  # (N, C) raw outputs",
@@ -165,7 +174,7 @@ def model_card(*, run_id: str, config: TrainConfig, dataset: str, label_names: S
              "Annotating texts with micro-emotion energies for research and data work: rank texts by an emotion, "
              "pre-annotate a data set for human review, compare emotions across groups of texts. A label is "
              "predicted where its energy reaches its threshold (thresholds.json). Not for decisions about a person.",
-             "", *loading_section(run_id, fmt, precision, config.mode)]
+             "", *loading_section(run_id, fmt, precision, config.mode, config.head)]
     lines += ["## Figures", ""]
     if split_name:
         count = split.get("num_samples")

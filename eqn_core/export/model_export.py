@@ -83,7 +83,8 @@ def check_energies(model: EnergyModel, config: TrainConfig, folder: Path, fmt: s
             from sentence_transformers import SentenceTransformer
         except ImportError:
             return None
-        loaded = SentenceTransformer(str(folder), device="cpu")
+        # a label-attention export carries its head as code beside the weights (model_formats, LABEL_ATTENTION_SOURCE)
+        loaded = SentenceTransformer(str(folder), device="cpu", trust_remote_code=config.head != "linear")
         outputs = loaded.encode(list(CHECK_TEXTS), convert_to_numpy=True, show_progress_bar=False)
         energies = outputs_to_energies(outputs, mode=config.mode, scale=config.energy_scale)
         by = "sentence-transformers"

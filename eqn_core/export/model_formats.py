@@ -31,6 +31,12 @@ SENTENCE_TRANSFORMERS_MODULES = [
     {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"},
     {"idx": 2, "name": "2", "path": "2_Dense", "type": "sentence_transformers.models.Dense"},
 ]
+# a label-attention run: the encoder's token states go to the LabelAttention module shipped beside the model
+LABEL_ATTENTION_SOURCE = Path(__file__).resolve().parent / "assets" / "label_attention.py"
+LABEL_ATTENTION_MODULES = [
+    {"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
+    {"idx": 1, "name": "1", "path": "1_LabelAttention", "type": "label_attention.LabelAttention"},
+]
 
 
 def check_exportable(model: EnergyModel, config: TrainConfig) -> None:
@@ -87,25 +93,36 @@ def write_encoder(model: EnergyModel, folder: Path, label_names: list[str], *, m
 
 def write_sentence_transformers(model: EnergyModel, config: TrainConfig, label_names: list[str],
                                 folder: Path) -> list[str]:
-    """A sentence-transformers folder: Transformer (the whole encoder) -> Pooling(mean) -> Dense(identity) = the run's
-    raw outputs (no Normalize: it would change them). Returns the files written."""
+    """A sentence-transformers folder whose encode() gives the run's raw outputs: the whole encoder, then mean pooling
+    and a Dense(identity) head (no Normalize: it would change them), or for a label-attention run the encoder and
+    the LabelAttention module of assets/label_attention.py, copied beside it (loads with trust_remote_code=True).
+    Returns the files written."""
+    import shutil
+
     from safetensors.torch import save_file
 
     write_encoder(model, folder, label_names, max_length=config.max_length)
     hidden, labels = model.head.in_features, model.head.out_features
-    _write_json(folder / "modules.json", SENTENCE_TRANSFORMERS_MODULES)
     _write_json(folder / "sentence_bert_config.json", {"max_seq_length": config.max_length, "do_lower_case": False})
     _write_json(folder / "config_sentence_transformers.json",
                 {"__version__": {"pytorch": torch.__version__.split("+")[0]}, "prompts": {},
                  "default_prompt_name": None})
-    _write_json(folder / "1_Pooling" / "config.json",
-                {"word_embedding_dimension": hidden, "pooling_mode_cls_token": False, "pooling_mode_mean_tokens": True,
-                 "pooling_mode_max_tokens": False, "pooling_mode_mean_sqrt_len_tokens": False})
-    _write_json(folder / "2_Dense" / "config.json", {"in_features": hidden, "out_features": labels, "bias": True,
-                                                     "activation_function": "torch.nn.modules.linear.Identity"})
-    head = {"linear.weight": model.head.weight.detach().float().cpu().contiguous(),
-            "linear.bias": model.head.bias.detach().float().cpu().contiguous()}
-    save_file(head, str(folder / "2_Dense" / "model.safetensors"))
+    head = {name: value.detach().float().cpu().contiguous() for name, value in model.head.state_dict().items()}
+    if getattr(model, "head_kind", "linear") == "label_attention":
+        _write_json(folder / "modules.json", LABEL_ATTENTION_MODULES)
+        shutil.copyfile(LABEL_ATTENTION_SOURCE, folder / LABEL_ATTENTION_SOURCE.name)
+        _write_json(folder / "1_LabelAttention" / "config.json", {"in_features": hidden, "out_features": labels})
+        save_file(head, str(folder / "1_LabelAttention" / "model.safetensors"))
+    else:
+        _write_json(folder / "modules.json", SENTENCE_TRANSFORMERS_MODULES)
+        _write_json(folder / "1_Pooling" / "config.json",
+                    {"word_embedding_dimension": hidden, "pooling_mode_cls_token": False,
+                     "pooling_mode_mean_tokens": True, "pooling_mode_max_tokens": False,
+                     "pooling_mode_mean_sqrt_len_tokens": False})
+        _write_json(folder / "2_Dense" / "config.json", {"in_features": hidden, "out_features": labels, "bias": True,
+                                                         "activation_function": "torch.nn.modules.linear.Identity"})
+        save_file({f"linear.{name}": value for name, value in head.items()},
+                  str(folder / "2_Dense" / "model.safetensors"))
     return sorted(str(path.relative_to(folder)) for path in folder.rglob("*") if path.is_file())
 
 

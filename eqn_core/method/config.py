@@ -20,6 +20,11 @@ REGRESSION_TARGETS = ("in_sample", "out_of_fold")
 # label regression: what a human label becomes (ceiling: 10.0, the paper; model_floored: Model 1's energy, at least h)
 LABEL_TARGETS = ("ceiling", "model_floored")
 SELECTION_METRICS = ("val_topk_f1", "val_loss")
+# linear: one pooled vector and a linear head (the paper); label_attention: each emotion's name attends over the
+# text's token states and gives that emotion's energy (seed 003, section 4.3)
+HEADS = ("linear", "label_attention")
+# none: every value counts the same; inverse_frequency: a human label of a rare emotion weighs more in the loss
+LABEL_WEIGHTINGS = ("none", "inverse_frequency")
 
 
 def is_scratch_encoder(encoder: str) -> bool:
@@ -104,6 +109,15 @@ class TrainConfig:
     folds: int = 5  # for out_of_fold
     label_targets: str = "ceiling"  # see LABEL_TARGETS; model_floored is measured in benchmarks/RESULTS.md (12)
     rounds: int = 1  # label-regression rounds
+    # EQN with a teacher: label regression starts from this finished run's stored training-split energies instead
+    # of a Model 1 trained here, and this run's model trains once, on the regressed targets, for `epochs`
+    teacher_run: str | None = None
+    head: str = "linear"  # see HEADS
+    label_weighting: str = "none"  # see LABEL_WEIGHTINGS
+    label_weight_cap: float = 5.0  # inverse_frequency: the largest weight a label gets (a common label gets 1)
+    # MSE modes: adds this times a pairwise ranking loss (a text with the human label above a text without it, per
+    # label, within the batch) to the MSE; an intensity option (benchmarks/RESULTS.md), 0 = the paper's loss
+    ranking_weight: float = 0.0
     # from-scratch backbones (paper section 4.2)
     vocab_size: int = 15000
     embedding_dim: int = 128
@@ -113,7 +127,7 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         checks = {"mode": MODES, "encoder_mode": ENCODER_MODES, "regression_targets": REGRESSION_TARGETS,
-                  "label_targets": LABEL_TARGETS,
+                  "label_targets": LABEL_TARGETS, "head": HEADS, "label_weighting": LABEL_WEIGHTINGS,
                   "select_by": SELECTION_METRICS}
         for name, allowed in checks.items():
             if getattr(self, name) not in allowed:
@@ -142,6 +156,19 @@ class TrainConfig:
                 raise ValueError(f"{name} must be at least 1, not {value!r}{unset.get(name, '')}")
         if not 0 <= self.dropout < 1:
             raise ValueError(f"dropout must be at least 0 and below 1, not {self.dropout!r}")
+        if self.head == "label_attention" and (self.is_scratch or self.encoder_mode == "frozen"):
+            raise ValueError("The label-attention head attends over a text's token states: train it with a "
+                             "transformer encoder in partial or finetune mode, not "
+                             f"{self.encoder if self.is_scratch else 'frozen'}.")
+        if self.label_weighting != "none" and self.mode == "softmax":
+            raise ValueError("Label weighting weighs human labels in an MSE or BCE loss; mode softmax has neither.")
+        if not self.label_weight_cap >= 1:
+            raise ValueError(f"label_weight_cap must be at least 1, not {self.label_weight_cap!r}")
+        if self.ranking_weight < 0 or (self.ranking_weight > 0 and self.mode not in ("coeqn", "eqn")):
+            raise ValueError(f"ranking_weight adds to the MSE of modes coeqn and eqn and is at least 0, not "
+                             f"{self.ranking_weight!r} in mode {self.mode}.")
+        if self.teacher_run is not None and self.mode != "eqn":
+            raise ValueError(f"A teacher feeds EQN's label regression: train with it in mode eqn, not {self.mode}.")
         return self
 
     @property

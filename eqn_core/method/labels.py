@@ -12,6 +12,8 @@ __all__ = [
     "ENERGY_MAX",
     "initial_targets",
     "regress_targets",
+    "rare_label_weights",
+    "loss_weights",
     "apply_review_targets",
     "human_labels_changed",
     "apply_threshold",
@@ -64,6 +66,21 @@ def initial_targets(human_labels, *, high: float = ENERGY_MAX) -> np.ndarray:
     """
     labels = as_human_labels(human_labels)
     return np.where(labels, np.float32(high), np.float32(0.0)).astype(np.float32, copy=False)
+
+
+def rare_label_weights(human_labels, *, cap: float) -> np.ndarray:
+    """(C,) float32 inverse-frequency weight per label: the mean label count over this label's count, at least 1
+    (labels as common as the average or more) and at most `cap` (so a label with a handful of texts cannot
+    dominate the loss). A label nobody gave gets the cap."""
+    counts = as_human_labels(human_labels).sum(0).astype(np.float64)
+    return np.clip(counts.mean() / np.maximum(counts, 1.0), 1.0, cap).astype(np.float32)
+
+
+def loss_weights(human_labels, label_weights: np.ndarray) -> np.ndarray:
+    """(N, C) float32 weight of each training value: a human label counts its label's weight, every other value 1
+    (only the rare labels' positives are scaled up; the values around them keep their weight)."""
+    labels = as_human_labels(human_labels)
+    return np.where(labels, np.asarray(label_weights, np.float32)[None, :], np.float32(1.0)).astype(np.float32)
 
 
 def regress_targets(energies, human_labels, *, high: float = ENERGY_MAX,

@@ -193,15 +193,19 @@ class TransformerEncoder(nn.Module):
         hidden = self.backbone.embeddings(input_ids=input_ids)  # (B, T, H)
         return self._run_layers(self.layers[: self.cut], hidden, attention_mask)
 
+    def token_outputs(self, input_ids: torch.Tensor | None = None, attention_mask: torch.Tensor | None = None,
+                      hidden_states: torch.Tensor | None = None) -> torch.Tensor:
+        """The last layer's token states, (B, T, H); padding positions are whatever the encoder left there."""
+        if self.trained_layers is None:
+            return self.backbone(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+        if hidden_states is None:  # not cached: compute the fixed part now, without gradients
+            with torch.no_grad():
+                hidden_states = self.lower_states(input_ids, attention_mask)
+        return self._run_layers(self.layers[self.cut:], hidden_states, attention_mask)
+
     def forward(self, input_ids: torch.Tensor | None = None, attention_mask: torch.Tensor | None = None,
                 hidden_states: torch.Tensor | None = None) -> torch.Tensor:
-        if self.trained_layers is None:
-            hidden = self.backbone(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state  # (B, T, H)
-        else:
-            if hidden_states is None:  # not cached: compute the fixed part now, without gradients
-                with torch.no_grad():
-                    hidden_states = self.lower_states(input_ids, attention_mask)
-            hidden = self._run_layers(self.layers[self.cut:], hidden_states, attention_mask)
+        hidden = self.token_outputs(input_ids, attention_mask, hidden_states)  # (B, T, H)
         mask = attention_mask.unsqueeze(-1).to(hidden.dtype)  # (B, T, 1)
         return (hidden * mask).sum(1) / mask.sum(1).clamp(min=1.0)  # (B, H)
 
@@ -316,17 +320,77 @@ def build_scratch_encoder(name: str, vocab_size: int, embedding_dim: int) -> nn.
 # The model
 
 
-class EnergyModel(nn.Module):
-    """Encoder -> dropout -> linear head with C outputs and no activation (a regression head)."""
+class LabelAttentionHead(nn.Module):
+    """One query per emotion attends over the text's token states; the attended vector gives that emotion's energy
+    through the emotion's own weights (seed 003, section 4.3, as a head: the emotion's name embedding attends, not
+    extra input tokens, so partial mode's cache of the lower layers still holds).
 
-    def __init__(self, encoder: nn.Module, num_labels: int, *, dropout: float = 0.1, frozen: bool = False):
+    Scores are cosines between token states and queries, sharpened by a learned factor per emotion. The queries
+    start as the encoder's embedding of each emotion's name (init_queries); with uniform attention the head is the
+    linear head on mean pooling, which is where training starts from when the names say little.
+    """
+
+    def __init__(self, hidden: int, num_labels: int, *, sharpness: float = 5.0):
+        super().__init__()
+        linear = nn.Linear(hidden, num_labels)  # the usual initialisation for the output weights
+        self.weight = nn.Parameter(linear.weight.detach().clone())  # (C, H)
+        self.bias = nn.Parameter(linear.bias.detach().clone())  # (C,)
+        self.queries = nn.Parameter(torch.randn(num_labels, hidden) / hidden ** 0.5)  # (C, H)
+        self.sharpness = nn.Parameter(torch.full((num_labels,), float(sharpness)))  # (C,)
+
+    in_features = property(lambda self: self.weight.shape[1])
+    out_features = property(lambda self: self.weight.shape[0])
+
+    @torch.no_grad()
+    def init_queries(self, name_embeddings: torch.Tensor) -> None:
+        """name_embeddings (C, H): the encoder's pooled output for each emotion's name."""
+        self.queries.copy_(name_embeddings.to(self.queries.dtype))
+
+    def attention(self, hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        """(B, C, T): each emotion's weights over the text's real tokens (they sum to 1)."""
+        cosines = torch.einsum("bth,ch->bct", nn.functional.normalize(hidden, dim=-1),
+                               nn.functional.normalize(self.queries, dim=-1).to(hidden.dtype))
+        scores = cosines.float() * self.sharpness[None, :, None]
+        scores = scores.masked_fill(attention_mask[:, None, :] == 0, torch.finfo(scores.dtype).min)
+        return scores.softmax(-1)
+
+    def forward(self, hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        """hidden (B, T, H) token states, attention_mask (B, T) -> (B, C) outputs."""
+        attended = self.attention(hidden, attention_mask).to(hidden.dtype) @ hidden  # (B, C, H)
+        return (attended * self.weight.to(hidden.dtype)).sum(-1) + self.bias.to(hidden.dtype)
+
+
+class EnergyModel(nn.Module):
+    """Encoder -> dropout -> a head with C outputs and no activation (a regression head): linear on the pooled
+    vector (the paper), or label attention over the token states (LabelAttentionHead)."""
+
+    def __init__(self, encoder: nn.Module, num_labels: int, *, dropout: float = 0.1, frozen: bool = False,
+                 head: str = "linear"):
         super().__init__()
         self.encoder = encoder
         self.frozen = frozen
         self.dropout = nn.Dropout(dropout)
-        self.head = nn.Linear(encoder.output_dim, num_labels)
+        self.head_kind = head
+        if head == "label_attention":
+            if frozen or not hasattr(encoder, "token_outputs"):
+                raise ValueError("The label-attention head needs a transformer encoder's token states "
+                                 "(partial or finetune mode).")
+            self.head = LabelAttentionHead(encoder.output_dim, num_labels)
+        else:
+            self.head = nn.Linear(encoder.output_dim, num_labels)
         if frozen:
             self.encoder.requires_grad_(False)
+
+    @torch.no_grad()
+    def init_label_queries(self, label_names: list[str]) -> None:
+        """Label attention: each emotion's query starts as the encoder's pooled embedding of its name."""
+        was_training = self.training
+        self.eval()
+        device = next(self.parameters()).device
+        tokens = self.encoder.featurize([name.replace("_", " ") for name in label_names])
+        batch = {k: v.to(device) for k, v in tokens.batch(range(len(label_names))).items()}
+        self.head.init_queries(self.encoder(**batch).float())
+        self.train(was_training)
 
     def featurize(self, texts: list[str]) -> TokenizedTexts:
         return self.encoder.featurize(texts) if hasattr(self.encoder, "featurize") else self.vocabulary.featurize(texts)
@@ -337,6 +401,8 @@ class EnergyModel(nn.Module):
         return self.encoder(**batch)
 
     def forward(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        if self.head_kind == "label_attention":
+            return self.head(self.dropout(self.encoder.token_outputs(**batch)), batch["attention_mask"])  # (B, C)
         return self.head(self.dropout(self.pooled(batch)))  # (B, C)
 
     @property
@@ -366,8 +432,9 @@ class EnergyModel(nn.Module):
 
 
 def build_model(config: TrainConfig, num_labels: int, *, train_texts: list[str] | None = None,
-                vocabulary: Vocabulary | None = None) -> EnergyModel:
-    """A fresh model for the config; from-scratch backbones need the training texts (or a saved vocabulary)."""
+                vocabulary: Vocabulary | None = None, label_names: list[str] | None = None) -> EnergyModel:
+    """A fresh model for the config; from-scratch backbones need the training texts (or a saved vocabulary).
+    label_names: a new label-attention model's queries start from them (a saved one loads its own)."""
     if config.is_scratch:
         if vocabulary is None:
             if train_texts is None:
@@ -380,7 +447,10 @@ def build_model(config: TrainConfig, num_labels: int, *, train_texts: list[str] 
     encoder = TransformerEncoder(resolve_encoder_path(config.encoder), max_length=config.max_length,
                                  trained_layers=config.trained_layers if config.partial else None,
                                  safetensors_only=config.encoder in BUNDLED_ENCODERS)
-    return EnergyModel(encoder, num_labels, dropout=config.dropout, frozen=config.frozen)
+    model = EnergyModel(encoder, num_labels, dropout=config.dropout, frozen=config.frozen, head=config.head)
+    if config.head == "label_attention" and label_names is not None:
+        model.init_label_queries(label_names)
+    return model
 
 
 def texts_fingerprint(encoder_name: str, max_length: int, texts: list[str]) -> str:

@@ -19,7 +19,13 @@ from eqn_core.method.inference import (
     token_states,
     token_states_bytes,
 )
-from eqn_core.method.labels import apply_review_targets, initial_targets, regress_targets
+from eqn_core.method.labels import (
+    apply_review_targets,
+    initial_targets,
+    loss_weights,
+    rare_label_weights,
+    regress_targets,
+)
 from eqn_core.method.models import EnergyModel, build_model
 from eqn_core.method.thresholds import DEFAULT_THRESHOLD, ENERGY_MAX
 from eqn_core.method.training import (
@@ -113,7 +119,8 @@ def fold_assignment(num_rows: int, folds: int, seed: int) -> np.ndarray:
 def run_method(config: TrainConfig, dataset: LabeledDataset, *, device: torch.device, cache_dir=None,
                on_progress: ProgressCallback | None = None, should_stop: Callable[[], bool] | None = None,
                on_model1: Callable[[EnergyModel, FeatureSource], None] | None = None,
-               review_targets: tuple[np.ndarray, np.ndarray] | None = None) -> MethodResult:
+               review_targets: tuple[np.ndarray, np.ndarray] | None = None,
+               teacher_energies: np.ndarray | None = None) -> MethodResult:
     """Train the run's model(s) for config.mode; returns the final model (the one that annotates).
 
     cache_dir: the workspace's cache folder (embeddings and token states are cached below it).
@@ -122,6 +129,9 @@ def run_method(config: TrainConfig, dataset: LabeledDataset, *, device: torch.de
     review_targets: (override, mask), each (N_train, C) in the training split's row order: reviewed values that
     replace the targets where mask (labels.apply_review_targets) after every label regression of an EQN run, or
     in a CoEQN run's initial targets (EQN's Model 1 trains on the paper's targets). MSE modes only.
+    teacher_energies: (N_train, C) energies of another run on the training split (config.teacher_run): an EQN run
+    then trains no Model 1; the first label regression starts from these, and the model trains once, for
+    config.epochs, on the regressed targets.
     """
     config = config.resolved()
     seed_everything(config.seed)
@@ -133,13 +143,16 @@ def run_method(config: TrainConfig, dataset: LabeledDataset, *, device: torch.de
         sampled = np.random.default_rng(config.seed).choice(own_rows, config.max_train_rows, replace=False)
         train_rows = np.concatenate([np.sort(sampled), np.arange(own_rows, num_train)])
     train_texts = [dataset.splits["train"].texts[i] for i in train_rows]
-    model = build_model(config, len(dataset.label_names), train_texts=train_texts)
+    model = build_model(config, len(dataset.label_names), train_texts=train_texts, label_names=dataset.label_names)
     initial_state = copy.deepcopy(model.state_dict())  # for fresh Model 2 and for out-of-fold models
     source = FeatureSource.for_dataset(model, config, dataset, device=device, cache_dir=cache_dir)
     source.should_stop = should_stop
     data = prepare_features(model, source, dataset, train_rows, on_progress=on_progress)
     result = MethodResult(model=model, features=source, train_rows=train_rows)
     scale = config.energy_scale
+    weights_per_label = None
+    if config.label_weighting == "inverse_frequency":  # counted on the rows this run trains on
+        weights_per_label = rare_label_weights(data.train_labels, cap=config.label_weight_cap)
 
     def fit(phase: str, features, labels: np.ndarray, energy_targets: np.ndarray | None, kind: str, *,
             epochs: int | None = None) -> None:
@@ -148,7 +161,9 @@ def run_method(config: TrainConfig, dataset: LabeledDataset, *, device: torch.de
         trained = train_model(model, config=phase_config, train_features=features,
                               train_targets=targets_for(kind, labels, energy_targets, scale), loss_kind=kind,
                               dev_features=data.dev, dev_labels=data.dev_labels, device=device, phase=phase,
-                              on_progress=on_progress, should_stop=should_stop)
+                              on_progress=on_progress, should_stop=should_stop,
+                              train_weights=None if weights_per_label is None
+                              else loss_weights(labels, weights_per_label), train_labels=labels)
         result.phases.append({"phase": phase, "best_epoch": trained.best_epoch, "best_score": trained.best_score,
                               "history": trained.history})
 
@@ -164,15 +179,24 @@ def run_method(config: TrainConfig, dataset: LabeledDataset, *, device: torch.de
         reviewed = tuple(np.asarray(values)[train_rows] for values in review_targets)
         if config.mode != "eqn":
             targets = apply_review_targets(targets, *reviewed, high=scale)
-    fit("model 1" if config.mode == "eqn" else "train", data.train, data.train_labels, targets, kind)
+    if teacher_energies is not None:
+        if config.mode != "eqn":
+            raise ValueError(f"A teacher feeds EQN's label regression: train with it in mode eqn, not {config.mode}.")
+        if np.shape(teacher_energies) != (num_train, len(dataset.label_names)):
+            raise ValueError(f"The teacher's energies must be ({num_train}, {len(dataset.label_names)}), one row per "
+                             f"training text, not {np.shape(teacher_energies)}.")
+    else:
+        fit("model 1" if config.mode == "eqn" else "train", data.train, data.train_labels, targets, kind)
     if config.mode != "eqn":
         result.targets = targets if kind == "mse" else None
         return result
-    if on_model1 is not None:
+    if on_model1 is not None and teacher_energies is None:
         on_model1(model, source)
 
     for round_number in range(1, config.rounds + 1):
-        if config.regression_targets == "in_sample":  # the paper: the model annotates the set it was trained on
+        if teacher_energies is not None and round_number == 1:  # Model 1 is the teacher, trained elsewhere
+            energies = np.asarray(teacher_energies, dtype=np.float32)[train_rows]
+        elif config.regression_targets == "in_sample":  # the paper: the model annotates the set it was trained on
             outputs = predict_outputs(model, data.train, batch_size=256, device=device, amp=config.amp,
                                       on_batch=batch_reporter(on_progress, "annotating train"),
                                       should_stop=should_stop)
@@ -186,7 +210,9 @@ def run_method(config: TrainConfig, dataset: LabeledDataset, *, device: torch.de
             targets = apply_review_targets(targets, *reviewed, high=scale)
         if not config.continue_from_model1:
             model.load_state_dict(initial_state)
-        fit(f"model {round_number + 1}", data.train, data.train_labels, targets, "mse", epochs=config.model2_epochs)
+        taught = teacher_energies is not None and round_number == 1  # the run's only model so far: its full budget
+        fit(f"model {round_number + 1}", data.train, data.train_labels, targets, "mse",
+            epochs=config.epochs if taught else config.model2_epochs)
     result.regressed_targets = result.targets = targets
     return result
 

@@ -61,14 +61,33 @@ def loss_for(mode: str) -> str:
     return {"coeqn": "mse", "eqn": "mse", "bce": "bce", "softmax": "softmax"}[mode]
 
 
-def compute_loss(outputs: torch.Tensor, targets: torch.Tensor, kind: str) -> torch.Tensor:
-    """outputs (B, C) head outputs; targets (B, C): energies for mse, 0/1 for bce, label distribution for softmax."""
+def compute_loss(outputs: torch.Tensor, targets: torch.Tensor, kind: str,
+                 weights: torch.Tensor | None = None) -> torch.Tensor:
+    """outputs (B, C) head outputs; targets (B, C): energies for mse, 0/1 for bce, label distribution for softmax.
+    weights (B, C): how much each value counts (labels.loss_weights); the loss is then their weighted mean."""
     if kind == "mse":
-        return nn.functional.mse_loss(outputs, targets)
+        if weights is None:
+            return nn.functional.mse_loss(outputs, targets)
+        return (weights * (outputs - targets) ** 2).sum() / weights.sum()
     if kind == "bce":
-        return nn.functional.binary_cross_entropy_with_logits(outputs, targets)
+        if weights is None:
+            return nn.functional.binary_cross_entropy_with_logits(outputs, targets)
+        return nn.functional.binary_cross_entropy_with_logits(outputs, targets, weight=weights,
+                                                              reduction="sum") / weights.sum()
     # softmax: cross-entropy against the (normalised) human label distribution; one-hot for single-label sets
     return -(targets * torch.log_softmax(outputs, dim=1)).sum(1).mean()
+
+
+def ranking_loss(outputs: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """Pairwise logistic ranking loss per label within a batch: each text a person gave the label should score above
+    each text they did not, by a soft margin of about one energy (log(1 + exp(-(e_with - e_without)))). Unlike the
+    MSE it keeps ordering texts after they reach their targets. outputs (B, C), labels (B, C) 0/1."""
+    given = labels.bool()
+    pairs = given[:, None, :] & ~given[None, :, :]  # (B, B, C): text i has the label, text j does not
+    if not pairs.any():
+        return outputs.sum() * 0.0
+    differences = outputs[:, None, :] - outputs[None, :, :]  # (B, B, C)
+    return nn.functional.softplus(-differences[pairs]).mean()
 
 
 def targets_for(kind: str, human_labels: np.ndarray, energy_targets: np.ndarray | None, scale: float) -> np.ndarray:
@@ -108,11 +127,14 @@ def shuffled_batches(lengths: np.ndarray, batch_size: int, generator: np.random.
 
 def train_model(model: nn.Module, *, config: TrainConfig, train_features, train_targets: np.ndarray, loss_kind: str,
                 dev_features, dev_labels: np.ndarray, device: torch.device, phase: str = "train",
-                on_progress: ProgressCallback | None = None,
-                should_stop: StopCheck | None = None) -> TrainResult:
+                on_progress: ProgressCallback | None = None, should_stop: StopCheck | None = None,
+                train_weights: np.ndarray | None = None, train_labels: np.ndarray | None = None) -> TrainResult:
     """Train in place; at the end the model holds the weights of its best epoch on the dev split.
 
     train_targets: (N, C) float32, already in the form the loss wants (see targets_for).
+    train_weights: (N, C) float32 weight of each training value in the loss (labels.loss_weights); None: equal.
+    train_labels: (N, C) bool human labels, for config.ranking_weight's ranking term.
+    The dev loss is always the plain loss (unweighted, no ranking term), so it stays comparable between recipes.
     dev_labels: (M, C) bool human labels; the epoch score is sample-level top-k F1 (eq. 15) or dev loss.
     """
     config = config.resolved()
@@ -129,6 +151,11 @@ def train_model(model: nn.Module, *, config: TrainConfig, train_features, train_
         scheduler = torch.optim.lr_scheduler.LambdaLR(
             optimizer, lambda s: min((s + 1) / warmup, max(0.0, (total_steps - s) / max(1, total_steps - warmup))))
     targets = torch.from_numpy(np.ascontiguousarray(train_targets, dtype=np.float32))
+    weights = None if train_weights is None else torch.from_numpy(np.ascontiguousarray(train_weights, np.float32))
+    ranking = config.ranking_weight if loss_kind == "mse" else 0.0
+    if ranking and train_labels is None:
+        raise ValueError("the ranking term needs the training texts' human labels")
+    labels = torch.from_numpy(np.asarray(train_labels, dtype=np.float32)) if ranking else None
     dev_kind_targets = torch.from_numpy(targets_for(
         loss_kind, dev_labels, dev_labels.astype(np.float32) * config.energy_scale, config.energy_scale))
     generator = np.random.default_rng(config.seed)
@@ -153,7 +180,10 @@ def train_model(model: nn.Module, *, config: TrainConfig, train_features, train_
             batch_targets = targets[torch.as_tensor(indices)].to(device)
             with autocast_for(device, config.amp):
                 outputs = forward(batch)
-            loss = compute_loss(outputs.float(), batch_targets, loss_kind)
+            batch_weights = None if weights is None else weights[torch.as_tensor(indices)].to(device)
+            loss = compute_loss(outputs.float(), batch_targets, loss_kind, batch_weights)
+            if ranking:
+                loss = loss + ranking * ranking_loss(outputs.float(), labels[torch.as_tensor(indices)].to(device))
             optimizer.zero_grad(set_to_none=True)
             (loss * weight if group else loss).backward()
             nn.utils.clip_grad_norm_(trainable, 1.0)

@@ -33,6 +33,7 @@ from eqn_core.store.run_folders import (
     parent_run,
     read_json,
     save_dataset_to_folder,
+    save_energies,
     write_json_atomic,
 )
 
@@ -85,6 +86,12 @@ def prepare_run(workspace, config: TrainConfig, *, run_id: str | None = None,
     for needed in ("train", "dev"):
         if needed not in dataset.splits:
             raise ValueError(f"data set {config.dataset!r} has no {needed!r} split (it has {sorted(dataset.splits)})")
+    teacher = None
+    if config.teacher_run is not None:
+        if reviewed_text_sets:
+            raise ValueError("A teacher's energies cover the data set's training texts only: train with reviewed "
+                             "own texts or with a teacher, not both.")
+        teacher = teacher_train_energies(workspace, config.teacher_run, dataset)
     reviews = None
     if reviews_from is not None:
         reviews = collect_review_targets(workspace, reviews_from, dataset, allow_none=bool(reviewed_text_sets))
@@ -104,6 +111,8 @@ def prepare_run(workspace, config: TrainConfig, *, run_id: str | None = None,
         save_dataset_to_folder(dataset, folder.data_dir)
         if reviews is not None:
             write_review_targets(folder, reviews)
+        if teacher is not None:  # the training process reads the teacher from its own folder, not the workspace
+            save_energies(folder.teacher_energies_file, teacher, dataset.label_names)
         write_json_atomic(folder.config_file, config.resolved().to_dict())
         write_json_atomic(folder.status_file, {"status": "queued", "run_id": run_id, "created_at": now_iso()})
         workspace.create_run(run_id, dataset=config.dataset, mode=config.mode, encoder=config.encoder,
@@ -112,6 +121,31 @@ def prepare_run(workspace, config: TrainConfig, *, run_id: str | None = None,
         shutil.rmtree(folder.path, ignore_errors=True)  # no folder without its row
         raise
     return folder
+
+
+def teacher_train_energies(workspace, run_id: str, dataset) -> np.ndarray:
+    """(N_train, C) energies a finished run stored for this data set's training split, to feed another run's label
+    regression (TrainConfig.teacher_run): a CoEQN or BCE run's annotation, an EQN run's regressed training set.
+    ValueError saying what is missing."""
+    try:
+        run = workspace.get_run(run_id)
+    except KeyError:
+        raise ValueError(f"No run {run_id!r} in this workspace to teach with; `eqn runs` lists them.") from None
+    if run["status"] != "finished":
+        raise ValueError(f"The teacher run {run_id!r} is {run['status']}; a teacher must have finished.")
+    if run["dataset"] != dataset.name:
+        raise ValueError(f"The teacher run {run_id!r} trained on {run['dataset']!r}, this run on {dataset.name!r}: "
+                         "a teacher must know the same texts and emotions.")
+    try:
+        energies = workspace.load_energies(run_id, "train")
+    except KeyError:
+        raise ValueError(f"The teacher run {run_id!r} stored no energies for the training split (a quick look with "
+                         "a row limit stores none); train the teacher on the whole training split.") from None
+    expected = (len(dataset.splits["train"].texts), len(dataset.label_names))
+    if energies.shape != expected:
+        raise ValueError(f"The teacher run {run_id!r} has energies of shape {energies.shape} for the training split, "
+                         f"but it has {expected[0]} texts and {expected[1]} emotions now.")
+    return energies
 
 
 def ingest_run(workspace, run_id: str) -> dict:

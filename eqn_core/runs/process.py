@@ -26,6 +26,7 @@ from eqn_core.method.thresholds import DEFAULT_THRESHOLD, tune_thresholds
 from eqn_core.store.run_folders import (
     RunFolder,
     load_dataset_from_folder,
+    load_energies_file,
     load_review_targets,
     now_iso,
     read_json,
@@ -88,8 +89,10 @@ def _train_and_annotate(folder: RunFolder, config: TrainConfig, *, cache_dir: st
         write_json_atomic(folder.model1_metrics_file, run_metrics(dataset, model1, []))
 
     review_targets = load_review_targets(folder.review_targets_file)  # (override, mask): a run trained with reviews
+    teacher = folder.teacher_energies_file
     result = run_method(config, dataset, device=device, cache_dir=cache_dir, on_progress=on_progress,
-                        should_stop=should_stop, on_model1=keep_model1, review_targets=review_targets)
+                        should_stop=should_stop, on_model1=keep_model1, review_targets=review_targets,
+                        teacher_energies=load_energies_file(teacher) if teacher.exists() else None)
     train_seconds = time.monotonic() - started
     if result.targets is not None:  # what the final model trained on, for people and checks to read back
         save_training_targets(folder.training_targets_file, result.targets, result.train_rows, dataset.label_names,

@@ -85,14 +85,31 @@ def runs_table(runs: pd.DataFrame) -> pd.DataFrame:
         row.update({k: v for k, v in run_key_metrics(run["metrics"]).items() if k != "metrics_split"})
         row["created"] = run["created_at"]
         row["error"] = run.get("error") or ""
-        if parent_run(config):
-            row["note"] = f"Model 1 of {parent_run(config)}"
+        notes = [f"Model 1 of {parent_run(config)}"] if parent_run(config) else []
+        if notes or recipe_options(config):
+            row["note"] = "; ".join(notes + recipe_options(config))
         rows.append(row)
     frame = pd.DataFrame(rows)
     if not frame.empty:
         frame = frame.rename(columns={"macro_f1_tuned": "macro-F1 (tuned)", "topk_f1": "top-k F1",
                                       "hit_rate": "hit rate"})
     return frame
+
+
+def recipe_options(config: Mapping) -> list[str]:
+    """The run's departures from the paper's recipe, in words (the rare-label and intensity options)."""
+    options = []
+    if config.get("teacher_run"):
+        options.append(f"teacher {config['teacher_run']}")
+    if config.get("head", "linear") != "linear":
+        options.append(str(config["head"]).replace("_", " ") + " head")
+    if config.get("label_weighting", "none") != "none":
+        options.append(f"rare labels weighted (cap {config.get('label_weight_cap', 5.0):g})")
+    if config.get("ranking_weight"):
+        options.append(f"ranking term x{config['ranking_weight']:g}")
+    if config.get("label_targets", "ceiling") != "ceiling":
+        options.append(f"label targets {config['label_targets']}")
+    return options
 
 
 def encoder_mode_label(config: Mapping) -> str:

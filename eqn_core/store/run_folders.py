@@ -125,6 +125,7 @@ class RunFolder:
     review_targets_file = property(lambda self: self.path / "review_targets.npz")  # a run trained with reviews
     review_provenance_file = property(lambda self: self.path / "review_provenance.json")
     training_targets_file = property(lambda self: self.path / "training_targets.parquet")  # coeqn / eqn runs
+    teacher_energies_file = property(lambda self: self.path / "teacher_energies.parquet")  # TrainConfig.teacher_run
 
     def energies_file(self, split: str) -> Path:
         return self.path / f"energies_{split}.parquet"

@@ -320,3 +320,41 @@ def test_a_saved_profile_travels_in_thresholds_json(tiny_partial_run, tmp_path):
                                      "per_label": {"joy": 6.0, "anger": 6.5, "fear": 7.0, "neutral": 9.0}}
     files = json.loads((tmp_path / "st" / MANIFEST_FILE).read_text())["files"]
     assert {"model.safetensors", "modules.json", "1_Pooling/config.json", "2_Dense/model.safetensors"} <= set(files)
+
+
+def test_a_label_attention_run_exports_to_both_formats_with_its_energies(workspace_with_tiny, tiny_encoder_dir,
+                                                                         tmp_path):
+    """The head travels as a sentence-transformers module (label_attention.py beside the weights, loaded with
+    trust_remote_code=True) and inside the ONNX graph; both give the PyTorch energies."""
+    from conftest import tiny_config
+    from eqn_core.runs.lifecycle import ingest_run, prepare_run
+    from eqn_core.runs.process import execute_run
+    from eqn_core.store.workspace import Workspace
+
+    with Workspace(workspace_with_tiny) as ws:
+        folder = prepare_run(ws, tiny_config(tiny_encoder_dir, mode="coeqn", encoder_mode="partial",
+                                             trained_layers=1, head="label_attention", epochs=1), run_id="attn")
+        assert execute_run(folder.path, cache_dir=ws.cache_dir)["status"] == "finished"
+        ingest_run(ws, "attn")
+    common = ["-w", str(workspace_with_tiny)]
+    assert eqn([*common, "export-model", "--run", "attn", "--format", "transformers", "-o", str(tmp_path / "st")]) == 0
+    manifest = json.loads((tmp_path / "st" / MANIFEST_FILE).read_text())
+    assert manifest["check"]["max_abs_difference"] < FP32_TOLERANCE
+    assert "trust_remote_code=True" in (tmp_path / "st" / "README.md").read_text()
+    texts = ["I am so happy today", "this makes me furious", "scared of the dark " * 10]
+    (tmp_path / "texts.json").write_text(json.dumps(texts))
+    result = run_without_eqn_core(f"""
+        from sentence_transformers import SentenceTransformer
+
+        model = SentenceTransformer({str(tmp_path / "st")!r}, device="cpu", trust_remote_code=True)
+        outputs = model.encode(json.load(open("texts.json")), convert_to_numpy=True)
+        print(json.dumps({{"eqn_core": EQN_CORE, "energies": outputs.clip(0, 10).tolist()}}))
+        """, tmp_path)
+    (tmp_path / "in.txt").write_text("\n".join(texts) + "\n")
+    annotate_cmd = [*common, "annotate", str(tmp_path / "in.txt"), "--run", "attn", "--fp32"]
+    assert eqn([*annotate_cmd, "-o", str(tmp_path / "torch.csv")]) == 0
+    assert eqn([*annotate_cmd, "--backend", "onnx", "-o", str(tmp_path / "onnx.csv")]) == 0
+    labels = ["joy", "anger", "fear", "neutral"]
+    torch_rows = pd.read_csv(tmp_path / "torch.csv")[labels].to_numpy()
+    assert np.abs(np.array(result["energies"]) - torch_rows).max() <= FP32_TOLERANCE
+    assert np.abs(pd.read_csv(tmp_path / "onnx.csv")[labels].to_numpy() - torch_rows).max() <= FP32_TOLERANCE

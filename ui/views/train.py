@@ -83,6 +83,36 @@ def pick_encoder_mode(scratch: bool) -> tuple[str, int]:
     return ("finetune" if scratch else encoder_mode), trained_layers
 
 
+HEADS = {"linear": "linear on the pooled text (the paper)",
+         "label_attention": "label attention (each emotion's name attends over the text's tokens)"}
+NO_TEACHER = "none: train Model 1 here (the paper)"
+
+
+def pick_teacher(workspace, dataset: str) -> str | None:
+    """EQN's Model 1 from another finished run of this data set that stored training-split energies, or None."""
+    runs = workspace.list_runs(dataset=dataset)
+    finished = runs.loc[runs["status"] == "finished", "run_id"].tolist()
+    teachers = [run_id for run_id in finished if "train" in workspace.energy_splits(run_id)]
+    chosen = st.selectbox("Model 1 (the teacher whose energies label regression starts from)", [NO_TEACHER, *teachers],
+                          key="train_teacher",
+                          help="A teacher from another run, for example a base-encoder CoEQN run: its energies on the "
+                               "training texts are regressed (human labels back to 10.0) and this run's model trains "
+                               "once on them, for the epochs above.")
+    return None if chosen == NO_TEACHER else chosen
+
+
+def pick_rare_label_options(scratch: bool, encoder_mode: str) -> dict:
+    """The head and the rare-label weighting (TrainConfig.head, label_weighting); measured in benchmarks/RESULTS.md."""
+    attention_possible = not scratch and encoder_mode != "frozen"
+    head = st.radio("Head", list(HEADS), horizontal=True, format_func=HEADS.get, key="train_head",
+                    disabled=not attention_possible,
+                    help="Label attention needs the encoder's token states: top-layers or fine-tune training.")
+    weighting = st.checkbox("Weigh human labels of rare emotions more (inverse frequency, capped)",
+                            key="train_label_weighting")
+    return {"head": head if attention_possible else "linear",
+            "label_weighting": "inverse_frequency" if weighting else "none"}
+
+
 def active_ids(runs) -> set[str]:
     return set(runs.loc[runs["status"].isin(ACTIVE_STATUSES), "run_id"])
 
