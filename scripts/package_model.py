@@ -55,6 +55,8 @@ def main(argv=None) -> int:
     parser.add_argument("--baseline-run", default="bce-s13", help="the baseline's run id in those results")
     parser.add_argument("--name", default="goemotions-eqn")
     parser.add_argument("--command", default="", help="the exact command that trained the run (for the card)")
+    parser.add_argument("--why", default="", help="why this run ships rather than another (for the card; the "
+                                                    "figures it cites are in benchmarks/RESULTS.md)")
     parser.add_argument("--fp16-tolerance", type=float, default=0.05)
     args = parser.parse_args(argv)
     if args.refresh:
@@ -104,7 +106,7 @@ def main(argv=None) -> int:
             "fp16_max_energy_difference": fp16_diff, "packaged_at": dt.datetime.now(dt.timezone.utc).isoformat(
                 timespec="seconds"), "machine": device_name(pick_device("cpu")),
             "training_seconds": ((run["metrics"] or {}).get("timing") or {}).get("total_seconds"),
-            "command": args.command,
+            "command": args.command, "why": args.why,
             "examples": [{"text": text, "energies": {n: round(float(e), 4) for n, e in zip(label_names, row)}}
                          for text, row in zip(EXAMPLES, examples)]}
     write_json_atomic(folder / "shipped.json", card)
@@ -193,6 +195,13 @@ def reviews_used(reviews: dict | None, used: dict | None) -> list[str]:
     return lines
 
 
+def head_words(config) -> str:
+    if config.head == "label_attention":
+        return ("label-attention head (one query per emotion, started from the encoder's embedding of the emotion's "
+                "name, attends over the text's token states and gives that emotion's energy)")
+    return "linear head"
+
+
 def model_card(card: dict, config, metrics: dict, label_names: list[str]) -> str:
     test = metrics["splits"]["test"]
     hits = test["hit_rates"]
@@ -203,7 +212,7 @@ def model_card(card: dict, config, metrics: dict, label_names: list[str]) -> str
         "## How it was made", "",
         f"- Encoder: {config.encoder} (all-MiniLM-L6-v2, 6 layers, 384 dims), mode `{config.encoder_mode}`: the "
         f"lower {6 - config.trained_layers} layers are fixed and come from the bundled encoder; the top "
-        f"{config.trained_layers} layers and the linear head were trained (these weights are what ships, "
+        f"{config.trained_layers} layers and the {head_words(config)} were trained (these weights are what ships, "
         f"{card['weights_dtype']}).",
         f"- Method: EQN. Model 1 (CoEQN) trained {config.epochs} epochs on 0/10 targets with MSE; it re-annotated "
         f"the training set, human labels were put back to 10.0, and Model 2 continued for {config.model2_epochs} "
@@ -213,6 +222,7 @@ def model_card(card: dict, config, metrics: dict, label_names: list[str]) -> str
         "- Data: GoEmotions (Demszky et al., 2020), the official train / dev / test files: 43,410 / 5,426 / 5,427 "
         "texts.",
         *reviews_used(config.extra.get("reviews"), metrics.get("reviews")),
+        *([f"- Why this model: {card['why']}"] if card.get("why") else []),
         f"- Trained on: {card['machine']}; the run took {card['training_seconds'] or float('nan'):.0f} s of wall time "
         "(the machine's load at the time is in benchmarks/RESULTS.md, section 7).",
         f"- Packaged: {card['packaged_at']} from run `{card['source_run']}`. fp16 weights move no dev/test energy "

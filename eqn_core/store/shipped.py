@@ -45,12 +45,16 @@ def install_shipped_runs(workspace) -> None:
     for run_id in available_shipped_runs():
         folder = shipped_folder(run_id)
         card = json.loads((folder / "shipped.json").read_text())
+        # which packaging this is: a new version of the model (an upgrade) replaces the record and energies
+        config = {**json.loads((folder / "config.json").read_text()), "shipped": True,
+                  "shipped_version": card.get("packaged_at")}
+        record = dict(mode=config["mode"], encoder=config["encoder"], config=config, run_dir=folder,
+                      metrics=json.loads((folder / "metrics.json").read_text()))
         known = set(workspace.list_runs()["run_id"])
         if run_id not in known:
-            config = {**json.loads((folder / "config.json").read_text()), "shipped": True}
-            workspace.add_finished_run(run_id, dataset=card["dataset"], mode=config["mode"], encoder=config["encoder"],
-                                       config=config, run_dir=folder,
-                                       metrics=json.loads((folder / "metrics.json").read_text()))
+            workspace.add_finished_run(run_id, dataset=card["dataset"], **record)
+        elif workspace.get_run(run_id)["config"].get("shipped_version") != config["shipped_version"]:
+            workspace.replace_shipped_run(run_id, **record)
         elif workspace.get_run(run_id)["run_dir"] != str(folder):  # the package moved (a new install)
             workspace.set_run_dir(run_id, folder)
         store_shipped_energies(workspace, run_id, card)

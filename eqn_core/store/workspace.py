@@ -252,6 +252,17 @@ class Workspace(ReviewStore):
                         [run_id, dataset, mode, encoder, to_json(config), to_json(metrics), self._stored_run_dir(run_dir),
                          now, now])
 
+    def replace_shipped_run(self, run_id: str, *, mode: str, encoder: str, config: Mapping, metrics: dict,
+                            run_dir: str | Path) -> None:
+        """A shipped model's new version (an upgrade replaced its package): its record becomes the package's, and
+        the old version's stored energies and dev-tuned thresholds go, in one transaction (shipped.py stores the new
+        ones). Reviews and the profiles people saved stay."""
+        with self.transaction() as con:
+            con.execute("UPDATE runs SET mode = ?, encoder = ?, config = ?, metrics = ?, run_dir = ? WHERE run_id = ?",
+                        [mode, encoder, to_json(config), to_json(metrics), self._stored_run_dir(run_dir), run_id])
+            con.execute("DELETE FROM energies WHERE run_id = ?", [run_id])
+            con.execute("DELETE FROM threshold_profiles WHERE name = ?", [f"{run_id}:tuned-on-dev"])
+
     def set_run_dir(self, run_id: str, run_dir: str | Path) -> None:
         with self.transaction() as con:
             con.execute("UPDATE runs SET run_dir = ? WHERE run_id = ?", [self._stored_run_dir(run_dir), run_id])

@@ -114,3 +114,24 @@ def test_try_it_opens_on_the_shipped_model_in_an_empty_workspace(tmp_path, monke
     answer = " ".join(m.value for m in at.markdown)
     assert "Labels at h" in answer and "none" not in answer.split("Labels at h")[1][:40]
     st.cache_resource.clear()
+
+
+def test_a_new_version_of_the_shipped_model_replaces_the_old_ones_record_energies_and_thresholds(tmp_path, card):
+    """An upgrade ships other weights under the same name: the workspace must not keep showing the old model's
+    energies, metrics and dev-tuned thresholds beside the new model's annotations."""
+    with Workspace(tmp_path / "ws") as workspace:
+        old = {**workspace.get_run(RUN)["config"], "shipped_version": "2026-01-01T00:00:00+00:00", "head": "old"}
+        workspace.replace_shipped_run(RUN, mode="eqn", encoder="bundled-minilm", config=old, metrics={"old": True},
+                                      run_dir=shipped_folder(RUN))
+        with workspace.transaction() as con:  # profiles as the old version left them (GoEmotions itself not needed)
+            for name in (f"{RUN}:tuned-on-dev", "mine"):
+                con.execute("INSERT INTO threshold_profiles VALUES (?, ?, ?, NULL, '', now(), now())",
+                            [name, RUN, [3.0] * 28])
+    with Workspace(tmp_path / "ws") as workspace:  # opening it again is what an upgraded install does
+        run = workspace.get_run(RUN)
+        profiles = set(workspace.list_threshold_profiles()["name"])
+    assert run["config"]["shipped_version"] == card["packaged_at"]
+    assert run["config"] == {**json.loads((shipped_folder(RUN) / "config.json").read_text()), "shipped": True,
+                             "shipped_version": card["packaged_at"]}
+    assert run["metrics"] == json.loads((shipped_folder(RUN) / "metrics.json").read_text())
+    assert f"{RUN}:tuned-on-dev" not in profiles and "mine" in profiles  # the old tuning goes, people's stay
