@@ -224,7 +224,7 @@ def model_card(card: dict, config, metrics: dict, label_names: list[str]) -> str
         *reviews_used(config.extra.get("reviews"), metrics.get("reviews")),
         *([f"- Why this model: {card['why']}"] if card.get("why") else []),
         f"- Trained on: {card['machine']}; the run took {card['training_seconds'] or float('nan'):.0f} s of wall time "
-        "(the machine's load at the time is in benchmarks/RESULTS.md, section 7).",
+        "(the load on the machine at the time is in benchmarks/RESULTS.md).",
         f"- Packaged: {card['packaged_at']} from run `{card['source_run']}`. fp16 weights move no dev/test energy "
         f"by more than {card['fp16_max_energy_difference']:.4f}.", "",
         "Reproduce (then package with `python scripts/package_model.py --workspace WS --run RUN`):", "",
