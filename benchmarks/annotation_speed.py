@@ -64,8 +64,9 @@ def main(argv: list[str] | None = None) -> int:
     rows = [{"run": run, "head": models[run][1].head, "texts": len(texts),
              "median_seconds": statistics.median(values), "texts_per_second": len(texts) / statistics.median(values),
              "rounds_seconds": values} for run, values in seconds.items()]
-    meta = {"date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "device": device_name(torch.device("cpu")),
-            "threads": args.threads, "rounds": args.rounds, "load_average": os.getloadavg()}
+    meta = {"date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "device": device_name(torch.device("cpu")), "threads": args.threads, "rounds": args.rounds,
+            "load_average": os.getloadavg()}
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / f"{args.name}.json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=2))
     lines = [f"# Annotation speed ({meta['date']}, {meta['device']}, {args.threads} threads, median of {args.rounds} "
