@@ -9,8 +9,9 @@ from safetensors.torch import load_file, save_file
 from conftest import tiny_config
 from eqn_core.method.config import TrainConfig
 from eqn_core.method.inference import annotate
+from eqn_core.method.label_attention import LabelAttentionHead
 from eqn_core.method.labels import loss_weights, rare_label_weights
-from eqn_core.method.models import LabelAttentionHead, build_model
+from eqn_core.method.models import build_model
 from eqn_core.method.regression import run_method
 from eqn_core.method.training import compute_loss
 from eqn_core.runs.lifecycle import ingest_run, load_run_model, prepare_run
