@@ -15,27 +15,28 @@ import json
 import statistics
 from pathlib import Path
 
+from challenge import RARE as RARE_SIX  # the six labels challenge.py's "rare six" group means
+
 RESULTS = Path(__file__).resolve().parent / "results"
-RARE_SIX = ("grief", "nervousness", "relief", "pride", "embarrassment", "remorse")
 COLUMNS = (("macro_f1_tuned", 4), ("macro_f1_at_3", 4), ("rare_six", 3), ("hit_rate", 4), ("top1", 4),
            ("intensity", 3), ("challenge_top1", 2), ("challenge_top3", 2), ("challenge_rare_top3", 2))
 
 
-def load(names: list[str], key: str) -> dict:
-    """One benchmark's reports, their rows (key) joined: seeds trained at different times can come from several."""
+def load(names: list[str], key: str) -> list[dict]:
+    """One benchmark's rows (under key) from its reports: seeds trained at different times can come from several."""
     rows = []
     for name in names:
         path = Path(name) if name.endswith(".json") else RESULTS / f"{name}.json"
         rows += json.loads(path.read_text())[key]
-    return {key: rows}
+    return rows
 
 
-def run_figures(quality: dict, intensity: dict, challenge: dict) -> dict[str, dict[str, float]]:
+def run_figures(quality: list[dict], intensity: list[dict], challenge: list[dict]) -> dict[str, dict[str, float]]:
     """run id -> figure -> value, for every run the three reports share (intensity: the energy view)."""
-    scores = {r["run_id"]: r["mean_spearman"] for r in intensity["results"] if r["view"] == "energy"}
-    groups = {r["run_id"]: r["groups"] for r in challenge["results"]}
+    scores = {r["run_id"]: r["mean_spearman"] for r in intensity if r["view"] == "energy"}
+    groups = {r["run_id"]: r["groups"] for r in challenge}
     figures = {}
-    for row in quality["rows"]:
+    for row in quality:
         run = row["run_id"]
         if run not in scores or run not in groups:
             continue

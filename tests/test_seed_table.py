@@ -3,11 +3,13 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import sys
 from pathlib import Path
 
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "benchmarks"))  # as when the script runs: it imports challenge.py beside it
 spec = importlib.util.spec_from_file_location("seed_table", REPO / "benchmarks" / "seed_table.py")
 seed_table = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(seed_table)
