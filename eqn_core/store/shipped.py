@@ -11,8 +11,12 @@ import json
 import os
 from pathlib import Path
 
+from eqn_core.method.base_encoder import base_encoder_problem
+from eqn_core.method.config import BUNDLED_MPNET_ENCODER
+
 ASSETS_DIR = Path(__file__).resolve().parent / "assets"
-SHIPPED_RUN_IDS = ("goemotions-eqn",)
+# goemotions-eqn (MiniLM) is the default everywhere; goemotions-eqn-base needs the base-size encoder's packages
+SHIPPED_RUN_IDS = ("goemotions-eqn", "goemotions-eqn-base")
 EVALUATED_SPLITS = ("dev", "test")
 
 
@@ -21,11 +25,18 @@ def shipped_folder(run_id: str) -> Path:
 
 
 def available_shipped_runs() -> list[str]:
-    """Shipped models whose folder is complete; none when EQN_SHIPPED_MODELS=0 (a deployment that should offer
+    """Shipped models whose folder is complete and whose encoder is installed here (a model on the base-size
+    encoder is offered once its part packages are); none when EQN_SHIPPED_MODELS=0 (a deployment that should offer
     only its own runs)."""
     if os.environ.get("EQN_SHIPPED_MODELS", "1").strip() == "0":
         return []
-    return [run_id for run_id in SHIPPED_RUN_IDS if (shipped_folder(run_id) / "model.safetensors").is_file()]
+    return [run_id for run_id in SHIPPED_RUN_IDS
+            if (shipped_folder(run_id) / "model.safetensors").is_file() and encoder_installed(shipped_folder(run_id))]
+
+
+def encoder_installed(folder: Path) -> bool:
+    encoder = json.loads((folder / "config.json").read_text()).get("encoder")
+    return encoder != BUNDLED_MPNET_ENCODER or base_encoder_problem() is None
 
 
 def is_shipped(run: dict) -> bool:

@@ -85,6 +85,50 @@ def test_with_goemotions_loaded_it_has_energies_that_reproduce_the_card(shared_d
         assert workspace.energy_splits(RUN) == [] and workspace.get_run(RUN)["status"] == "finished"
 
 
+def test_a_shipped_model_on_the_base_encoder_is_offered_only_where_that_encoder_is_installed(tmp_path, monkeypatch):
+    from eqn_core.store import shipped
+
+    for run_id, encoder in (("goemotions-eqn", "bundled-minilm"), ("goemotions-eqn-base", "bundled-mpnet")):
+        (tmp_path / run_id).mkdir()
+        (tmp_path / run_id / "model.safetensors").write_bytes(b"")
+        (tmp_path / run_id / "config.json").write_text(json.dumps({"encoder": encoder}))
+    monkeypatch.setattr(shipped, "ASSETS_DIR", tmp_path)
+    monkeypatch.setattr(shipped, "base_encoder_problem", lambda: None)
+    assert shipped.available_shipped_runs() == ["goemotions-eqn", "goemotions-eqn-base"]
+    monkeypatch.setattr(shipped, "base_encoder_problem", lambda: "The base encoder is not installed here")
+    assert shipped.available_shipped_runs() == ["goemotions-eqn"]
+    monkeypatch.setenv("EQN_SHIPPED_MODELS", "0")
+    assert shipped.available_shipped_runs() == []
+
+
+@pytest.mark.slow
+def test_the_base_size_shipped_model_is_small_and_annotates_offline_with_its_cards_energies(tmp_path, monkeypatch):
+    """goemotions-eqn-base: the top 3 of all-mpnet-base-v2's 12 layers and the head, under 45 MB in fp16, on the
+    base encoder assembled from its part packages; offered beside goemotions-eqn, which stays the default."""
+    from eqn_core.method.base_encoder import base_encoder_problem
+    from eqn_core.method.inference import annotate
+
+    base = "goemotions-eqn-base"
+    if base_encoder_problem():
+        pytest.skip(f"the base encoder is not installed here: {base_encoder_problem()}")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    folder = shipped_folder(base)
+    card = json.loads((folder / "shipped.json").read_text())
+    assert card["weights_dtype"] == "float16" and (folder / "model.safetensors").stat().st_size < 45e6
+    assert available_shipped_runs() == [RUN, base]
+    model, config, label_names = load_run_model(folder, device="cpu")
+    assert config.encoder == "bundled-mpnet" and config.head == "label_attention"
+    examples = card["examples"][:2]
+    energies = annotate(model, [e["text"] for e in examples], mode=config.mode)
+    for example, row in zip(examples, energies):
+        expected = np.array([example["energies"][name] for name in label_names])
+        assert np.abs(row - expected).max() < 0.01, example["text"]
+    with Workspace(tmp_path / "ws") as workspace:
+        runs = workspace.list_runs()
+        assert workspace.get_run(base)["status"] == "finished"
+        assert default_run_id(runs) == RUN  # the faster model with the better dev figures opens every page
+
+
 def test_pages_open_on_the_best_finished_eqn_run_not_the_newest():
     def row(run_id, mode, f1, **config):
         return {"run_id": run_id, "mode": mode, "status": "finished", "config": config,
