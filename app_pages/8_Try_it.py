@@ -6,6 +6,7 @@ import streamlit as st
 from eqn_core.method.inference import annotate
 from eqn_core.method.thresholds import DEFAULT_THRESHOLD, ENERGY_MAX, ENERGY_MIN, reaches
 from eqn_core.store.run_folders import parent_run
+from eqn_core.store.shipped import shipped_reason
 from ui.auth import require_login
 from ui.display import escape_markdown, plot_text
 from ui.energy_note import about_energies
@@ -31,6 +32,12 @@ if parent:
                "not its weights, so it cannot annotate new text. The EQN run's model can.")
     st.button(f"Use {parent}", on_click=use_run, args=(parent,), type="primary", key="try_use_parent")
     st.stop()
+
+reason = shipped_reason(run)
+if reason:  # two ready models ship: say which texts each is for
+    with st.expander(f"About {run['run_id']}: when to choose it", icon=":material/help:"):
+        st.markdown(escape_markdown(reason[:1].upper() + reason[1:]))
+        st.caption(f"Its model card: {escape_markdown(str(run['run_dir']))}/MODEL_CARD.md")
 
 EXAMPLE = "I can't believe you remembered my birthday!"  # answered on first open: the page shows what it does
 text = st.text_area("Text", value=EXAMPLE, key="try_text", height=110, help="Ctrl+Enter applies an edited text.")

@@ -43,6 +43,17 @@ def is_shipped(run: dict) -> bool:
     return bool((run.get("config") or {}).get("shipped"))
 
 
+def shipped_reason(run: dict) -> str | None:
+    """What a shipped model's card says about when to choose it (None for a run of one's own or a card without)."""
+    if not is_shipped(run):
+        return None
+    try:
+        card = json.loads((Path(run["run_dir"]) / "shipped.json").read_text())
+    except (OSError, ValueError):
+        return None
+    return card.get("why") or None
+
+
 def split_fingerprint(texts: list[str]) -> str:
     """Identifies a split's texts in order: shipped energies only fit a data set with exactly these texts."""
     digest = hashlib.sha256()

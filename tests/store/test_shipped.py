@@ -155,6 +155,7 @@ def test_try_it_opens_on_the_shipped_model_in_an_empty_workspace(tmp_path, monke
     at.switch_page("app_pages/8_Try_it.py").run()
     assert not at.exception, [e.message for e in at.exception]
     assert at.selectbox(key="run_select").value == RUN
+    assert [e.label for e in at.expander if e.label.startswith(f"About {RUN}:")]  # when to choose this model
     answer = " ".join(m.value for m in at.markdown)
     assert "Labels at h" in answer and "none" not in answer.split("Labels at h")[1][:40]
     st.cache_resource.clear()
