@@ -29,8 +29,10 @@ import torch
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from eqn_core.method.config import BUNDLED_ENCODER, BUNDLED_MPNET_ENCODER, TrainConfig
+from eqn_core.export.model_formats import HUB_IDS
+from eqn_core.method.config import BUNDLED_MPNET_ENCODER, TrainConfig
 from eqn_core.method.inference import annotate, device_name, pick_device
+from eqn_core.method.models import resolve_encoder_path
 from eqn_core.runs.intensity import run_intensity
 from eqn_core.runs.lifecycle import load_run_model
 from eqn_core.runs.process import run_metrics
@@ -205,8 +207,12 @@ def head_words(config) -> str:
     return "linear head"
 
 
-# what the card says about each bundled encoder: its upstream name, layers and width
-ENCODERS = {BUNDLED_ENCODER: ("all-MiniLM-L6-v2", 6, 384), BUNDLED_MPNET_ENCODER: ("all-mpnet-base-v2", 12, 768)}
+def encoder_facts(encoder: str) -> tuple[str, int, int]:
+    """A bundled encoder's upstream name, layer count and width for the card, from its hub id and its own config."""
+    from transformers import AutoConfig
+
+    settings = AutoConfig.from_pretrained(resolve_encoder_path(encoder))
+    return HUB_IDS[encoder].split("/")[-1], settings.num_hidden_layers, settings.hidden_size
 
 
 def needs_base_encoder(config) -> list[str]:
@@ -218,7 +224,7 @@ def needs_base_encoder(config) -> list[str]:
 
 def model_card(card: dict, config, metrics: dict, label_names: list[str]) -> str:
     test = metrics["splits"]["test"]
-    encoder_name, layers, dims = ENCODERS[config.encoder]
+    encoder_name, layers, dims = encoder_facts(config.encoder)
     hits = test["hit_rates"]
     lines = [
         f"# {card['run_id']}: GoEmotions micro-emotion energies (EQN)", "",

@@ -32,6 +32,11 @@ def is_scratch_encoder(encoder: str) -> bool:
     return str(encoder).lower() in SCRATCH_BACKBONES
 
 
+def encoder_problem(encoder: str) -> str | None:
+    """Why a named encoder cannot load here (None when it can): the base encoder needs its part packages."""
+    return base_encoder_problem() if encoder == BUNDLED_MPNET_ENCODER else None
+
+
 def check_encoder(encoder: str, *, folder: bool | None = None) -> str:
     """The encoder as a new run stores it: a local folder becomes its absolute path, anything else is kept.
 
@@ -47,7 +52,7 @@ def check_encoder(encoder: str, *, folder: bool | None = None) -> str:
         named = encoder in BUNDLED_ENCODERS or is_scratch_encoder(encoder)
         folder = not named and (encoder.startswith(("/", ".", "~")) or path.is_dir())
     if not folder:
-        problem = base_encoder_problem() if encoder == BUNDLED_MPNET_ENCODER else None
+        problem = encoder_problem(encoder)
         if problem:
             raise ValueError(problem)
         return encoder

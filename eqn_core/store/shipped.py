@@ -11,8 +11,7 @@ import json
 import os
 from pathlib import Path
 
-from eqn_core.method.base_encoder import base_encoder_problem
-from eqn_core.method.config import BUNDLED_MPNET_ENCODER
+from eqn_core.method.config import encoder_problem
 
 ASSETS_DIR = Path(__file__).resolve().parent / "assets"
 # goemotions-eqn (MiniLM) is the default everywhere; goemotions-eqn-base needs the base-size encoder's packages
@@ -35,8 +34,7 @@ def available_shipped_runs() -> list[str]:
 
 
 def encoder_installed(folder: Path) -> bool:
-    encoder = json.loads((folder / "config.json").read_text()).get("encoder")
-    return encoder != BUNDLED_MPNET_ENCODER or base_encoder_problem() is None
+    return encoder_problem(json.loads((folder / "config.json").read_text()).get("encoder")) is None
 
 
 def is_shipped(run: dict) -> bool:

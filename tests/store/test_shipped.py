@@ -86,6 +86,7 @@ def test_with_goemotions_loaded_it_has_energies_that_reproduce_the_card(shared_d
 
 
 def test_a_shipped_model_on_the_base_encoder_is_offered_only_where_that_encoder_is_installed(tmp_path, monkeypatch):
+    from eqn_core.method import config
     from eqn_core.store import shipped
 
     for run_id, encoder in (("goemotions-eqn", "bundled-minilm"), ("goemotions-eqn-base", "bundled-mpnet")):
@@ -93,9 +94,9 @@ def test_a_shipped_model_on_the_base_encoder_is_offered_only_where_that_encoder_
         (tmp_path / run_id / "model.safetensors").write_bytes(b"")
         (tmp_path / run_id / "config.json").write_text(json.dumps({"encoder": encoder}))
     monkeypatch.setattr(shipped, "ASSETS_DIR", tmp_path)
-    monkeypatch.setattr(shipped, "base_encoder_problem", lambda: None)
+    monkeypatch.setattr(config, "base_encoder_problem", lambda: None)
     assert shipped.available_shipped_runs() == ["goemotions-eqn", "goemotions-eqn-base"]
-    monkeypatch.setattr(shipped, "base_encoder_problem", lambda: "The base encoder is not installed here")
+    monkeypatch.setattr(config, "base_encoder_problem", lambda: "The base encoder is not installed here")
     assert shipped.available_shipped_runs() == ["goemotions-eqn"]
     monkeypatch.setenv("EQN_SHIPPED_MODELS", "0")
     assert shipped.available_shipped_runs() == []
